@@ -1,0 +1,55 @@
+"""Internal error handling: telemetry must never change the application.
+
+Everything agentobs does on behalf of user code runs inside :func:`internal_errors`, which
+logs an unexpected exception once (per call site) through the ``agentobs`` logger and
+swallows it. Our own test suite sets :data:`RAISE_INTERNAL_ERRORS` so that bugs surface there.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+logger = logging.getLogger("agentobs")
+logger.addHandler(logging.NullHandler())
+
+RAISE_INTERNAL_ERRORS = False
+"""Private switch for agentobs's own tests: re-raise internal errors instead of logging them."""
+
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def warn_once(key: str, message: str, *args: object) -> bool:
+    """Log ``message`` as a warning the first time ``key`` is seen; return whether it logged."""
+    with _warned_lock:
+        if key in _warned:
+            return False
+        _warned.add(key)
+    logger.warning(message, *args)
+    return True
+
+
+def reset_warnings() -> None:
+    """Forget which warnings were given (used by ``agentobs.testing.reset``)."""
+    with _warned_lock:
+        _warned.clear()
+
+
+@contextmanager
+def internal_errors(where: str) -> Iterator[None]:
+    """Swallow and log (once per ``where``) any exception raised by agentobs's own code."""
+    try:
+        yield
+    except Exception as exc:
+        if RAISE_INTERNAL_ERRORS:
+            raise
+        warn_once(
+            f"internal:{where}:{type(exc).__name__}",
+            "agentobs: internal error in %s (%s: %s); telemetry for this call is dropped",
+            where,
+            type(exc).__name__,
+            exc,
+        )

@@ -1,0 +1,199 @@
+"""The local default: OTLP JSON Lines files, one per signal, size-capped with rotation.
+
+Each line is one OTLP export request in the JSON encoding of the OpenTelemetry file exporter
+specification (hex trace and span ids, lowerCamelCase fields), so the Collector's
+``otlpjsonfile`` receiver can replay it into any backend. ``traces.jsonl`` is the file being
+written; when it passes the size cap it becomes ``traces.1.jsonl`` and older ones shift up to
+``traces.{backups}.jsonl``. A directory that cannot be written gives one warning and the
+signal is dropped; the application carries on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+)
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from ._errors import warn_once
+
+FILE_NAMES = {"traces": "traces.jsonl", "metrics": "metrics.jsonl", "logs": "logs.jsonl"}
+DEFAULT_BACKUPS = 3
+
+
+def rotated_files(directory: Path, signal: str) -> list[Path]:
+    """The files of one signal, oldest first, the one being written last."""
+    stem = FILE_NAMES[signal].removesuffix(".jsonl")
+    numbered = []
+    for path in directory.glob(f"{stem}.*.jsonl"):
+        index = path.name[len(stem) + 1 : -len(".jsonl")]
+        if index.isdigit():
+            numbered.append((int(index), path))
+    current = directory / FILE_NAMES[signal]
+    return [p for _, p in sorted(numbered, reverse=True)] + ([current] if current.exists() else [])
+
+
+class JsonLinesWriter:
+    """Appends JSON lines to a file, rotating it when it passes ``max_bytes``."""
+
+    def __init__(self, path: Path, max_bytes: int, backups: int = DEFAULT_BACKUPS) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self._lock = threading.Lock()
+        self._stream: IO[str] | None = None
+        self._size = 0
+        self._broken = False
+
+    def write(self, document: dict[str, Any]) -> bool:
+        """Write one document as a line; False (after one warning) if the file is unusable."""
+        line = json.dumps(document, separators=(",", ":")) + "\n"
+        with self._lock:
+            if self._broken:
+                return False
+            try:
+                stream = self._stream or self._open()
+                if self._size and self._size + len(line) > self.max_bytes:
+                    stream = self._rotate()
+                stream.write(line)
+                stream.flush()
+                self._size += len(line.encode())
+            except OSError as exc:
+                self._broken = True
+                warn_once(
+                    f"local:{self.path}",
+                    "agentobs: cannot write %s (%s); this signal is not recorded locally. "
+                    "Set AGENTOBS_LOCAL_DIR or configure(local_dir=...) to a writable directory.",
+                    self.path,
+                    exc,
+                )
+                return False
+        return True
+
+    def _open(self) -> IO[str]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
+        self._size = self._stream.tell()
+        return self._stream
+
+    def _rotate(self) -> IO[str]:
+        assert self._stream is not None
+        self._stream.close()
+        stem = self.path.name.removesuffix(".jsonl")
+        for index in range(self.backups - 1, 0, -1):
+            older = self.path.with_name(f"{stem}.{index}.jsonl")
+            if older.exists():
+                os.replace(older, self.path.with_name(f"{stem}.{index + 1}.jsonl"))
+        os.replace(self.path, self.path.with_name(f"{stem}.1.jsonl"))
+        return self._open()
+
+    def close(self) -> None:
+        """Close the file; later writes reopen it."""
+        with self._lock:
+            if self._stream is not None:
+                self._stream.close()
+                self._stream = None
+
+
+def _encoder(signal: str) -> Callable[[Any], dict[str, Any]]:
+    if signal == "traces":
+        from opentelemetry.exporter.otlp.json.common.trace_encoder import encode_spans
+
+        return lambda data: encode_spans(data).to_dict()
+    if signal == "metrics":
+        from opentelemetry.exporter.otlp.json.common.metrics_encoder import encode_metrics
+
+        return lambda data: encode_metrics(data).to_dict()
+    from opentelemetry.exporter.otlp.json.common._log_encoder import encode_logs
+
+    return lambda data: encode_logs(data).to_dict()
+
+
+class _LocalFile:
+    def __init__(self, directory: Path, signal: str, max_bytes: int) -> None:
+        self.writer = JsonLinesWriter(directory / FILE_NAMES[signal], max_bytes)
+        self.encode = _encoder(signal)
+
+    def export(self, data: Any) -> bool:
+        try:
+            document = self.encode(data)
+        except Exception as exc:  # a bad attribute value must not stop the pipeline
+            warn_once(f"local-encode:{type(exc).__name__}", "agentobs: cannot encode %s", exc)
+            return False
+        return self.writer.write(document)
+
+
+class LocalSpanExporter(SpanExporter):
+    """Writes spans to ``traces.jsonl`` under the local directory."""
+
+    def __init__(self, directory: Path, max_bytes: int) -> None:
+        self._file = _LocalFile(directory, "traces", max_bytes)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        ok = bool(spans) and self._file.export(spans)
+        return SpanExportResult.SUCCESS if ok or not spans else SpanExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        self._file.writer.close()
+
+
+class LocalMetricExporter(MetricExporter):
+    """Writes metrics (cumulative) to ``metrics.jsonl`` under the local directory."""
+
+    def __init__(self, directory: Path, max_bytes: int) -> None:
+        super().__init__(preferred_temporality=None, preferred_aggregation=None)
+        self._file = _LocalFile(directory, "metrics", max_bytes)
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        if not metrics_data.resource_metrics:
+            return MetricExportResult.SUCCESS
+        ok = self._file.export(metrics_data)
+        return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        self._file.writer.close()
+
+
+class LocalLogExporter(LogRecordExporter):
+    """Writes log records to ``logs.jsonl`` under the local directory."""
+
+    def __init__(self, directory: Path, max_bytes: int) -> None:
+        self._file = _LocalFile(directory, "logs", max_bytes)
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        ok = not batch or self._file.export(batch)
+        return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        self._file.writer.close()
+
+
+__all__ = [
+    "AggregationTemporality",
+    "JsonLinesWriter",
+    "LocalLogExporter",
+    "LocalMetricExporter",
+    "LocalSpanExporter",
+    "rotated_files",
+]

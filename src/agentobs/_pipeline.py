@@ -1,0 +1,494 @@
+"""configure(), force_flush() and shutdown(): the one place that builds the SDK pipeline.
+
+The OpenTelemetry SDK and the exporters are imported here, inside :func:`configure`, so
+``import agentobs`` stays cheap and instrumentation calls before ``configure()`` are no-ops.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._errors import logger
+from ._settings import Settings, resolve
+from ._state import INSTRUMENTATION_SCOPE, STATE
+from ._version import __version__
+
+_LOCK = threading.RLock()
+_DEFAULT_TIMEOUT = 5.0
+
+# Loggers of the SDK and exporters that repeat one warning per dropped item or failed batch.
+_NOISY_LOGGERS = (
+    "opentelemetry.sdk._shared_internal",
+    "opentelemetry.sdk.trace.export",
+    "opentelemetry.sdk._logs._internal.export",
+    "opentelemetry.sdk.metrics._internal.export",
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.http.metric_exporter",
+    "opentelemetry.exporter.otlp.proto.http._log_exporter",
+    "opentelemetry.exporter.otlp.proto.grpc.exporter",
+)
+
+
+class _OncePerMessage(logging.Filter):
+    """Lets the first record of each message template through and counts the repeats."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[tuple[str, str]] = set()
+        self.suppressed = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, str(record.msg))
+        if key in self.seen:
+            self.suppressed += 1
+            return False
+        self.seen.add(key)
+        return True
+
+
+@dataclass
+class _Pipeline:
+    settings: Settings
+    tracer_provider: Any
+    meter_provider: Any
+    logger_provider: Any
+    owned: set[str]
+    span_processors: list[Any] = field(default_factory=list)
+    metric_readers: list[Any] = field(default_factory=list)
+    log_processors: list[Any] = field(default_factory=list)
+    log_handler: logging.Handler | None = None
+    prometheus_server: Any = None
+    prometheus_address: tuple[str, int] | None = None
+    system_metrics: Any = None
+    noise_filter: _OncePerMessage = field(default_factory=_OncePerMessage)
+
+    def force_flush(self, timeout: float) -> bool:
+        millis = int(timeout * 1000)
+        ok = True
+        for processor in self.span_processors + self.log_processors:
+            ok = processor.force_flush(millis) is not False and ok
+        for reader in self.metric_readers:
+            ok = reader.force_flush(millis) is not False and ok
+        return ok
+
+    def shutdown(self, timeout: float) -> None:
+        millis = int(timeout * 1000)
+        if self.log_handler is not None:
+            logging.getLogger().removeHandler(self.log_handler)
+        if self.system_metrics is not None:
+            self.system_metrics.uninstrument()
+        if self.prometheus_server is not None:
+            self.prometheus_server.shutdown()
+            self.prometheus_server.server_close()
+        for kind, provider, parts in (
+            ("traces", self.tracer_provider, self.span_processors),
+            ("metrics", self.meter_provider, self.metric_readers),
+            ("logs", self.logger_provider, self.log_processors),
+        ):
+            if kind in self.owned:
+                provider.shutdown()
+            else:
+                for part in parts:
+                    part.shutdown(**({"timeout_millis": millis} if kind == "metrics" else {}))
+        for name in _NOISY_LOGGERS:
+            logging.getLogger(name).removeFilter(self.noise_filter)
+        if self.noise_filter.suppressed:
+            logger.warning(
+                "agentobs: %d repeated export warnings were suppressed (the first of each "
+                "was logged)",
+                self.noise_filter.suppressed,
+            )
+
+
+_PIPELINE: _Pipeline | None = None
+
+
+def configure(
+    *,
+    service_name: str | None = None,
+    service_version: str | None = None,
+    environment: str | None = None,
+    resource_attributes: Mapping[str, Any] | None = None,
+    exporter: str | Sequence[str] | None = None,
+    endpoint: str | None = None,
+    protocol: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    compression: str | None = None,
+    insecure: bool | None = None,
+    certificate: str | None = None,
+    local_dir: str | os.PathLike[str] | None = None,
+    local_max_bytes: int | None = None,
+    prometheus_port: int | bool | None = None,
+    prometheus_host: str | None = None,
+    sample_ratio: float | None = None,
+    metric_export_interval: float | None = None,
+    max_queue_size: int | None = None,
+    logs: bool | None = None,
+    log_level: int | str | None = None,
+    system_metrics: bool | None = None,
+) -> None:
+    """Build the OpenTelemetry tracer, meter and logger providers agentobs records through.
+
+    Every argument falls back to its standard ``OTEL_*`` (or ``AGENTOBS_*``) environment
+    variable and then to a default; with no OTLP endpoint anywhere, telemetry goes to the
+    local default (OTLP JSON Lines files under ``.agentobs/``). See ``docs/configuration.md``.
+
+    Args:
+        service_name: ``service.name`` of the resource (``OTEL_SERVICE_NAME``).
+        service_version: ``service.version`` (``AGENTOBS_SERVICE_VERSION``).
+        environment: ``deployment.environment.name`` (``AGENTOBS_ENVIRONMENT``).
+        resource_attributes: more resource attributes; ``OTEL_RESOURCE_ATTRIBUTES`` is merged.
+        exporter: ``"otlp"``, ``"console"``, ``"local"`` or ``"none"``, or several of them, for
+            every signal (``OTEL_TRACES_EXPORTER``, ``OTEL_METRICS_EXPORTER``,
+            ``OTEL_LOGS_EXPORTER``). Default: ``otlp`` when an endpoint is set, else ``local``.
+        endpoint: OTLP base endpoint (``OTEL_EXPORTER_OTLP_ENDPOINT`` and the per-signal ones).
+        protocol: ``"http/protobuf"`` (default) or ``"grpc"`` (``OTEL_EXPORTER_OTLP_PROTOCOL``).
+        headers, timeout, compression, insecure, certificate: as ``OTEL_EXPORTER_OTLP_*``;
+            ``timeout`` in seconds.
+        local_dir, local_max_bytes: where the local default writes and when it rotates.
+        prometheus_port: serve ``/metrics`` on this port (``True`` means 9464; 0 picks one).
+        prometheus_host: the bind address of ``/metrics`` (default ``127.0.0.1``).
+        sample_ratio: parent-based trace-id ratio sampling (``OTEL_TRACES_SAMPLER``).
+        metric_export_interval: seconds between metric exports (``OTEL_METRIC_EXPORT_INTERVAL``).
+        max_queue_size: bound of each batch processor's queue (``OTEL_BSP_MAX_QUEUE_SIZE``).
+        logs: bridge standard ``logging`` to OpenTelemetry logs (default on).
+        log_level: lowest level bridged (default ``INFO``).
+        system_metrics: record process CPU, memory and threads (needs ``agentobs[system]``).
+
+    Raises:
+        ValueError: an argument is malformed; the message names it and what is accepted.
+        OSError: the Prometheus port cannot be bound.
+
+    A second call while configured changes nothing and logs that it was ignored; call
+    :func:`shutdown` first to configure again. If the application already installed SDK
+    providers, agentobs adds its processors to them instead of replacing them.
+    """
+    settings = resolve(
+        service_name=service_name,
+        service_version=service_version,
+        environment=environment,
+        resource_attributes=resource_attributes,
+        exporter=exporter,
+        endpoint=endpoint,
+        protocol=protocol,
+        headers=headers,
+        timeout=timeout,
+        compression=compression,
+        insecure=insecure,
+        certificate=certificate,
+        local_dir=local_dir,
+        local_max_bytes=local_max_bytes,
+        prometheus_port=prometheus_port,
+        prometheus_host=prometheus_host,
+        sample_ratio=sample_ratio,
+        metric_export_interval=metric_export_interval,
+        max_queue_size=max_queue_size,
+        logs=logs,
+        log_level=log_level,
+        system_metrics=system_metrics,
+    )
+    install(settings)
+
+
+def install(
+    settings: Settings,
+    *,
+    span_processors: Sequence[Any] = (),
+    metric_readers: Sequence[Any] = (),
+    log_processors: Sequence[Any] = (),
+) -> None:
+    """Build the pipeline from resolved settings plus extra parts (``agentobs.testing``)."""
+    global _PIPELINE
+    with _LOCK:
+        if _PIPELINE is not None:
+            logger.info(
+                "agentobs: configure() was called again and ignored; call agentobs.shutdown() "
+                "first to configure again"
+            )
+            return
+        pipeline = _build(settings, span_processors, metric_readers, log_processors)
+        _PIPELINE = pipeline
+        STATE.settings = settings
+        STATE.tracer = pipeline.tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
+        STATE.meter = pipeline.meter_provider.get_meter(INSTRUMENTATION_SCOPE, __version__)
+        STATE.active = True
+        _install_exit_hooks()
+    if any("local" in names for names in settings.exporters.values()):
+        logger.info(
+            "agentobs: telemetry is written to %s (traces.jsonl, metrics.jsonl, logs.jsonl); "
+            "read it with `agentobs report`",
+            settings.local_dir.resolve(),
+        )
+
+
+def _sampler(settings: Settings) -> Any:
+    from opentelemetry.sdk.trace import sampling
+
+    ratio = sampling.TraceIdRatioBased(settings.sampler_arg)
+    return {
+        "always_on": sampling.ALWAYS_ON,
+        "always_off": sampling.ALWAYS_OFF,
+        "traceidratio": ratio,
+        "parentbased_always_on": sampling.ParentBased(sampling.ALWAYS_ON),
+        "parentbased_always_off": sampling.ParentBased(sampling.ALWAYS_OFF),
+        "parentbased_traceidratio": sampling.ParentBased(ratio),
+    }[settings.sampler]
+
+
+def _resource(settings: Settings) -> Any:
+    from opentelemetry.sdk.resources import Resource
+
+    attributes: dict[str, Any] = dict(settings.resource_attributes)
+    if settings.sources.get("service_name") != "default":
+        attributes["service.name"] = settings.service_name
+    if settings.service_version:
+        attributes["service.version"] = settings.service_version
+    if settings.environment:
+        attributes["deployment.environment.name"] = settings.environment
+    return Resource.create(attributes)
+
+
+def _start_prometheus(settings: Settings, pipeline: _Pipeline) -> Any:
+    """Bind /metrics first, so a port in use fails before anything else is built."""
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    registry = CollectorRegistry(auto_describe=True)
+    reader = PrometheusMetricReader(registry=registry)
+    port = settings.prometheus_port
+    assert port is not None
+    try:
+        server, _thread = start_http_server(port, addr=settings.prometheus_host, registry=registry)
+    except OSError as exc:
+        raise OSError(
+            exc.errno,
+            f"agentobs.configure(prometheus_port={port}): cannot serve /metrics on "
+            f"{settings.prometheus_host}:{port} ({exc.strerror or exc}); choose a free port, "
+            "or prometheus_port=0 to pick one",
+        ) from exc
+    pipeline.prometheus_server = server
+    pipeline.prometheus_address = (settings.prometheus_host, server.server_address[1])
+    return reader
+
+
+def _build(
+    settings: Settings,
+    extra_span_processors: Sequence[Any],
+    extra_metric_readers: Sequence[Any],
+    extra_log_processors: Sequence[Any],
+) -> _Pipeline:
+    from opentelemetry import _logs, metrics, trace
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from . import _exporters
+    from .logs import bridge_handler
+
+    if settings.system_metrics:
+        _check_system_metrics()
+    pipeline = _Pipeline(settings, None, None, None, owned=set())
+    readers: list[Any] = list(extra_metric_readers)
+    if settings.prometheus_port is not None:
+        readers.append(_start_prometheus(settings, pipeline))
+    interval_ms = settings.metric_export_interval * 1000
+    for metric_exporter in _exporters.metric_exporters(settings):
+        readers.append(
+            PeriodicExportingMetricReader(metric_exporter, export_interval_millis=interval_ms)
+        )
+    try:
+        span_processors = list(extra_span_processors) + [
+            BatchSpanProcessor(exporter, max_queue_size=settings.max_queue_size)
+            for exporter in _exporters.span_exporters(settings)
+        ]
+        log_processors = list(extra_log_processors) + [
+            BatchLogRecordProcessor(exporter, max_queue_size=settings.max_queue_size)
+            for exporter in _exporters.log_exporters(settings)
+        ]
+    except Exception:
+        if pipeline.prometheus_server is not None:
+            pipeline.prometheus_server.shutdown()
+            pipeline.prometheus_server.server_close()
+        raise
+    resource = _resource(settings)
+    adopted = []
+
+    tracer_provider = trace.get_tracer_provider()
+    if isinstance(tracer_provider, TracerProvider):
+        adopted.append("TracerProvider")
+    else:
+        tracer_provider = TracerProvider(
+            resource=resource, sampler=_sampler(settings), shutdown_on_exit=False
+        )
+        trace.set_tracer_provider(tracer_provider)
+        pipeline.owned.add("traces")
+    for span_processor in span_processors:
+        tracer_provider.add_span_processor(span_processor)
+
+    meter_provider = metrics.get_meter_provider()
+    if isinstance(meter_provider, MeterProvider):
+        adopted.append("MeterProvider")
+        if readers:
+            logger.warning(
+                "agentobs: the application's MeterProvider is used as it is; its readers "
+                "receive agentobs metrics, and agentobs's own metric exporters are not added "
+                "(an SDK MeterProvider takes readers only when it is created)"
+            )
+        readers = []
+    else:
+        meter_provider = MeterProvider(
+            resource=resource, metric_readers=readers, shutdown_on_exit=False
+        )
+        metrics.set_meter_provider(meter_provider)
+        pipeline.owned.add("metrics")
+
+    logger_provider = _logs.get_logger_provider()
+    if isinstance(logger_provider, LoggerProvider):
+        adopted.append("LoggerProvider")
+    else:
+        logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+        _logs.set_logger_provider(logger_provider)
+        pipeline.owned.add("logs")
+    for log_processor in log_processors:
+        logger_provider.add_log_record_processor(log_processor)
+
+    if adopted:
+        logger.info(
+            "agentobs: adding to the application's %s instead of replacing it",
+            ", ".join(adopted),
+        )
+    pipeline.tracer_provider = tracer_provider
+    pipeline.meter_provider = meter_provider
+    pipeline.logger_provider = logger_provider
+    pipeline.span_processors = span_processors
+    pipeline.metric_readers = readers
+    pipeline.log_processors = log_processors
+    if settings.logs:
+        pipeline.log_handler = bridge_handler(logger_provider, settings.log_level)
+        logging.getLogger().addHandler(pipeline.log_handler)
+    if settings.system_metrics:
+        pipeline.system_metrics = _start_system_metrics(meter_provider)
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).addFilter(pipeline.noise_filter)
+    return pipeline
+
+
+_PROCESS_METRICS: dict[str, list[str] | None] = {
+    "process.cpu.time": ["user", "system"],
+    "process.cpu.utilization": None,
+    "process.memory.usage": None,
+    "process.memory.virtual": None,
+    "process.thread.count": None,
+}
+
+
+def _check_system_metrics() -> None:
+    try:
+        import opentelemetry.instrumentation.system_metrics  # noqa: F401
+    except ImportError:
+        raise ValueError(
+            "agentobs.configure(system_metrics=True) needs the OpenTelemetry system-metrics "
+            "instrumentation: pip install 'agentobs[system]'"
+        ) from None
+
+
+def _start_system_metrics(meter_provider: Any) -> Any:
+    from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
+
+    instrumentor = SystemMetricsInstrumentor(config=_PROCESS_METRICS)
+    instrumentor.instrument(meter_provider=meter_provider)
+    return instrumentor
+
+
+def _bounded(action: Callable[[], Any], timeout: float, what: str) -> bool:
+    """Run ``action`` in a daemon thread; give up waiting after ``timeout`` seconds."""
+    outcome: list[bool] = []
+
+    def run() -> None:
+        try:
+            outcome.append(action() is not False)
+        except Exception as exc:
+            logger.warning("agentobs: %s failed: %s: %s", what, type(exc).__name__, exc)
+            outcome.append(False)
+
+    worker = threading.Thread(target=run, name=f"agentobs-{what}", daemon=True)
+    worker.start()
+    worker.join(max(timeout, 0.0))
+    if worker.is_alive():
+        logger.warning(
+            "agentobs: %s did not finish within %.1f s; the backend may be down", what, timeout
+        )
+        return False
+    return bool(outcome and outcome[0])
+
+
+def force_flush(timeout: float = _DEFAULT_TIMEOUT) -> bool:
+    """Export everything recorded so far; return within ``timeout`` seconds, even if the
+    backend is down. True if every part flushed (which does not prove the backend kept it)."""
+    pipeline = _PIPELINE
+    if pipeline is None:
+        return True
+    return _bounded(lambda: pipeline.force_flush(timeout), timeout, "force_flush")
+
+
+def shutdown(timeout: float = _DEFAULT_TIMEOUT) -> bool:
+    """Flush and stop the pipeline within ``timeout`` seconds; instrumentation becomes a no-op.
+
+    Also runs at interpreter exit and on SIGTERM. Safe to call more than once.
+    """
+    global _PIPELINE
+    with _LOCK:
+        pipeline = _PIPELINE
+        _PIPELINE = None
+        STATE.active = False
+        STATE.tracer = None
+        STATE.meter = None
+        STATE.settings = None
+    if pipeline is None:
+        return True
+    return _bounded(lambda: pipeline.shutdown(timeout), timeout, "shutdown")
+
+
+def current() -> _Pipeline | None:
+    """The running pipeline, if any (for the CLI's doctor and for tests)."""
+    return _PIPELINE
+
+
+_hooks_installed = False
+
+
+def _install_exit_hooks() -> None:
+    """Shut down at exit and on SIGTERM, chaining to (never replacing) the app's handler."""
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    atexit.register(shutdown)
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_IGN or previous is None:
+        return
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        shutdown()
+        if callable(previous):
+            previous(signum, frame)
+            return
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    with contextlib.suppress(ValueError):  # not the main thread of the main interpreter
+        signal.signal(signal.SIGTERM, on_sigterm)

@@ -1,0 +1,491 @@
+"""The one configuration table: explicit argument, then environment, then default.
+
+Explicit arguments to :func:`agentobs.configure` that are wrong raise :class:`ValueError`
+naming the argument and what is accepted. A malformed environment value logs one warning
+and the default is used. Standard ``OTEL_*`` variables are reused; ``AGENTOBS_*`` variables
+exist only for agentobs's own settings and are listed in :data:`ENV_VARS`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from ._errors import warn_once
+
+T = TypeVar("T")
+
+SIGNALS = ("traces", "metrics", "logs")
+EXPORTERS = ("otlp", "console", "local", "none")
+PROTOCOLS = ("http/protobuf", "grpc")
+COMPRESSIONS = ("gzip", "none")
+SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+DEFAULT_PROMETHEUS_PORT = 9464
+DEFAULT_LOCAL_DIR = ".agentobs"
+
+ENV_VARS: dict[str, str] = {
+    "AGENTOBS_ENVIRONMENT": "deployment.environment.name of the resource.",
+    "AGENTOBS_SERVICE_VERSION": "service.version of the resource.",
+    "AGENTOBS_LOCAL_DIR": "Directory of the local default files (default .agentobs).",
+    "AGENTOBS_LOCAL_MAX_BYTES": "Size at which a local file is rotated (default 16 MiB).",
+    "AGENTOBS_PROMETHEUS_PORT": "Serve /metrics on this port (9464 when set to 'true').",
+    "AGENTOBS_PROMETHEUS_HOST": "Bind address of /metrics (default 127.0.0.1).",
+    "AGENTOBS_LOGS": "Bridge standard logging to OpenTelemetry logs: true (default) or false.",
+    "AGENTOBS_LOG_LEVEL": "Lowest level bridged to OpenTelemetry logs (default INFO).",
+    "AGENTOBS_SYSTEM_METRICS": "Record process CPU, memory and threads: true or false.",
+}
+"""Every ``AGENTOBS_*`` variable read by :func:`agentobs.configure`, with what it does."""
+
+
+@dataclass(frozen=True)
+class OtlpTarget:
+    """Where and how one signal is sent over OTLP."""
+
+    endpoint: str
+    protocol: str
+    headers: Mapping[str, str]
+    timeout: float
+    compression: str
+    insecure: bool
+    certificate: str | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective configuration, with where each value came from (``sources``)."""
+
+    service_name: str
+    service_version: str | None
+    environment: str | None
+    resource_attributes: Mapping[str, str]
+    exporters: Mapping[str, tuple[str, ...]]
+    otlp: Mapping[str, OtlpTarget]
+    local_dir: Path
+    local_max_bytes: int
+    prometheus_port: int | None
+    prometheus_host: str
+    sampler: str
+    sampler_arg: float
+    metric_export_interval: float
+    max_queue_size: int
+    logs: bool
+    log_level: int
+    system_metrics: bool
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+
+class _Resolver:
+    """Resolves one value at a time and records its source."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.sources: dict[str, str] = {}
+
+    def value(
+        self,
+        name: str,
+        arg: T | None,
+        env_names: Sequence[str],
+        parse: Callable[[str], T],
+        default: T,
+        check: Callable[[T], str | None] = lambda _v: None,
+    ) -> T:
+        """Argument (checked: raises), else the first env var set (checked: warns), else default."""
+        if arg is not None:
+            problem = check(arg)
+            if problem:
+                raise ValueError(f"agentobs.configure({name}={arg!r}): {problem}")
+            self.sources[name] = "argument"
+            return arg
+        for env_name in env_names:
+            raw = self.env.get(env_name, "").strip()
+            if not raw:
+                continue
+            try:
+                parsed = parse(raw)
+                problem = check(parsed)
+            except ValueError as exc:
+                problem = str(exc)
+            if problem:
+                warn_once(
+                    f"env:{env_name}:{raw}",
+                    "agentobs: ignoring %s=%r: %s; using the default %r",
+                    env_name,
+                    raw,
+                    problem,
+                    default,
+                )
+                break
+            self.sources[name] = f"env {env_name}"
+            return parsed
+        self.sources[name] = "default"
+        return default
+
+
+def _one_of(choices: Sequence[str]) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        if value in choices:
+            return None
+        return f"expected one of {', '.join(repr(c) for c in choices)}"
+
+    return check
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _parse_float(raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError("expected a number") from None
+
+
+def _parse_int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+
+
+def _parse_headers(raw: str) -> dict[str, str]:
+    """Parse the W3C-baggage-like ``key=value,key2=value2`` form of OTEL_*_HEADERS."""
+    headers: dict[str, str] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError("expected comma-separated key=value pairs")
+        headers[unquote(key.strip()).lower()] = unquote(value.strip())
+    return headers
+
+
+def _parse_exporters(raw: str | Sequence[str]) -> tuple[str, ...]:
+    names = raw.split(",") if isinstance(raw, str) else list(raw)
+    return tuple(dict.fromkeys(str(n).strip().lower() for n in names if str(n).strip()))
+
+
+def _check_exporters(names: tuple[str, ...]) -> str | None:
+    unknown = [n for n in names if n not in EXPORTERS]
+    if unknown or not names:
+        return f"unknown exporter {unknown!r}; expected any of {', '.join(EXPORTERS)}"
+    return None
+
+
+def _check_endpoint(value: str) -> str | None:
+    """Accept http(s)://host[:port][/path], or host:port (gRPC style)."""
+    try:
+        parts = urlsplit(value if "://" in value else f"http://{value}")
+        port = parts.port
+    except ValueError as exc:
+        return f"not a valid URL ({exc}); expected e.g. http://127.0.0.1:4318"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "expected a URL like http://127.0.0.1:4318 (scheme http or https, and a host)"
+    if any(c.isspace() for c in value) or (port is not None and not 0 < port < 65536):
+        return "expected a URL like http://127.0.0.1:4318"
+    return None
+
+
+def _check_non_negative(value: float) -> str | None:
+    return None if value >= 0 else "expected a number of seconds >= 0"
+
+
+def _check_ratio(value: float) -> str | None:
+    return None if 0.0 <= value <= 1.0 else "expected a ratio between 0.0 and 1.0"
+
+
+def _check_port(value: int) -> str | None:
+    return None if 0 <= value < 65536 else "expected a port between 0 and 65535"
+
+
+def _check_positive(value: int) -> str | None:
+    return None if value > 0 else "expected a whole number > 0"
+
+
+def _level(raw: str | int) -> int:
+    if isinstance(raw, int):
+        return raw
+    import logging
+
+    level = logging.getLevelName(raw.upper())
+    if not isinstance(level, int):
+        raise ValueError("expected a logging level such as INFO or WARNING")
+    return level
+
+
+def _signal_endpoint(base: str, protocol: str, signal: str) -> str:
+    """OTLP/HTTP appends ``/v1/{signal}`` to a base endpoint; gRPC uses it as it is."""
+    if protocol == "grpc":
+        return base
+    return f"{base.rstrip('/')}/v1/{signal}"
+
+
+def resolve(
+    *,
+    service_name: str | None = None,
+    service_version: str | None = None,
+    environment: str | None = None,
+    resource_attributes: Mapping[str, Any] | None = None,
+    exporter: str | Sequence[str] | None = None,
+    endpoint: str | None = None,
+    protocol: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    compression: str | None = None,
+    insecure: bool | None = None,
+    certificate: str | None = None,
+    local_dir: str | os.PathLike[str] | None = None,
+    local_max_bytes: int | None = None,
+    prometheus_port: int | bool | None = None,
+    prometheus_host: str | None = None,
+    sample_ratio: float | None = None,
+    metric_export_interval: float | None = None,
+    max_queue_size: int | None = None,
+    logs: bool | None = None,
+    log_level: int | str | None = None,
+    system_metrics: bool | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the effective :class:`Settings`; raise ValueError for a bad explicit argument."""
+    r = _Resolver(os.environ if env is None else env)
+    resource = {str(k): str(v) for k, v in (resource_attributes or {}).items()}
+    default_service = resource.get("service.name", "unknown_service:python")
+    name = r.value("service_name", service_name, ["OTEL_SERVICE_NAME"], str, default_service)
+    version = r.value("service_version", service_version, ["AGENTOBS_SERVICE_VERSION"], str, "")
+    env_name = r.value("environment", environment, ["AGENTOBS_ENVIRONMENT"], str, "")
+
+    check_proto = _one_of(PROTOCOLS)
+    proto = r.value(
+        "protocol", protocol, ["OTEL_EXPORTER_OTLP_PROTOCOL"], str, "http/protobuf", check_proto
+    )
+    base = r.value("endpoint", endpoint, ["OTEL_EXPORTER_OTLP_ENDPOINT"], str, "", _check_endpoint)
+    arg_exporters = None if exporter is None else _parse_exporters(exporter)
+    if arg_exporters is not None and (problem := _check_exporters(arg_exporters)):
+        raise ValueError(f"agentobs.configure(exporter={exporter!r}): {problem}")
+
+    if timeout is not None and not timeout >= 0:
+        raise ValueError(f"agentobs.configure(timeout={timeout!r}): expected seconds >= 0")
+    exporters: dict[str, tuple[str, ...]] = {}
+    otlp: dict[str, OtlpTarget] = {}
+    for signal in SIGNALS:
+        up = signal.upper()
+        sig_endpoint = r.value(
+            f"{signal}.endpoint",
+            None,
+            [f"OTEL_EXPORTER_OTLP_{up}_ENDPOINT"],
+            str,
+            "",
+            _check_endpoint,
+        )
+        configured = bool(base or sig_endpoint)
+        default_exporters = ("otlp",) if configured else ("local",)
+        exporters[signal] = r.value(
+            f"{signal}.exporter",
+            arg_exporters,
+            [f"OTEL_{up}_EXPORTER"],
+            _parse_exporters,
+            default_exporters,
+            _check_exporters,
+        )
+        if "none" in exporters[signal]:
+            exporters[signal] = ()
+        sig_proto = r.value(
+            f"{signal}.protocol",
+            protocol,
+            [f"OTEL_EXPORTER_OTLP_{up}_PROTOCOL"],
+            str,
+            proto,
+            check_proto,
+        )
+        if base and endpoint is not None:
+            target = _signal_endpoint(base, sig_proto, signal)
+        elif sig_endpoint:
+            target = sig_endpoint
+        elif base:
+            target = _signal_endpoint(base, sig_proto, signal)
+        else:
+            default_base = (
+                "http://localhost:4317" if sig_proto == "grpc" else "http://localhost:4318"
+            )
+            target = _signal_endpoint(default_base, sig_proto, signal)
+        env_names = [f"OTEL_EXPORTER_OTLP_{up}_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"]
+        sig_headers = r.value(f"{signal}.headers", headers, env_names, _parse_headers, {})
+        env_names = [f"OTEL_EXPORTER_OTLP_{up}_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"]
+        timeout_ms = None if timeout is None else timeout * 1000.0
+        sig_timeout = r.value(
+            f"{signal}.timeout",
+            timeout_ms,
+            env_names,
+            _parse_float,
+            10_000.0,
+            _check_non_negative,
+        )
+        env_names = [f"OTEL_EXPORTER_OTLP_{up}_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"]
+        sig_compression = r.value(
+            f"{signal}.compression",
+            compression,
+            env_names,
+            str.lower,
+            "none",
+            _one_of(COMPRESSIONS),
+        )
+        env_names = [f"OTEL_EXPORTER_OTLP_{up}_INSECURE", "OTEL_EXPORTER_OTLP_INSECURE"]
+        sig_insecure = r.value(
+            f"{signal}.insecure", insecure, env_names, _parse_bool, target.startswith("http://")
+        )
+        env_names = [f"OTEL_EXPORTER_OTLP_{up}_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"]
+        sig_cert = r.value(f"{signal}.certificate", certificate, env_names, str, "")
+        otlp[signal] = OtlpTarget(
+            endpoint=target,
+            protocol=sig_proto,
+            headers=dict(sig_headers),
+            timeout=sig_timeout / 1000.0,
+            compression=sig_compression,
+            insecure=sig_insecure,
+            certificate=sig_cert or None,
+        )
+
+    directory = r.value(
+        "local_dir",
+        None if local_dir is None else str(local_dir),
+        ["AGENTOBS_LOCAL_DIR"],
+        str,
+        DEFAULT_LOCAL_DIR,
+    )
+    max_bytes = r.value(
+        "local_max_bytes",
+        local_max_bytes,
+        ["AGENTOBS_LOCAL_MAX_BYTES"],
+        _parse_int,
+        16 * 1024 * 1024,
+        _check_positive,
+    )
+    port_arg: int | None
+    if prometheus_port is True:
+        port_arg = DEFAULT_PROMETHEUS_PORT
+    elif prometheus_port is False:
+        port_arg = -1
+    else:
+        port_arg = prometheus_port
+    port = r.value(
+        "prometheus_port",
+        port_arg,
+        ["AGENTOBS_PROMETHEUS_PORT"],
+        _parse_port_env,
+        -1,
+        lambda p: None if p == -1 else _check_port(p),
+    )
+    host = r.value(
+        "prometheus_host", prometheus_host, ["AGENTOBS_PROMETHEUS_HOST"], str, "127.0.0.1"
+    )
+
+    if sample_ratio is not None:
+        if not isinstance(sample_ratio, (int, float)) or (problem := _check_ratio(sample_ratio)):
+            raise ValueError(
+                f"agentobs.configure(sample_ratio={sample_ratio!r}): "
+                "expected a ratio between 0.0 and 1.0"
+            )
+        sampler, sampler_arg = "parentbased_traceidratio", float(sample_ratio)
+        r.sources["sampler"] = "argument"
+    else:
+        sampler = r.value(
+            "sampler",
+            None,
+            ["OTEL_TRACES_SAMPLER"],
+            str.lower,
+            "parentbased_always_on",
+            _one_of(SAMPLERS),
+        )
+        sampler_arg = r.value(
+            "sampler_arg", None, ["OTEL_TRACES_SAMPLER_ARG"], _parse_float, 1.0, _check_ratio
+        )
+    interval_ms = None if metric_export_interval is None else metric_export_interval * 1000.0
+    if metric_export_interval is not None and metric_export_interval <= 0:
+        raise ValueError(
+            f"agentobs.configure(metric_export_interval={metric_export_interval!r}): "
+            "expected a number of seconds > 0"
+        )
+    interval = r.value(
+        "metric_export_interval",
+        interval_ms,
+        ["OTEL_METRIC_EXPORT_INTERVAL"],
+        _parse_float,
+        60_000.0,
+        lambda v: None if v > 0 else "expected milliseconds > 0",
+    )
+    queue = r.value(
+        "max_queue_size",
+        max_queue_size,
+        ["OTEL_BSP_MAX_QUEUE_SIZE"],
+        _parse_int,
+        2048,
+        _check_positive,
+    )
+    bridge_logs = r.value("logs", logs, ["AGENTOBS_LOGS"], _parse_bool, True)
+    level = r.value(
+        "log_level",
+        None if log_level is None else _checked_level(log_level),
+        ["AGENTOBS_LOG_LEVEL"],
+        _level,
+        20,
+    )
+    sysm = r.value(
+        "system_metrics", system_metrics, ["AGENTOBS_SYSTEM_METRICS"], _parse_bool, False
+    )
+
+    return Settings(
+        service_name=name,
+        service_version=version or None,
+        environment=env_name or None,
+        resource_attributes=resource,
+        exporters=exporters,
+        otlp=otlp,
+        local_dir=Path(directory),
+        local_max_bytes=max_bytes,
+        prometheus_port=None if port == -1 else port,
+        prometheus_host=host,
+        sampler=sampler,
+        sampler_arg=sampler_arg,
+        metric_export_interval=interval / 1000.0,
+        max_queue_size=queue,
+        logs=bridge_logs,
+        log_level=level,
+        system_metrics=sysm,
+        sources=r.sources,
+    )
+
+
+def _parse_port_env(raw: str) -> int:
+    if raw.lower() in ("true", "yes", "on"):
+        return DEFAULT_PROMETHEUS_PORT
+    if raw.lower() in ("false", "no", "off"):
+        return -1
+    return _parse_int(raw)
+
+
+def _checked_level(value: int | str) -> int:
+    try:
+        return _level(value)
+    except (ValueError, AttributeError):
+        raise ValueError(
+            f"agentobs.configure(log_level={value!r}): expected a logging level such as "
+            "'INFO' or logging.WARNING"
+        ) from None

@@ -1,0 +1,31 @@
+"""The runtime state the hot path reads: one object, replaced only by configure/shutdown.
+
+Nothing here imports the OpenTelemetry SDK. Before :func:`agentobs.configure` runs,
+``STATE.active`` is False and every instrumentation call returns straight away.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import Meter
+    from opentelemetry.trace import Tracer
+
+
+class State:
+    """What instrumentation needs at call time: a tracer, a meter and whether to record."""
+
+    __slots__ = ("active", "meter", "settings", "tracer")
+
+    def __init__(self) -> None:
+        self.active: bool = False
+        self.tracer: Tracer | None = None
+        self.meter: Meter | None = None
+        self.settings: Any = None
+
+
+STATE = State()
+"""The process-wide state; read it, never rebind it."""
+
+INSTRUMENTATION_SCOPE = "agentobs"

@@ -1,0 +1,1 @@
+"""Instrumentation for third-party libraries: one lazy, idempotent, reversible module each."""
