@@ -1,15 +1,83 @@
 """agentobs: OpenTelemetry traces, metrics and logs for AI-agent systems and their tests.
 
-``import agentobs`` is cheap: the OpenTelemetry SDK loads in :func:`configure`, and every
-instrumentation call made before it is a near-free no-op.
+``import agentobs`` is cheap: the OpenTelemetry API loads on first use of the
+instrumentation API, the SDK in :func:`configure`, and every instrumentation call made before
+``configure()`` is a near-free no-op.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._pipeline import configure, force_flush, shutdown
 from ._version import __version__
 
+if TYPE_CHECKING:
+    from . import logs, testing
+    from ._api import (
+        agent,
+        event,
+        human_intervention,
+        persona,
+        quality_gate,
+        record_gate,
+        set_attributes,
+        stage,
+        task,
+        tool,
+        workflow,
+    )
+    from ._context import bind_context
+
 __all__ = [
     "__version__",
+    "agent",
+    "bind_context",
     "configure",
+    "event",
     "force_flush",
+    "human_intervention",
+    "logs",
+    "persona",
+    "quality_gate",
+    "record_gate",
+    "set_attributes",
     "shutdown",
+    "stage",
+    "task",
+    "testing",
+    "tool",
+    "workflow",
 ]
+
+_LAZY = {
+    "agent": "_api",
+    "event": "_api",
+    "human_intervention": "_api",
+    "persona": "_api",
+    "quality_gate": "_api",
+    "record_gate": "_api",
+    "set_attributes": "_api",
+    "stage": "_api",
+    "task": "_api",
+    "tool": "_api",
+    "workflow": "_api",
+    "bind_context": "_context",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the instrumentation API (and the OpenTelemetry API under it) on first use."""
+    if name in ("logs", "testing"):
+        value: Any = importlib.import_module(f"agentobs.{name}")
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(f"agentobs.{_LAZY[name]}"), name)
+    else:
+        raise AttributeError(f"module 'agentobs' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

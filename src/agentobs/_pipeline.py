@@ -208,6 +208,8 @@ def install(
 ) -> None:
     """Build the pipeline from resolved settings plus extra parts (``agentobs.testing``)."""
     global _PIPELINE
+    from . import _catalogue, _context
+
     with _LOCK:
         if _PIPELINE is not None:
             logger.info(
@@ -218,8 +220,11 @@ def install(
         pipeline = _build(settings, span_processors, metric_readers, log_processors)
         _PIPELINE = pipeline
         STATE.settings = settings
-        STATE.tracer = pipeline.tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
         STATE.meter = pipeline.meter_provider.get_meter(INSTRUMENTATION_SCOPE, __version__)
+        STATE.recorders = _catalogue.build(
+            STATE.meter, {"agentobs.workflow.oldest_age": _context.oldest_workflow_ages}
+        )
+        STATE.tracer = pipeline.tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
         STATE.active = True
         _install_exit_hooks()
     if any("local" in names for names in settings.exporters.values()):
@@ -280,6 +285,14 @@ def _start_prometheus(settings: Settings, pipeline: _Pipeline) -> Any:
     return reader
 
 
+_DEFAULT_EXPORT_BATCH_SIZE = 512
+
+
+def _export_batch_size(max_queue_size: int) -> int | None:
+    """The SDK refuses an export batch larger than the queue; None keeps the SDK default."""
+    return None if max_queue_size >= _DEFAULT_EXPORT_BATCH_SIZE else max_queue_size
+
+
 def _build(
     settings: Settings,
     extra_span_processors: Sequence[Any],
@@ -308,13 +321,14 @@ def _build(
         readers.append(
             PeriodicExportingMetricReader(metric_exporter, export_interval_millis=interval_ms)
         )
+    queue, batch = settings.max_queue_size, _export_batch_size(settings.max_queue_size)
     try:
         span_processors = list(extra_span_processors) + [
-            BatchSpanProcessor(exporter, max_queue_size=settings.max_queue_size)
+            BatchSpanProcessor(exporter, max_queue_size=queue, max_export_batch_size=batch)
             for exporter in _exporters.span_exporters(settings)
         ]
         log_processors = list(extra_log_processors) + [
-            BatchLogRecordProcessor(exporter, max_queue_size=settings.max_queue_size)
+            BatchLogRecordProcessor(exporter, max_queue_size=queue, max_export_batch_size=batch)
             for exporter in _exporters.log_exporters(settings)
         ]
     except Exception:
@@ -334,6 +348,9 @@ def _build(
         )
         trace.set_tracer_provider(tracer_provider)
         pipeline.owned.add("traces")
+    from ._processors import PersonaSpanProcessor
+
+    span_processors.insert(0, PersonaSpanProcessor())
     for span_processor in span_processors:
         tracer_provider.add_span_processor(span_processor)
 
@@ -455,6 +472,7 @@ def shutdown(timeout: float = _DEFAULT_TIMEOUT) -> bool:
         STATE.active = False
         STATE.tracer = None
         STATE.meter = None
+        STATE.recorders = None
         STATE.settings = None
     if pipeline is None:
         return True

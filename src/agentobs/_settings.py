@@ -120,9 +120,9 @@ class _Resolver:
             if problem:
                 warn_once(
                     f"env:{env_name}:{raw}",
-                    "agentobs: ignoring %s=%r: %s; using the default %r",
+                    "agentobs: ignoring %s=%s: %s; using the default %r",
                     env_name,
-                    raw,
+                    "<hidden>" if "HEADERS" in env_name else repr(raw),  # may hold credentials
                     problem,
                     default,
                 )

@@ -16,13 +16,14 @@ if TYPE_CHECKING:
 class State:
     """What instrumentation needs at call time: a tracer, a meter and whether to record."""
 
-    __slots__ = ("active", "meter", "settings", "tracer")
+    __slots__ = ("active", "meter", "recorders", "settings", "tracer")
 
     def __init__(self) -> None:
         self.active: bool = False
         self.tracer: Tracer | None = None
         self.meter: Meter | None = None
         self.settings: Any = None
+        self.recorders: dict[str, Any] | None = None
 
 
 STATE = State()

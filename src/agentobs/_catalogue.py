@@ -1,0 +1,360 @@
+"""The catalogue: every instrument agentobs emits, and the one way to record into them.
+
+Each :class:`Instrument` names its kind, unit, description, the attributes it accepts and,
+for histograms, its bucket boundaries. ``docs/metrics.md`` is generated from this table
+(``python -m agentobs._catalogue > docs/metrics.md``) and a test fails when it is stale.
+
+Metric attributes are bounded: a key the catalogue does not list for an instrument is dropped
+(one warning), and once a key has seen ``VALUE_LIMIT`` distinct values, further values fold
+into ``_other`` (one warning). Identifiers (trace, task, session, user, test ids) belong on
+spans only and are never accepted here.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import _names as n
+from ._errors import warn_once
+
+VALUE_LIMIT = 200
+"""Distinct values one attribute of one instrument may take before the rest fold together."""
+
+_CACHE_LIMIT = 4096
+
+DURATION_BUCKETS = (
+    0.01,
+    0.02,
+    0.04,
+    0.08,
+    0.16,
+    0.32,
+    0.64,
+    1.28,
+    2.56,
+    5.12,
+    10.24,
+    20.48,
+    40.96,
+    81.92,
+)
+WORKFLOW_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
+AGENT_BUCKETS = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6)
+STAGE_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
+SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
+TOKEN_BUCKETS = (
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """One metric: what it is called, measures and may be broken down by."""
+
+    name: str
+    kind: str  # counter | updown_counter | histogram | observable_gauge
+    unit: str
+    description: str
+    attributes: tuple[str, ...]
+    buckets: tuple[float, ...] | None = None
+
+    @property
+    def prometheus_name(self) -> str:
+        """The name the Prometheus scrape endpoint exposes (``_bucket``/``_sum``/``_count``
+        are added to histograms)."""
+        return prometheus_name(self.name, self.unit, self.kind)
+
+
+_PERSONA = n.PERSONA_NAME
+CATALOGUE: tuple[Instrument, ...] = (
+    Instrument(
+        "gen_ai.workflow.duration",
+        "histogram",
+        "s",
+        "Duration of a workflow run (equals its invoke_workflow span).",
+        (n.WORKFLOW_NAME, n.ERROR_TYPE, _PERSONA),
+        WORKFLOW_BUCKETS,
+    ),
+    Instrument(
+        "agentobs.workflow.runs",
+        "counter",
+        "{run}",
+        "Workflow runs that ended, by status (ok, error, cancelled).",
+        (n.WORKFLOW_NAME, n.STATUS, _PERSONA),
+    ),
+    Instrument(
+        "agentobs.workflow.active",
+        "updown_counter",
+        "{workflow}",
+        "Workflow runs in progress now.",
+        (n.WORKFLOW_NAME,),
+    ),
+    Instrument(
+        "agentobs.workflow.oldest_age",
+        "observable_gauge",
+        "s",
+        "Age of the oldest workflow run still in progress, per workflow (stuck detection).",
+        (n.WORKFLOW_NAME,),
+    ),
+    Instrument(
+        "agentobs.stage.duration",
+        "histogram",
+        "s",
+        "Duration of a stage, by workflow, stage and persona.",
+        (n.WORKFLOW_NAME, n.STAGE_NAME, _PERSONA, n.ERROR_TYPE),
+        STAGE_BUCKETS,
+    ),
+    Instrument(
+        "agentobs.stage.reentries",
+        "counter",
+        "{reentry}",
+        "Stages entered again within the same workflow run.",
+        (n.WORKFLOW_NAME, n.STAGE_NAME, _PERSONA),
+    ),
+    Instrument(
+        "agentobs.task.runs",
+        "counter",
+        "{run}",
+        "Tasks that ended, by agent, task type and status.",
+        (n.AGENT_NAME, n.TASK_TYPE, n.STATUS, _PERSONA),
+    ),
+    Instrument(
+        "agentobs.task.duration",
+        "histogram",
+        "s",
+        "Duration of a task, by agent, task type and status.",
+        (n.AGENT_NAME, n.TASK_TYPE, n.STATUS, _PERSONA),
+        STAGE_BUCKETS,
+    ),
+    Instrument(
+        "gen_ai.invoke_agent.duration",
+        "histogram",
+        "s",
+        "Duration of an agent invocation (equals its invoke_agent span).",
+        (n.AGENT_NAME, n.ERROR_TYPE, _PERSONA),
+        AGENT_BUCKETS,
+    ),
+    Instrument(
+        "gen_ai.execute_tool.duration",
+        "histogram",
+        "s",
+        "Duration of a tool execution (equals its execute_tool span).",
+        (n.TOOL_NAME, n.TOOL_TYPE, n.AGENT_NAME, n.ERROR_TYPE, _PERSONA),
+        DURATION_BUCKETS,
+    ),
+    Instrument(
+        "agentobs.persona.switches",
+        "counter",
+        "{switch}",
+        "Changes of the current persona, from one to another, with the new chat mode.",
+        (n.PERSONA_FROM, n.PERSONA_TO, n.PERSONA_CHATMODE, n.WORKFLOW_NAME),
+    ),
+    Instrument(
+        "agentobs.persona.duration",
+        "histogram",
+        "s",
+        "Time spent in a persona block.",
+        (_PERSONA, n.PERSONA_CHATMODE, n.WORKFLOW_NAME),
+        STAGE_BUCKETS,
+    ),
+    Instrument(
+        "agentobs.gate.checks",
+        "counter",
+        "{check}",
+        "Quality-gate checks, by gate and result (pass, fail), workflow and stage.",
+        (n.GATE_NAME, n.GATE_RESULT, n.WORKFLOW_NAME, n.STAGE_NAME, _PERSONA),
+    ),
+    Instrument(
+        "agentobs.gate.score",
+        "histogram",
+        "1",
+        "Scores given by quality gates.",
+        (n.GATE_NAME, n.WORKFLOW_NAME, n.STAGE_NAME, _PERSONA),
+        SCORE_BUCKETS,
+    ),
+    Instrument(
+        "agentobs.human_interventions",
+        "counter",
+        "{intervention}",
+        "Times a person had to step in, by reason.",
+        (n.INTERVENTION_REASON, n.WORKFLOW_NAME, n.STAGE_NAME, _PERSONA),
+    ),
+)
+"""Every instrument agentobs emits."""
+
+BY_NAME: dict[str, Instrument] = {i.name: i for i in CATALOGUE}
+
+
+# --- Prometheus naming (as opentelemetry-exporter-prometheus exposes it) ---
+
+_UNITS = {
+    "s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds",
+    "min": "minutes", "h": "hours", "d": "days", "By": "bytes", "KiBy": "kibibytes",
+    "MiBy": "mebibytes", "GiBy": "gibibytes", "%": "percent", "1": "",
+}  # fmt: skip
+
+
+def prometheus_name(name: str, unit: str, kind: str) -> str:
+    """Translate an OpenTelemetry metric name and unit to its Prometheus name."""
+    base = re.sub(r"[^a-zA-Z0-9:]+", "_", name)
+    unit = re.sub(r"\{[^}]*\}", "", unit)
+    suffix = _UNITS.get(unit, re.sub(r"[^a-zA-Z0-9]+", "_", unit))
+    if suffix and not base.endswith(f"_{suffix}"):
+        base = f"{base}_{suffix}"
+    if kind == "counter" and not base.endswith("_total"):
+        base = f"{base}_total"
+    return base
+
+
+def render_markdown() -> str:
+    """docs/metrics.md, generated from the catalogue."""
+    lines = [
+        "# Metrics",
+        "",
+        "Generated from `src/agentobs/_catalogue.py` by `python -m agentobs._catalogue`;",
+        "a test fails when this file is stale. Prometheus names are those the `/metrics`",
+        "endpoint (`configure(prometheus_port=...)`) exposes; histograms add `_bucket`,",
+        '`_sum` and `_count`. Every series also carries `otel_scope_name="agentobs"`.',
+        "",
+        "| OpenTelemetry name | Prometheus name | Kind | Unit | Attributes | Description |",
+        "|---|---|---|---|---|---|",
+    ]
+    for i in CATALOGUE:
+        attributes = ", ".join(f"`{a}`" for a in i.attributes)
+        lines.append(
+            f"| `{i.name}` | `{i.prometheus_name}` | {i.kind} | `{i.unit}` | {attributes} "
+            f"| {i.description} |"
+        )
+    lines += ["", "## Histogram buckets", ""]
+    for i in CATALOGUE:
+        if i.buckets:
+            lines.append(f"- `{i.name}`: {', '.join(f'{b:g}' for b in i.buckets)}")
+    lines += [
+        "",
+        f"Attribute values are bounded: after {VALUE_LIMIT} distinct values of one attribute",
+        f"of one metric, further values are recorded as `{n.OVERFLOW_VALUE}` (one warning).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# --- Recording ---
+
+
+class Recorder:
+    """Records into one SDK instrument, keeping its attributes inside the catalogue's bounds."""
+
+    __slots__ = ("_cache", "_lock", "_record", "_seen", "allowed", "instrument")
+
+    def __init__(self, instrument: Instrument, record: Callable[..., None]) -> None:
+        self.instrument = instrument
+        self.allowed = frozenset(instrument.attributes)
+        self._record = record
+        self._cache: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+        self._seen: dict[str, set[Any]] = {key: set() for key in instrument.attributes}
+        self._lock = threading.Lock()
+
+    def record(self, value: float, attributes: Mapping[str, Any]) -> None:
+        """Record ``value`` with ``attributes`` (cleaned once per distinct attribute set)."""
+        key = tuple(attributes.items())
+        clean = self._cache.get(key)
+        if clean is None:
+            clean = self._clean(attributes)
+            if len(self._cache) < _CACHE_LIMIT:
+                self._cache[key] = clean
+        self._record(value, clean)
+
+    def _clean(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        clean: dict[str, Any] = {}
+        name = self.instrument.name
+        with self._lock:
+            for key, value in attributes.items():
+                if value is None:
+                    continue
+                if key not in self.allowed:
+                    warn_once(
+                        f"metric-attr:{name}:{key}",
+                        "agentobs: metric %s does not accept attribute %r; dropped (put ids "
+                        "and other unbounded values on spans)",
+                        name,
+                        key,
+                    )
+                    continue
+                if not isinstance(value, (str, bool, int, float)):
+                    value = str(value)
+                seen = self._seen[key]
+                if value not in seen:
+                    if len(seen) >= VALUE_LIMIT:
+                        warn_once(
+                            f"metric-overflow:{name}:{key}",
+                            "agentobs: attribute %r of metric %s passed %d distinct values; "
+                            "further values are recorded as %r",
+                            key,
+                            name,
+                            VALUE_LIMIT,
+                            n.OVERFLOW_VALUE,
+                        )
+                        value = n.OVERFLOW_VALUE
+                    else:
+                        seen.add(value)
+                clean[key] = value
+        return clean
+
+
+class _Disabled:
+    """Stands in for a recorder before configure(): accepts and drops."""
+
+    def record(self, value: float, attributes: Mapping[str, Any]) -> None:
+        return None
+
+
+DISABLED = _Disabled()
+
+
+def build(
+    meter: Any,
+    callbacks: Mapping[str, Callable[[], Iterable[tuple[float, Mapping[str, Any]]]]],
+) -> dict[str, Recorder]:
+    """Create every catalogue instrument on ``meter``; return recorders by name."""
+    from opentelemetry.metrics import CallbackOptions, Observation
+
+    recorders: dict[str, Recorder] = {}
+    for i in CATALOGUE:
+        if i.kind == "counter":
+            counter = meter.create_counter(i.name, unit=i.unit, description=i.description)
+            recorders[i.name] = Recorder(i, counter.add)
+        elif i.kind == "updown_counter":
+            updown = meter.create_up_down_counter(i.name, unit=i.unit, description=i.description)
+            recorders[i.name] = Recorder(i, updown.add)
+        elif i.kind == "histogram":
+            histogram = meter.create_histogram(
+                i.name,
+                unit=i.unit,
+                description=i.description,
+                explicit_bucket_boundaries_advisory=list(i.buckets or ()),
+            )
+            recorders[i.name] = Recorder(i, histogram.record)
+        elif i.kind == "observable_gauge" and i.name in callbacks:
+            source = callbacks[i.name]
+            recorder = Recorder(i, lambda value, attributes: None)
+
+            def observe(
+                _options: CallbackOptions,
+                source: Callable[[], Iterable[tuple[float, Mapping[str, Any]]]] = source,
+                recorder: Recorder = recorder,
+            ) -> Iterable[Observation]:
+                return [Observation(v, recorder._clean(a)) for v, a in source()]
+
+            meter.create_observable_gauge(
+                i.name, callbacks=[observe], unit=i.unit, description=i.description
+            )
+            recorders[i.name] = recorder
+    return recorders
+
+
+if __name__ == "__main__":
+    print(render_markdown(), end="")

@@ -1,0 +1,104 @@
+"""What agentobs keeps in the OpenTelemetry context: the current workflow run, persona,
+stage and agent. Being in the context, they follow ``await``, ``asyncio.create_task`` and
+(through :func:`bind_context`) threads, exactly like the current span.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar
+
+from opentelemetry import context as otel_context
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+WORKFLOW_KEY = otel_context.create_key("agentobs.workflow")
+PERSONA_KEY = otel_context.create_key("agentobs.persona")
+STAGE_KEY = otel_context.create_key("agentobs.stage")
+AGENT_KEY = otel_context.create_key("agentobs.agent")
+
+
+@dataclass
+class PersonaInfo:
+    """The persona in force: its name, chat mode and token budget (if any)."""
+
+    name: str
+    chatmode: str | None = None
+    budget: Any = None
+
+
+@dataclass
+class WorkflowRun:
+    """One run of a workflow: its name, which stages it entered and the last persona."""
+
+    name: str
+    run_id: int
+    started: float
+    stage_entries: dict[str, int] = field(default_factory=dict)
+    last_persona: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def enter_stage(self, stage: str) -> int:
+        """Count an entry into ``stage``; return how many times it was entered in this run."""
+        with self.lock:
+            count = self.stage_entries.get(stage, 0) + 1
+            self.stage_entries[stage] = count
+            return count
+
+
+_ids = itertools.count(1)
+_running: dict[int, WorkflowRun] = {}
+_running_lock = threading.Lock()
+
+
+def start_workflow(name: str) -> WorkflowRun:
+    """Register a workflow run as in progress."""
+    run = WorkflowRun(name, next(_ids), time.monotonic())
+    with _running_lock:
+        _running[run.run_id] = run
+    return run
+
+
+def end_workflow(run: WorkflowRun) -> None:
+    """Forget a workflow run that ended."""
+    with _running_lock:
+        _running.pop(run.run_id, None)
+
+
+def oldest_workflow_ages() -> Iterable[tuple[float, Mapping[str, Any]]]:
+    """Age in seconds of the oldest run in progress, per workflow name (for a gauge)."""
+    now = time.monotonic()
+    oldest: dict[str, float] = {}
+    with _running_lock:
+        for run in _running.values():
+            oldest[run.name] = max(oldest.get(run.name, 0.0), now - run.started)
+    return [(age, {"gen_ai.workflow.name": name}) for name, age in oldest.items()]
+
+
+def current_persona() -> PersonaInfo | None:
+    """The persona in force here, or None."""
+    value = otel_context.get_value(PERSONA_KEY)
+    return value if isinstance(value, PersonaInfo) else None
+
+
+def bind_context(fn: Callable[P, R]) -> Callable[P, R]:
+    """Wrap ``fn`` so it runs in the current context (span, workflow, persona) wherever it is
+    called: pass the result to ``threading.Thread(target=...)`` or ``executor.submit``."""
+    captured = otel_context.get_current()
+
+    def bound(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = otel_context.attach(captured)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            otel_context.detach(token)
+
+    bound.__wrapped__ = fn  # type: ignore[attr-defined]
+    bound.__name__ = getattr(fn, "__name__", "bound")
+    bound.__doc__ = getattr(fn, "__doc__", None)
+    return bound
