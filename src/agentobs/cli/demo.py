@@ -87,10 +87,10 @@ class Fleet:
     def release(self, change: str) -> None:
         obs = self.obs
         with obs.workflow("release", change=change):
-            with obs.persona("planner", chatmode="plan"), obs.stage("plan"):
-                with obs.agent("planner-agent"):
-                    self.ask(f"plan the change {change}")
-                    self.run_tool("search_code", 0.0)
+            planner = obs.persona("planner", chatmode="plan")
+            with planner, obs.stage("plan"), obs.agent("planner-agent"):
+                self.ask(f"plan the change {change}")
+                self.run_tool("search_code", 0.0)
             for attempt in range(1, 4):
                 with obs.persona("coder", chatmode="edit"), obs.stage("implement"):
                     with obs.agent("coder-agent"):
