@@ -1,0 +1,108 @@
+# agentobs developer tasks. `make demo` and `make test` work from a clean clone.
+# GNU make; every target is idempotent (stamp files under .venv/ and .backends/).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+BACKENDS_DIR := .backends
+LINT_PATHS := src tests benchmarks examples
+PYTEST_ARGS ?=
+PYTEST_TIMEOUT ?= 300
+
+# Pinned real backends (see shared/design/BACKENDS.md).
+PHOENIX_VERSION := 20.26.1
+ROTEL_VERSION := 0.0.1a15
+APT_PACKAGES := prometheus prometheus-pushgateway prometheus-alertmanager chromium fonts-dejavu-core
+
+VENV_STAMP := $(VENV)/.agentobs-dev.stamp
+PHOENIX_VENV := $(BACKENDS_DIR)/phoenix-venv
+PHOENIX_STAMP := $(BACKENDS_DIR)/phoenix-$(PHOENIX_VERSION).stamp
+TOOLS_VENV := $(BACKENDS_DIR)/tools-venv
+ROTEL_STAMP := $(BACKENDS_DIR)/rotel-$(ROTEL_VERSION).stamp
+APT_STAMP := $(BACKENDS_DIR)/apt.stamp
+
+# Never let uv download a Python of its own: only registries are reachable.
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help venv demo backends backends-apt lint test bench clean clean-backends
+
+help:
+	@echo "make venv      - create .venv with agentobs[dev] (editable)"
+	@echo "make demo      - run 'agentobs demo'"
+	@echo "make backends  - install Prometheus/Pushgateway/Alertmanager/Chromium (apt), Phoenix, rotel"
+	@echo "make lint      - ruff check, ruff format --check, mypy"
+	@echo "make test      - lint, then pytest (AGENTOBS_REQUIRE_BACKENDS=1 turns skips into failures)"
+	@echo "make bench     - run the benchmarks"
+	@echo "make clean     - remove caches, .venv and .backends"
+
+# --- project venv -------------------------------------------------------------
+venv: $(VENV_STAMP)
+
+$(UV):
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -U pip uv
+
+$(VENV_STAMP): pyproject.toml | $(UV)
+	$(UV) pip install -q --python $(BIN)/python -e '.[dev]'
+	touch $@
+
+demo: venv
+	$(BIN)/agentobs demo
+
+# --- real backends for the tests ---------------------------------------------
+backends: backends-apt $(PHOENIX_STAMP) $(ROTEL_STAMP)
+
+# apt is system-wide, so the script asks dpkg about each package every time
+# (a few ms when everything is present); the stamp only records the last run.
+backends-apt:
+	@mkdir -p $(BACKENDS_DIR)
+	scripts/install-apt-backends.sh $(APT_PACKAGES)
+	@touch $(APT_STAMP)
+
+# Phoenix pins many packages (its own OTel SDK, pandas, openai, ...): own venv.
+$(PHOENIX_STAMP): | $(UV)
+	@mkdir -p $(BACKENDS_DIR)
+	$(UV) venv -q --allow-existing --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')" $(PHOENIX_VENV)
+	$(UV) pip install -q --python $(PHOENIX_VENV)/bin/python 'arize-phoenix==$(PHOENIX_VERSION)'
+	$(PHOENIX_VENV)/bin/python -c 'import phoenix.server.main, grpc.aio._server'
+	rm -f $(BACKENDS_DIR)/phoenix-*.stamp
+	touch $@
+
+# rotel (a Rust OTel collector shipped in a wheel) in a small tools venv;
+# .backends/bin/rotel-agent is a stable link to the binary inside site-packages.
+$(ROTEL_STAMP): | $(UV)
+	@mkdir -p $(BACKENDS_DIR)/bin
+	$(UV) venv -q --allow-existing --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')" $(TOOLS_VENV)
+	$(UV) pip install -q --python $(TOOLS_VENV)/bin/python 'rotel==$(ROTEL_VERSION)'
+	ln -sfn "$$($(TOOLS_VENV)/bin/python -c 'import pathlib, rotel; print(pathlib.Path(rotel.__file__).parent / "rotel-agent")')" $(BACKENDS_DIR)/bin/rotel-agent
+	$(BACKENDS_DIR)/bin/rotel-agent --version
+	rm -f $(BACKENDS_DIR)/rotel-*.stamp
+	touch $@
+
+# --- checks -------------------------------------------------------------------
+lint: venv
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy
+
+test: venv backends
+	$(MAKE) --no-print-directory lint
+	AGENTOBS_REQUIRE_BACKENDS="$${AGENTOBS_REQUIRE_BACKENDS:-}" \
+		$(BIN)/pytest --timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS)
+
+bench: venv
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) $(BACKENDS_DIR) .pytest_cache .mypy_cache .ruff_cache build dist
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+clean-backends:
+	rm -rf $(BACKENDS_DIR)
