@@ -73,9 +73,9 @@ class JsonLinesWriter:
                 self._size += len(line.encode())
             except OSError as exc:
                 self._broken = True
-                warn_once(
-                    f"local:{self.path}",
-                    "agentobs: cannot write %s (%s); this signal is not recorded locally. "
+                warn_once(  # once per directory, not once per signal file in it
+                    f"local:{self.path.parent}",
+                    "agentobs: cannot write %s (%s); telemetry is not recorded locally there. "
                     "Set AGENTOBS_LOCAL_DIR or configure(local_dir=...) to a writable directory.",
                     self.path,
                     exc,

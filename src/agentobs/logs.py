@@ -73,8 +73,14 @@ class _NotOurExporters(logging.Filter):
 
 def bridge_handler(logger_provider: Any, level: int) -> logging.Handler:
     """A handler that turns ``logging`` records into OpenTelemetry log records."""
+    import warnings
+
     from opentelemetry.sdk._logs import LoggingHandler
 
-    handler = LoggingHandler(level=level, logger_provider=logger_provider)
+    # The SDK points to opentelemetry-instrumentation-logging's handler instead; importing that
+    # package costs ~250 ms at configure() (it loads the semconv registry), for the same work.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        handler = LoggingHandler(level=level, logger_provider=logger_provider)
     handler.addFilter(_NotOurExporters())
     return handler
