@@ -1,0 +1,237 @@
+"""configure(): the pipeline it builds, adoption of the app's providers, sampling, cost."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry import metrics, trace
+
+import agentobs
+import agentobs.testing
+from agentobs import _pipeline
+
+
+@pytest.fixture(autouse=True)
+def _fresh_agentobs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith(("OTEL_", "AGENTOBS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    agentobs.testing.reset()
+    yield
+    agentobs.testing.reset()
+
+
+def record_spans(count: int, name: str = "work") -> None:
+    tracer = trace.get_tracer("tests")
+    for _ in range(count):
+        with tracer.start_as_current_span(name):
+            pass
+
+
+def read_spans(path: Path) -> list[dict[str, object]]:
+    spans = []
+    for line in path.read_text().splitlines():
+        for resource in json.loads(line)["resourceSpans"]:
+            for scope in resource["scopeSpans"]:
+                spans.extend(scope["spans"])
+    return spans
+
+
+# --- Prometheus -------------------------------------------------------------------------
+
+
+def test_prometheus_port_in_use_raises_os_error_naming_it() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(OSError, match=rf"prometheus_port={port}\).*choose a free port"):
+            agentobs.configure(exporter="none", prometheus_port=port)
+    assert _pipeline.current() is None
+    assert not isinstance(trace.get_tracer_provider(), _sdk_tracer_provider())
+
+
+def test_prometheus_serves_metrics_on_a_picked_port() -> None:
+    agentobs.configure(exporter="none", prometheus_port=0, logs=False)
+    pipeline = _pipeline.current()
+    assert pipeline is not None
+    assert pipeline.prometheus_address is not None
+    host, port = pipeline.prometheus_address
+    metrics.get_meter("tests").create_counter("doors.opened", unit="{door}").add(3)
+    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as response:
+        body = response.read().decode()
+    assert re.search(r"^doors_opened\w*total\S* 3\.0$", body, re.MULTILINE), body
+    agentobs.shutdown()
+    with socket.socket() as again:  # the port is released at shutdown
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind((host, port))
+
+
+# --- adoption of the application's providers ----------------------------------------------
+
+
+def _sdk_tracer_provider() -> type:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    return TracerProvider
+
+
+def test_adopts_the_applications_tracer_provider(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    caplog.set_level(logging.INFO, logger="agentobs")
+    app_exporter = InMemorySpanExporter()
+    app_provider = TracerProvider()
+    app_provider.add_span_processor(SimpleSpanProcessor(app_exporter))
+    trace.set_tracer_provider(app_provider)
+
+    agentobs.configure(exporter="local", local_dir=tmp_path / "local", logs=False)
+    assert trace.get_tracer_provider() is app_provider
+    record_spans(2, "adopted")
+    assert agentobs.force_flush(timeout=5)
+
+    assert [s.name for s in app_exporter.get_finished_spans()] == ["adopted", "adopted"]
+    assert [s["name"] for s in read_spans(tmp_path / "local" / "traces.jsonl")] == [
+        "adopted",
+        "adopted",
+    ]
+    adopted = [r for r in caplog.records if "application's" in r.getMessage()]
+    assert len(adopted) == 1
+    assert adopted[0].levelno == logging.INFO
+    assert "TracerProvider" in adopted[0].getMessage()
+
+    agentobs.shutdown()
+    # agentobs shut down only its own processors: the app's provider still works.
+    record_spans(1, "after")
+    assert app_exporter.get_finished_spans()[-1].name == "after"
+
+
+def test_second_configure_is_ignored_logged_and_harmless(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    caplog.set_level(logging.INFO, logger="agentobs")
+    agentobs.configure(exporter="local", local_dir=tmp_path / "first", logs=False)
+    first = _pipeline.current()
+    provider = trace.get_tracer_provider()
+
+    agentobs.configure(exporter="local", local_dir=tmp_path / "second", service_name="other")
+    assert _pipeline.current() is first
+    assert trace.get_tracer_provider() is provider
+    ignored = [r for r in caplog.records if "called again and ignored" in r.getMessage()]
+    assert len(ignored) == 1
+
+    record_spans(1)
+    agentobs.shutdown()
+    assert len(read_spans(tmp_path / "first" / "traces.jsonl")) == 1
+    assert not (tmp_path / "second").exists()
+
+
+def test_configure_after_shutdown_builds_a_new_pipeline(tmp_path: Path) -> None:
+    agentobs.configure(exporter="none", logs=False)
+    first = _pipeline.current()
+    agentobs.shutdown()
+    assert _pipeline.current() is None
+    agentobs.testing.reset()
+    agentobs.configure(exporter="local", local_dir=tmp_path, logs=False)
+    assert _pipeline.current() not in (None, first)
+    record_spans(1)
+    agentobs.shutdown()
+    assert len(read_spans(tmp_path / "traces.jsonl")) == 1
+
+
+# --- sampling ------------------------------------------------------------------------------
+
+
+def test_sample_ratio_zero_records_no_spans() -> None:
+    with agentobs.testing.capture(sample_ratio=0.0) as cap:
+        record_spans(20)
+        assert cap.spans == []
+
+
+def test_sample_ratio_one_records_every_span() -> None:
+    with agentobs.testing.capture(sample_ratio=1.0) as cap:
+        record_spans(20)
+        assert len(cap.spans) == 20
+
+
+def test_always_off_sampler_from_env_records_no_spans(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    with agentobs.testing.capture() as cap:
+        record_spans(20)
+        assert cap.spans == []
+
+
+# --- system metrics ----------------------------------------------------------------------
+
+
+def test_system_metrics_records_process_metrics() -> None:
+    with agentobs.testing.capture(system_metrics=True) as cap:
+        names = {point.name for point in cap.metric_points()}
+    assert {"process.memory.usage", "process.thread.count", "process.cpu.time"} <= names
+    assert all(not n.startswith("system.") for n in names)
+
+
+def test_no_system_metrics_by_default() -> None:
+    with agentobs.testing.capture() as cap:
+        names = {point.name for point in cap.metric_points()}
+    assert not any(n.startswith("process.") for n in names)
+
+
+# --- import cost and no-ops before configure ----------------------------------------------
+
+
+def run_python(code: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENTOBS_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_import_does_not_load_the_sdk() -> None:
+    out = run_python(
+        """
+        import sys
+        import agentobs
+        print(sorted(m for m in sys.modules if m.startswith("opentelemetry.sdk")))
+        """
+    )
+    assert out == "[]"
+
+
+def test_calls_before_configure_are_no_ops() -> None:
+    out = run_python(
+        """
+        import sys
+        import agentobs
+        from opentelemetry import trace
+        results = [agentobs.force_flush(), agentobs.shutdown(), agentobs.shutdown()]
+        with trace.get_tracer("app").start_as_current_span("x") as span:
+            recording = span.is_recording()
+        sdk = any(m.startswith("opentelemetry.sdk") for m in sys.modules)
+        print(results, recording, sdk)
+        """
+    )
+    assert out == "[True, True, True] False False"
