@@ -18,8 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SIGNALS = ("traces", "metrics", "logs")
-"""The file stems agentobs writes, one per signal."""
+from .._localfiles import FILE_NAMES, rotated_files
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 
@@ -70,6 +69,7 @@ class MetricPoint:
     temporality: int  # 1 delta, 2 cumulative, 0 unspecified
     attributes: dict[str, object]
     stream: str  # identifies the producing process (resource and scope)
+    start_ns: int  # start of a cumulative series; a new process starts a new one
     time_ns: int
     value: float  # sum/gauge value, or the histogram sum
     count: int  # histogram count, 0 for other kinds
@@ -106,36 +106,20 @@ class LocalData:
         return not (self.spans or self.points or self.logs)
 
 
-def signal_files(directory: Path, signal: str) -> list[Path]:
-    """Return the files of one signal in ``directory``, oldest first.
-
-    ``traces.3.jsonl`` comes before ``traces.2.jsonl``, ``traces.1.jsonl`` and the live
-    ``traces.jsonl``.
-    """
-    if not directory.is_dir():
-        return []
-    pattern = re.compile(rf"^{re.escape(signal)}\.(\d+)\.jsonl$")
-    rotated: list[tuple[int, Path]] = []
-    for path in directory.iterdir():
-        match = pattern.match(path.name)
-        if match and path.is_file():
-            rotated.append((int(match.group(1)), path))
-    files = [path for _, path in sorted(rotated, reverse=True)]
-    live = directory / f"{signal}.jsonl"
-    if live.is_file():
-        files.append(live)
-    return files
-
-
 def read_directory(directory: str | Path) -> LocalData:
-    """Read every signal file in ``directory``; a missing directory gives empty data."""
+    """Read every signal file in ``directory``; a missing directory gives empty data.
+
+    A line is parsed by what it holds (``resourceSpans``, ``resourceMetrics`` or
+    ``resourceLogs``), whichever file it is in."""
     data = LocalData(directory=Path(directory))
-    parsers = {"traces": _parse_traces, "metrics": _parse_metrics, "logs": _parse_logs}
-    for signal in SIGNALS:
-        for path in signal_files(data.directory, signal):
+    if not data.directory.is_dir():
+        return data
+    for signal in FILE_NAMES:
+        for path in rotated_files(data.directory, signal):
             data.files.append(path)
             for request in _requests(path, data):
-                if not parsers[signal](request, data):
+                parsed = [parse(request, data) for parse in _PARSERS]
+                if not any(parsed):
                     data.lines_skipped += 1
     return data
 
@@ -335,7 +319,7 @@ def _metric_points(metric: dict[str, object], stream: str) -> Iterator[MetricPoi
             else:
                 value = _number(point)
                 count = 0
-            if math.isnan(value):
+            if not math.isfinite(value):
                 continue
             yield MetricPoint(
                 name=name,
@@ -344,6 +328,7 @@ def _metric_points(metric: dict[str, object], stream: str) -> Iterator[MetricPoi
                 temporality=temporality,
                 attributes=attributes(point.get("attributes")),
                 stream=stream,
+                start_ns=_int(point.get("startTimeUnixNano")),
                 time_ns=_int(point.get("timeUnixNano")),
                 value=value,
                 count=count,
@@ -388,3 +373,6 @@ def _parse_logs(request: dict[str, object], data: LocalData) -> bool:
                     )
                 )
     return True
+
+
+_PARSERS = (_parse_traces, _parse_metrics, _parse_logs)

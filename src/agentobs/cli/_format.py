@@ -1,0 +1,121 @@
+"""Number formatting and headline findings shared by the text and HTML renderers."""
+
+from __future__ import annotations
+
+from ._model import Report
+
+
+def duration(seconds: float) -> str:
+    """A duration for people: ``850us``, ``12ms``, ``1.25s``, ``3m07s``, ``2h05m``."""
+    if seconds <= 0:
+        return "0s"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f}us"
+    if seconds < 1:
+        millis = seconds * 1e3
+        return f"{millis:.3g}ms" if millis < 100 else f"{millis:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.2f}s" if seconds < 10 else f"{seconds:.1f}s"
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+def integer(value: int | float) -> str:
+    """An integer with thousands separators."""
+    return f"{round(value):,}"
+
+
+def cost(usd: float) -> str:
+    """A USD amount: cents from $1 up; below that up to four decimals, so small amounts
+    never read as zero and axis ticks such as $0.025 stay exact."""
+    if usd == 0:
+        return "$0"
+    sign, amount = ("-" if usd < 0 else ""), abs(usd)
+    if round(amount, 4) >= 1:
+        return f"{sign}${amount:,.2f}"
+    if amount < 0.0001:
+        return f"{sign}<$0.0001"
+    decimals = f"{amount:.4f}".rstrip("0").partition(".")[2]
+    return f"{sign}$0.{decimals.ljust(2, '0')}"
+
+
+def percent(ratio: float | None) -> str:
+    """A ratio as a percentage, ``-`` when undefined."""
+    return "-" if ratio is None else f"{ratio * 100:.1f}%"
+
+
+def number(value: float | None) -> str:
+    """A metric value: integers with separators, fractions with four significant digits."""
+    if value is None:
+        return "-"
+    if value == int(value) and abs(value) < 1e15:
+        return f"{int(value):,}"
+    if abs(value) >= 1000:
+        return f"{value:,.1f}"
+    return f"{value:.4g}"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 session``, ``2 sessions``, ``3 re-entries``."""
+    if count == 1:
+        return f"1 {noun}"
+    suffix = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    return f"{integer(count)} {suffix}"
+
+
+def highlights(report: Report) -> list[str]:
+    """The few findings a person wants first: slowest stage, biggest spender, worst gate..."""
+    lines: list[str] = []
+    if report.spans_error:
+        top = report.errors[0] if report.errors else None
+        where = f"; most frequent: {top.kind} {top.name} ({top.error}, {top.count}x)" if top else ""
+        lines.append(f"{integer(report.spans_error)} failed spans{where}")
+    slow_stages = sorted(report.stages, key=lambda r: -r.p95_s)
+    if slow_stages:
+        stage = slow_stages[0]
+        label = f"{stage.group} / {stage.name}" if stage.group else stage.name
+        lines.append(f"Slowest stage (p95): {label} at {duration(stage.p95_s)}")
+    reentered = [r for r in report.stages if r.reentries]
+    if reentered:
+        most = max(reentered, key=lambda r: r.reentries)
+        lines.append(f"Most re-entered stage: {most.name} ({plural(most.reentries, 're-entry')})")
+    spenders = sorted(
+        report.personas, key=lambda r: (-r.cost_usd, -(r.input_tokens + r.output_tokens))
+    )
+    if spenders and (spenders[0].cost_usd or spenders[0].input_tokens):
+        top_persona = spenders[0]
+        tokens = top_persona.input_tokens + top_persona.output_tokens
+        lines.append(
+            f"Biggest spender: persona {top_persona.name} "
+            f"({cost(top_persona.cost_usd)}, {integer(tokens)} tokens)"
+        )
+    if report.llm:
+        llm = report.llm
+        lines.append(
+            f"LLM: {integer(llm.calls)} calls, "
+            f"{integer(llm.input_tokens + llm.output_tokens)} tokens, {cost(llm.cost_usd)}"
+            + (f", {llm.unpriced} unpriced calls (cost unknown)" if llm.unpriced else "")
+        )
+        if llm.budget_breaches:
+            names = ", ".join(row.name for row in llm.budget_breaches[:3])
+            total = sum(row.count for row in llm.budget_breaches)
+            lines.append(f"Budget breaches: {total} ({names})")
+    failing = [g for g in report.gates if g.failed]
+    if failing:
+        gate = failing[0]
+        lines.append(
+            f"Weakest gate: {gate.name} passed {gate.passed}/{gate.passed + gate.failed} "
+            f"({percent(gate.pass_rate)})"
+        )
+    if report.interventions:
+        total = sum(row.count for row in report.interventions)
+        lines.append(f"Human interventions: {total} (top reason: {report.interventions[0].name})")
+    if report.tests:
+        tests = report.tests
+        flaky = f", {len(tests.flaky)} flaky" if tests.flaky else ""
+        lines.append(
+            f"Tests: {integer(tests.total)} run, pass rate {percent(tests.pass_rate)}{flaky}"
+        )
+    return lines
