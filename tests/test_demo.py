@@ -1,0 +1,72 @@
+"""`agentobs demo`: the simulated workflow runs offline and its report shows what it did."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_runs_offline_and_reports_personas_stages_gates_interventions(tmp_path: Path) -> None:
+    html = tmp_path / "demo.html"
+    result = subprocess.run(
+        [sys.executable, "-m", "agentobs", "demo", "--dir", str(tmp_path), "--html", str(html)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    for section in ("WORKFLOWS", "STAGES", "PERSONAS", "QUALITY GATES", "HUMAN INTERVENTIONS"):
+        assert section in text
+    for name in ("planner", "coder", "reviewer", "review-escalated", "lint", "review-score"):
+        assert name in text
+    assert "<svg" in html.read_text(encoding="utf-8")
+
+    spans = [
+        span
+        for line in (tmp_path / "traces.jsonl").read_text(encoding="utf-8").splitlines()
+        for resource in json.loads(line)["resourceSpans"]
+        for scope in resource["scopeSpans"]
+        for span in scope["spans"]
+    ]
+    workflows = [s for s in spans if s["name"] == "invoke_workflow release"]
+    assert len(workflows) == 3  # the default --runs
+    by_id = {s["spanId"]: s for s in spans}
+    tools = [s for s in spans if s["name"].startswith("execute_tool ")]
+    assert tools
+    for tool in tools:  # every tool call sits inside an agent, inside a stage of a workflow
+        chain = []
+        parent = tool.get("parentSpanId")
+        while parent:
+            chain.append(by_id[parent]["name"].split(" ")[0])
+            parent = by_id[parent].get("parentSpanId")
+        assert chain[0] == "invoke_agent"
+        assert "stage" in chain
+        assert chain[-1] == "invoke_workflow"
+
+
+def test_demo_is_deterministic_in_what_it_does(tmp_path: Path) -> None:
+    outputs = []
+    for run in ("a", "b"):
+        directory = tmp_path / run
+        result = subprocess.run(
+            [sys.executable, "-m", "agentobs", "demo", "--dir", str(directory)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(
+            sorted(
+                (s["name"], s.get("status", {}).get("code", 0))
+                for line in (directory / "traces.jsonl").read_text().splitlines()
+                for r in json.loads(line)["resourceSpans"]
+                for sc in r["scopeSpans"]
+                for s in sc["spans"]
+            )
+        )
+    assert outputs[0] == outputs[1]
