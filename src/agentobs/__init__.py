@@ -28,9 +28,15 @@ if TYPE_CHECKING:
         tool,
         workflow,
     )
+    from ._budget import BudgetExceededError, TokenBudget
     from ._context import bind_context
+    from ._llm import llm
+    from .integrations.anthropic import instrument_anthropic
+    from .integrations.openai import instrument_openai
 
 __all__ = [
+    "BudgetExceededError",
+    "TokenBudget",
     "__version__",
     "agent",
     "bind_context",
@@ -38,6 +44,9 @@ __all__ = [
     "event",
     "force_flush",
     "human_intervention",
+    "instrument_anthropic",
+    "instrument_openai",
+    "llm",
     "logs",
     "persona",
     "quality_gate",
@@ -52,6 +61,11 @@ __all__ = [
 ]
 
 _LAZY = {
+    "llm": "_llm",
+    "TokenBudget": "_budget",
+    "BudgetExceededError": "_budget",
+    "instrument_openai": "integrations.openai",
+    "instrument_anthropic": "integrations.anthropic",
     "agent": "_api",
     "event": "_api",
     "human_intervention": "_api",

@@ -2,10 +2,17 @@
 human interventions, and attributes or events on the current span.
 
 Each scope is a decorator, a ``with`` block and an ``async with`` block (see ``_engine``).
+
+Span attributes: every span carries ``agentobs.span.type`` (what the report reads) and its
+name under the GenAI or ``agentobs.`` key. ``openinference.span.kind`` is set only where
+Phoenix cannot derive it from the GenAI names: agents and tools carry
+``gen_ai.operation.name`` (``invoke_agent``, ``execute_tool``), from which it derives AGENT and
+TOOL; workflows, stages, tasks and personas are CHAIN, gates EVALUATOR.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 from opentelemetry import context as otel_context
@@ -13,11 +20,18 @@ from opentelemetry import trace
 
 from . import _context as ctx
 from . import _names as n
-from ._engine import NO_RESULT, NOOP_RUN, Run, Scope, clean_attributes, clean_name
+from ._engine import NO_RESULT, Run, Scope, clean_attributes, clean_name
 from ._errors import internal_errors, warn_once
 from ._state import STATE
 
 _CHAIN = "CHAIN"
+MAX_REASON = 512
+
+_set_value = otel_context.set_value
+_PERSONA_KEY = ctx.PERSONA_KEY
+_WORKFLOW_KEY = ctx.WORKFLOW_KEY
+_AGENT_KEY = ctx.AGENT_KEY
+_STAGE_KEY = ctx.STAGE_KEY
 
 
 def _record(name: str, value: float, attributes: dict[str, Any]) -> None:
@@ -26,18 +40,18 @@ def _record(name: str, value: float, attributes: dict[str, Any]) -> None:
         recorders[name].record(value, attributes)
 
 
-def _persona_name(parent: Any) -> str | None:
-    persona = parent.get(ctx.PERSONA_KEY)
+def _persona_name(context: Any) -> str | None:
+    persona = context.get(_PERSONA_KEY)
     return persona.name if persona is not None else None
 
 
-def _workflow(parent: Any) -> ctx.WorkflowRun | None:
-    run: ctx.WorkflowRun | None = parent.get(ctx.WORKFLOW_KEY)
+def _workflow(context: Any) -> ctx.WorkflowRun | None:
+    run: ctx.WorkflowRun | None = context.get(_WORKFLOW_KEY)
     return run
 
 
-def _workflow_name(parent: Any) -> str | None:
-    run = parent.get(ctx.WORKFLOW_KEY)
+def _workflow_name(context: Any) -> str | None:
+    run = context.get(_WORKFLOW_KEY)
     return run.name if run is not None else None
 
 
@@ -49,10 +63,12 @@ class workflow(Scope):
     """
 
     kind: ClassVar[str] = "workflow"
-    __slots__ = ()
+    __slots__ = ("budget",)
+    _METRICS = ("gen_ai.workflow.duration", "agentobs.workflow.runs")
 
-    def __init__(self, name: Any, **attributes: Any) -> None:
+    def __init__(self, name: Any, *, budget: Any = None, **attributes: Any) -> None:
         super().__init__(name, {})
+        self.budget = budget  # an agentobs.TokenBudget for the LLM calls inside
         self.span_name = f"invoke_workflow {self.name}"
         self.attributes = {
             **clean_attributes(attributes),
@@ -65,32 +81,35 @@ class workflow(Scope):
     def on_start(self, run: Run, parent: Any) -> Any:
         run.state = ctx.start_workflow(self.name)
         _record("agentobs.workflow.active", 1, {n.WORKFLOW_NAME: self.name})
-        return otel_context.set_value(ctx.WORKFLOW_KEY, run.state, run.context)
+        context = _set_value(_WORKFLOW_KEY, run.state, run.context)
+        return context if self.budget is None else ctx.push_budget(context, self.budget, self.name)
+
+    def _attributes(self, key: tuple[str, str | None, str | None], metric: str) -> dict[str, Any]:
+        status, error, persona = key
+        if metric == "agentobs.workflow.runs":
+            return {n.WORKFLOW_NAME: self.name, n.STATUS: status, n.PERSONA_NAME: persona}
+        return {n.WORKFLOW_NAME: self.name, n.ERROR_TYPE: error, n.PERSONA_NAME: persona}
 
     def on_end(self, run: Run, seconds: float, status: str, error: str | None) -> None:
         ctx.end_workflow(run.state)
-        persona = _persona_name(run.parent)
+        parent = run.parent
         _record("agentobs.workflow.active", -1, {n.WORKFLOW_NAME: self.name})
-        _record(
-            "gen_ai.workflow.duration",
-            seconds,
-            {n.WORKFLOW_NAME: self.name, n.ERROR_TYPE: error, n.PERSONA_NAME: persona},
-        )
-        _record(
-            "agentobs.workflow.runs",
-            1,
-            {n.WORKFLOW_NAME: self.name, n.STATUS: status, n.PERSONA_NAME: persona},
-        )
+        key = (status, error, _persona_name(parent))
+        (duration, d_attrs), (runs, r_attrs) = self.metrics(key, self._METRICS, self._attributes)
+        duration(seconds, d_attrs, parent)
+        runs(1, r_attrs, parent)
 
 
 class stage(Scope):
     """A stage of the current workflow: span, duration by workflow/stage/persona, re-entries."""
 
     kind: ClassVar[str] = "stage"
-    __slots__ = ()
+    __slots__ = ("budget",)
+    _METRICS = ("agentobs.stage.duration",)
 
-    def __init__(self, name: Any, **attributes: Any) -> None:
+    def __init__(self, name: Any, *, budget: Any = None, **attributes: Any) -> None:
         super().__init__(name, {})
+        self.budget = budget  # an agentobs.TokenBudget for the LLM calls inside
         self.attributes = {
             **clean_attributes(attributes),
             n.STAGE_NAME: self.name,
@@ -101,10 +120,9 @@ class stage(Scope):
     def on_start(self, run: Run, parent: Any) -> Any:
         flow = _workflow(parent)
         if flow is not None:
-            run.span.set_attribute(n.WORKFLOW_NAME, flow.name)
             entry = flow.enter_stage(self.name)
             if entry > 1:
-                run.span.set_attribute(n.STAGE_ENTRY, entry)
+                run.span.set_attributes({n.WORKFLOW_NAME: flow.name, n.STAGE_ENTRY: entry})
                 _record(
                     "agentobs.stage.reentries",
                     1,
@@ -114,26 +132,42 @@ class stage(Scope):
                         n.PERSONA_NAME: _persona_name(parent),
                     },
                 )
-        return otel_context.set_value(ctx.STAGE_KEY, self.name, run.context)
+            else:
+                run.span.set_attribute(n.WORKFLOW_NAME, flow.name)
+        context = _set_value(_STAGE_KEY, self.name, run.context)
+        return context if self.budget is None else ctx.push_budget(context, self.budget, self.name)
+
+    def _attributes(
+        self, key: tuple[str | None, str | None, str | None], metric: str
+    ) -> dict[str, Any]:
+        workflow, persona, error = key
+        return {
+            n.WORKFLOW_NAME: workflow,
+            n.STAGE_NAME: self.name,
+            n.PERSONA_NAME: persona,
+            n.ERROR_TYPE: error,
+        }
 
     def on_end(self, run: Run, seconds: float, status: str, error: str | None) -> None:
-        _record(
-            "agentobs.stage.duration",
-            seconds,
-            {
-                n.WORKFLOW_NAME: _workflow_name(run.parent),
-                n.STAGE_NAME: self.name,
-                n.PERSONA_NAME: _persona_name(run.parent),
-                n.ERROR_TYPE: error,
-            },
-        )
+        parent = run.parent
+        key = (_workflow_name(parent), _persona_name(parent), error)
+        ((duration, attrs),) = self.metrics(key, self._METRICS, self._attributes)
+        duration(seconds, attrs, parent)
 
 
 class task(Scope):
-    """A task, optionally done by ``agent`` and of type ``task_type``: span, runs, duration."""
+    """A task, optionally done by ``agent`` and of type ``task_type``: span, runs, duration.
+
+    The lightweight scope, for fine-grained units of work: its span is named ``task {name}``
+    (that name is what says it is a task) and carries only what adds to it: ``agent``,
+    ``task_type``, your ``attributes`` and the persona. Every span attribute costs the
+    OpenTelemetry SDK a validation pass, and the first one the most, so a bare task span
+    costs about as much as a raw ``start_as_current_span``.
+    """
 
     kind: ClassVar[str] = "task"
     __slots__ = ("agent", "task_type")
+    _METRICS = ("agentobs.task.runs", "agentobs.task.duration")
 
     def __init__(
         self, name: Any, *, agent: Any = None, task_type: Any = None, **attributes: Any
@@ -142,25 +176,35 @@ class task(Scope):
         self.agent = None if agent is None else clean_name(agent, "agent")
         self.task_type = None if task_type is None else clean_name(task_type, "task type")
         self.attributes = clean_attributes(
-            {
-                **attributes,
-                n.TASK_NAME: self.name,
-                n.TASK_TYPE: self.task_type,
-                n.AGENT_NAME: self.agent,
-                n.SPAN_TYPE: "task",
-                n.OPENINFERENCE_KIND: _CHAIN,
-            }
+            {**attributes, n.TASK_TYPE: self.task_type, n.AGENT_NAME: self.agent}
         )
 
-    def on_end(self, run: Run, seconds: float, status: str, error: str | None) -> None:
-        attributes = {
-            n.AGENT_NAME: self.agent or run.parent.get(ctx.AGENT_KEY),
+    def _attributes(self, key: tuple[str, str | None, str | None], metric: str) -> dict[str, Any]:
+        status, persona, agent = key
+        return {
+            n.AGENT_NAME: agent,
             n.TASK_TYPE: self.task_type,
             n.STATUS: status,
-            n.PERSONA_NAME: _persona_name(run.parent),
+            n.PERSONA_NAME: persona,
         }
-        _record("agentobs.task.runs", 1, attributes)
-        _record("agentobs.task.duration", seconds, attributes)
+
+    def on_end(self, run: Run, seconds: float, status: str, error: str | None) -> None:
+        parent = run.parent
+        persona = parent.get(_PERSONA_KEY)
+        key = (
+            status,
+            None if persona is None else persona.name,
+            self.agent or parent.get(_AGENT_KEY),
+        )
+        cache = self._metrics
+        entry = None
+        if cache is not None and cache[0] is STATE.recorders:
+            entry = cache[1].get(key)
+        if entry is None:
+            entry = self.metrics(key, self._METRICS, self._attributes)
+        (runs, r_attrs), (duration, d_attrs) = entry
+        runs(1, r_attrs, parent)
+        duration(seconds, d_attrs, parent)
 
 
 class agent(Scope):
@@ -168,34 +212,32 @@ class agent(Scope):
 
     kind: ClassVar[str] = "agent"
     __slots__ = ()
+    _METRICS = ("gen_ai.invoke_agent.duration",)
 
-    def __init__(self, name: Any, *, provider: str | None = None, **attributes: Any) -> None:
+    def __init__(self, name: Any, *, provider: Any = None, **attributes: Any) -> None:
         super().__init__(name, {})
         self.span_name = f"invoke_agent {self.name}"
-        self.attributes = clean_attributes(
-            {
-                **attributes,
-                n.OPERATION: "invoke_agent",
-                n.AGENT_NAME: self.name,
-                n.PROVIDER: provider,
-                n.SPAN_TYPE: "agent",
-                n.OPENINFERENCE_KIND: "AGENT",
-            }
-        )
+        self.attributes = {
+            **clean_attributes(attributes),
+            n.OPERATION: "invoke_agent",
+            n.AGENT_NAME: self.name,
+            n.SPAN_TYPE: "agent",
+        }
+        if provider is not None:
+            self.attributes[n.PROVIDER] = clean_name(provider, "provider")
 
     def on_start(self, run: Run, parent: Any) -> Any:
-        return otel_context.set_value(ctx.AGENT_KEY, self.name, run.context)
+        return _set_value(_AGENT_KEY, self.name, run.context)
+
+    def _attributes(self, key: tuple[str | None, str | None], metric: str) -> dict[str, Any]:
+        error, persona = key
+        return {n.AGENT_NAME: self.name, n.ERROR_TYPE: error, n.PERSONA_NAME: persona}
 
     def on_end(self, run: Run, seconds: float, status: str, error: str | None) -> None:
-        _record(
-            "gen_ai.invoke_agent.duration",
-            seconds,
-            {
-                n.AGENT_NAME: self.name,
-                n.ERROR_TYPE: error,
-                n.PERSONA_NAME: _persona_name(run.parent),
-            },
-        )
+        parent = run.parent
+        key = (error, _persona_name(parent))
+        ((duration, attrs),) = self.metrics(key, self._METRICS, self._attributes)
+        duration(seconds, attrs, parent)
 
 
 class tool(Scope):
@@ -203,34 +245,37 @@ class tool(Scope):
 
     kind: ClassVar[str] = "tool"
     __slots__ = ("tool_type",)
+    _METRICS = ("gen_ai.execute_tool.duration",)
 
-    def __init__(self, name: Any, *, tool_type: str = "function", **attributes: Any) -> None:
+    def __init__(self, name: Any, *, tool_type: Any = "function", **attributes: Any) -> None:
         super().__init__(name, {})
         self.span_name = f"execute_tool {self.name}"
         self.tool_type = clean_name(tool_type, "tool type")
-        self.attributes = clean_attributes(
-            {
-                **attributes,
-                n.OPERATION: "execute_tool",
-                n.TOOL_NAME: self.name,
-                n.TOOL_TYPE: self.tool_type,
-                n.SPAN_TYPE: "tool",
-                n.OPENINFERENCE_KIND: "TOOL",
-            }
-        )
+        self.attributes = {
+            **clean_attributes(attributes),
+            n.OPERATION: "execute_tool",
+            n.TOOL_NAME: self.name,
+            n.TOOL_TYPE: self.tool_type,
+            n.SPAN_TYPE: "tool",
+        }
+
+    def _attributes(
+        self, key: tuple[str | None, str | None, str | None], metric: str
+    ) -> dict[str, Any]:
+        agent, error, persona = key
+        return {
+            n.TOOL_NAME: self.name,
+            n.TOOL_TYPE: self.tool_type,
+            n.AGENT_NAME: agent,
+            n.ERROR_TYPE: error,
+            n.PERSONA_NAME: persona,
+        }
 
     def on_end(self, run: Run, seconds: float, status: str, error: str | None) -> None:
-        _record(
-            "gen_ai.execute_tool.duration",
-            seconds,
-            {
-                n.TOOL_NAME: self.name,
-                n.TOOL_TYPE: self.tool_type,
-                n.AGENT_NAME: run.parent.get(ctx.AGENT_KEY),
-                n.ERROR_TYPE: error,
-                n.PERSONA_NAME: _persona_name(run.parent),
-            },
-        )
+        parent = run.parent
+        key = (parent.get(_AGENT_KEY), error, _persona_name(parent))
+        ((duration, attrs),) = self.metrics(key, self._METRICS, self._attributes)
+        duration(seconds, attrs, parent)
 
 
 class persona(Scope):
@@ -242,7 +287,9 @@ class persona(Scope):
     """
 
     kind: ClassVar[str] = "persona"
+    stamps_persona: ClassVar[bool] = False  # its span names its own persona
     __slots__ = ("budget", "chatmode")
+    _METRICS = ("agentobs.persona.duration",)
 
     def __init__(
         self, name: Any, *, chatmode: Any = None, budget: Any = None, **attributes: Any
@@ -250,15 +297,17 @@ class persona(Scope):
         super().__init__(name, {})
         self.chatmode = None if chatmode is None else clean_name(chatmode, "chatmode")
         self.budget = budget
-        self.attributes = clean_attributes(
-            {
-                **attributes,
-                n.PERSONA_NAME: self.name,
-                n.PERSONA_CHATMODE: self.chatmode,
-                n.SPAN_TYPE: "persona",
-                n.OPENINFERENCE_KIND: _CHAIN,
-            }
-        )
+        self.attributes = {
+            **clean_attributes(attributes),
+            **clean_attributes(
+                {
+                    n.PERSONA_NAME: self.name,
+                    n.PERSONA_CHATMODE: self.chatmode,
+                    n.SPAN_TYPE: "persona",
+                    n.OPENINFERENCE_KIND: _CHAIN,
+                }
+            ),
+        }
 
     def on_start(self, run: Run, parent: Any) -> Any:
         flow = _workflow(parent)
@@ -266,6 +315,7 @@ class persona(Scope):
         if previous is None and flow is not None:
             previous = flow.last_persona
         if previous is not None and previous != self.name:
+            run.span.set_attribute(n.PERSONA_FROM, previous)
             _record(
                 "agentobs.persona.switches",
                 1,
@@ -279,27 +329,65 @@ class persona(Scope):
         if flow is not None:
             flow.last_persona = self.name
         info = ctx.PersonaInfo(self.name, self.chatmode, self.budget)
-        return otel_context.set_value(ctx.PERSONA_KEY, info, run.context)
+        context = _set_value(_PERSONA_KEY, info, run.context)
+        return context if self.budget is None else ctx.push_budget(context, self.budget, self.name)
+
+    def _attributes(self, key: str | None, metric: str) -> dict[str, Any]:
+        return {
+            n.PERSONA_NAME: self.name,
+            n.PERSONA_CHATMODE: self.chatmode,
+            n.WORKFLOW_NAME: key,
+        }
 
     def on_end(self, run: Run, seconds: float, status: str, error: str | None) -> None:
-        _record(
-            "agentobs.persona.duration",
-            seconds,
-            {
-                n.PERSONA_NAME: self.name,
-                n.PERSONA_CHATMODE: self.chatmode,
-                n.WORKFLOW_NAME: _workflow_name(run.parent),
-            },
+        parent = run.parent
+        ((duration, attrs),) = self.metrics(_workflow_name(parent), self._METRICS, self._attributes)
+        duration(seconds, attrs, parent)
+
+
+def _score(value: Any, what: str) -> float | None:
+    """A finite float from ``value``, or None (one warning) when there is none."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except Exception:
+        number = math.nan
+    if math.isfinite(number):
+        return number
+    warn_once(
+        f"gate-{what}:{type(value).__name__}",
+        "agentobs: gate %s of type %s is not a finite number; ignored",
+        what,
+        type(value).__name__,
+    )
+    return None
+
+
+def _truthy(value: Any, what: str) -> bool:
+    """``bool(value)``; False (one warning) when the value cannot say."""
+    try:
+        return bool(value)
+    except Exception:
+        warn_once(
+            f"truthy:{what}:{type(value).__name__}",
+            "agentobs: %s of type %s has no truth value; counted as a failure",
+            what,
+            type(value).__name__,
         )
+        return False
 
 
 class GateRun(Run):
     """The handle a quality gate yields: call ``passed()``, ``failed(reason)``, ``score(v)``."""
 
-    verdict: bool | None
-    reason: str | None
-    value: float | None
     __slots__ = ("reason", "value", "verdict")
+
+    def __init__(self, scope: Scope, span: Any, parent: Any, context: Any, start: int) -> None:
+        super().__init__(scope, span, parent, context, start)
+        self.verdict: bool | None = None
+        self.reason: str | None = None
+        self.value: float | None = None
 
     def passed(self) -> None:
         """The gate passed."""
@@ -309,14 +397,17 @@ class GateRun(Run):
         """The gate failed, for ``reason``."""
         self.verdict = False
         if reason is not None:
-            self.reason = clean_name(reason, "gate reason")
+            self.reason = _reason(reason)
 
     def score(self, value: Any) -> None:
         """Give the gate a score; below the gate's threshold it fails."""
-        try:
-            self.value = float(value)
-        except (TypeError, ValueError):
-            warn_once("gate-score", "agentobs: gate score %r is not a number; ignored", value)
+        self.value = _score(value, "score")
+
+
+def _reason(value: Any) -> str:
+    if type(value) is str and len(value) <= MAX_REASON:
+        return value
+    return clean_name(value, "gate reason")
 
 
 class quality_gate(Scope):
@@ -325,47 +416,37 @@ class quality_gate(Scope):
     In a ``with`` block, call ``gate.passed()``, ``gate.failed(reason)`` or
     ``gate.score(value)`` (a score below ``threshold`` fails); no verdict and no exception
     means it passed, an exception means it failed. As a decorator, a falsy return value or an
-    exception fails the gate.
+    exception fails the gate (and a number returned is not taken as a score).
     """
 
     kind: ClassVar[str] = "quality_gate"
+    run_class: ClassVar[type[Run]] = GateRun
     __slots__ = ("threshold",)
 
-    def __init__(self, name: Any, *, threshold: float | None = None, **attributes: Any) -> None:
+    def __init__(self, name: Any, *, threshold: Any = None, **attributes: Any) -> None:
         super().__init__(name, {})
-        self.threshold = threshold if isinstance(threshold, (int, float)) else None
-        if threshold is not None and self.threshold is None:
-            warn_once("gate-threshold", "agentobs: gate threshold %r is not a number", threshold)
-        self.attributes = clean_attributes(
-            {
-                **attributes,
-                n.GATE_NAME: self.name,
-                n.GATE_THRESHOLD: self.threshold,
-                n.EVALUATION_NAME: self.name,
-                n.SPAN_TYPE: "gate",
-                n.OPENINFERENCE_KIND: "EVALUATOR",
-            }
-        )
-
-    def start(self) -> Run | None:
-        run = super().start()
-        if run is None:
-            return None
-        gate = GateRun(self, run.span, run.parent, run.context, run.start)
-        gate.verdict, gate.reason, gate.value = None, None, None
-        return gate
-
-    def __enter__(self) -> Any:
-        run = super().__enter__()
-        return run if isinstance(run, GateRun) else NOOP_RUN
+        self.threshold = _score(threshold, "threshold")
+        self.attributes = {
+            **clean_attributes(attributes),
+            n.GATE_NAME: self.name,
+            n.EVALUATION_NAME: self.name,
+            n.SPAN_TYPE: "gate",
+            n.OPENINFERENCE_KIND: "EVALUATOR",
+        }
+        if self.threshold is not None:
+            self.attributes[n.GATE_THRESHOLD] = self.threshold
 
     def on_end(self, run: Run, seconds: float, status: str, error: str | None) -> None:
         assert isinstance(run, GateRun)
         verdict, reason = run.verdict, run.reason
         if error is not None:
             verdict, reason = False, reason or error
-        elif verdict is None and run.result is not NO_RESULT and not run.result:
-            verdict, reason = False, reason or f"returned {run.result!r}"[:MAX_REASON]
+        elif (
+            verdict is None
+            and run.result is not NO_RESULT
+            and not _truthy(run.result, "gate result")
+        ):
+            verdict, reason = False, reason or _returned(run.result)
         if run.value is not None and self.threshold is not None and run.value < self.threshold:
             verdict = False
             reason = reason or f"score {run.value:g} below threshold {self.threshold:g}"
@@ -373,29 +454,41 @@ class quality_gate(Scope):
         record_result(run.span, run.parent, self.name, passed, run.value, reason)
 
 
-MAX_REASON = 512
+def _returned(result: Any) -> str:
+    try:
+        text = repr(result)
+    except Exception:
+        text = f"a {type(result).__name__}"
+    return f"returned {text}"[:MAX_REASON]
+
+
+RESULT_HOOKS: list[Any] = []
+"""Called as ``hook(span, name, passed, score, reason)`` with every gate result (the Langfuse
+integration sends them as scores); each runs inside its own internal-error guard."""
 
 
 def record_result(
     span: Any, parent: Any, name: str, passed: bool, score: float | None, reason: str | None
 ) -> None:
     """Put a gate's result on its span and record the evaluation event and metrics."""
+    for hook in RESULT_HOOKS:
+        with internal_errors("gate result hook"):
+            hook(span, name, passed, score, reason)
     label = "pass" if passed else "fail"
     event: dict[str, Any] = {n.EVALUATION_NAME: name, n.EVALUATION_LABEL: label}
+    attributes: dict[str, Any] = {n.GATE_RESULT: label}
     if score is not None:
         event[n.EVALUATION_SCORE] = score
+        attributes[n.GATE_SCORE] = score
     if reason:
         event[n.EVALUATION_EXPLANATION] = reason
-    span.set_attributes(
-        {n.GATE_RESULT: label, **({n.GATE_SCORE: score} if score is not None else {})}
-    )
-    if reason:
-        span.set_attribute(n.GATE_REASON, reason)
+        attributes[n.GATE_REASON] = reason
+    span.set_attributes(attributes)
     span.add_event(n.EVALUATION_EVENT, event)
     labels = {
         n.GATE_NAME: name,
         n.WORKFLOW_NAME: _workflow_name(parent),
-        n.STAGE_NAME: parent.get(ctx.STAGE_KEY),
+        n.STAGE_NAME: parent.get(_STAGE_KEY),
         n.PERSONA_NAME: _persona_name(parent),
     }
     _record("agentobs.gate.checks", 1, {**labels, n.GATE_RESULT: label})
@@ -404,7 +497,11 @@ def record_result(
 
 
 def record_gate(name: Any, passed: Any, *, score: Any = None, reason: Any = None) -> None:
-    """Record the result of a quality gate computed elsewhere (its own short span)."""
+    """Record the result of a quality gate computed elsewhere (its own short span).
+
+    ``passed`` is taken for its truth value; a ``score`` that is not a finite number and a
+    ``reason`` that is not a string are coerced or dropped with a warning, never raised.
+    """
     if STATE.tracer is None:
         return
     with internal_errors("record_gate"):
@@ -413,11 +510,10 @@ def record_gate(name: Any, passed: Any, *, score: Any = None, reason: Any = None
         if run is None:
             return
         assert isinstance(run, GateRun)
-        run.verdict = bool(passed)
+        run.verdict = _truthy(passed, "record_gate passed")
         if reason is not None:
-            run.reason = clean_name(reason, "gate reason")
-        if score is not None:
-            run.score(score)
+            run.reason = _reason(reason)
+        run.value = _score(score, "score")
         gate.end(run, None)
 
 
@@ -438,7 +534,7 @@ def human_intervention(reason: Any, **attributes: Any) -> None:
             {
                 n.INTERVENTION_REASON: text,
                 n.WORKFLOW_NAME: _workflow_name(current),
-                n.STAGE_NAME: current.get(ctx.STAGE_KEY),
+                n.STAGE_NAME: current.get(_STAGE_KEY),
                 n.PERSONA_NAME: _persona_name(current),
             },
         )

@@ -56,7 +56,7 @@ class Instrument:
     """One metric: what it is called, measures and may be broken down by."""
 
     name: str
-    kind: str  # counter | updown_counter | histogram | observable_gauge
+    kind: str  # counter | updown_counter | histogram | gauge | observable_gauge
     unit: str
     description: str
     attributes: tuple[str, ...]
@@ -183,6 +183,193 @@ CATALOGUE: tuple[Instrument, ...] = (
         "Times a person had to step in, by reason.",
         (n.INTERVENTION_REASON, n.WORKFLOW_NAME, n.STAGE_NAME, _PERSONA),
     ),
+    # pytest plugin (agentobs.pytest_plugin): recorded once per test and once per run by the
+    # process that owns the session (the xdist controller), never by the workers.
+    Instrument(
+        "agentobs.test.cases",
+        "counter",
+        "{test}",
+        "Tests that ran, by final outcome (passed, failed, error, skipped, xfailed, xpassed), "
+        "category and suite.",
+        (n.TEST_OUTCOME, n.TEST_CATEGORY, n.TEST_SUITE_NAME),
+    ),
+    Instrument(
+        "agentobs.test.duration",
+        "histogram",
+        "s",
+        "Duration of a test (setup, call and teardown of every attempt), by outcome, category "
+        "and suite.",
+        (n.TEST_OUTCOME, n.TEST_CATEGORY, n.TEST_SUITE_NAME),
+        (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+    ),
+    Instrument(
+        "agentobs.test.flaky",
+        "counter",
+        "{test}",
+        "Tests found flaky, by how (rerun: failed then passed in the same run; history: the "
+        "outcome flipped across runs while the test's code did not), category and suite.",
+        (n.TEST_FLAKY_KIND, n.TEST_CATEGORY, n.TEST_SUITE_NAME),
+    ),
+    Instrument(
+        "agentobs.test_run.tests",
+        "observable_gauge",
+        "{test}",
+        "Tests of the last run, by outcome and category (a gauge, fit for short-lived jobs).",
+        (n.TEST_OUTCOME, n.TEST_CATEGORY, n.TEST_SUITE_NAME),
+    ),
+    Instrument(
+        "agentobs.test_run.pass_rate",
+        "observable_gauge",
+        "1",
+        "Pass rate of the last run: passed / (passed + failed + error).",
+        (n.TEST_SUITE_NAME,),
+    ),
+    Instrument(
+        "agentobs.test_run.flaky",
+        "observable_gauge",
+        "{test}",
+        "Flaky tests in the last run (either way of detecting them).",
+        (n.TEST_SUITE_NAME,),
+    ),
+    Instrument(
+        "agentobs.test_run.duration",
+        "observable_gauge",
+        "s",
+        "Wall-clock duration of the last run.",
+        (n.TEST_SUITE_NAME,),
+    ),
+    Instrument(
+        "agentobs.test_run.coverage",
+        "observable_gauge",
+        "1",
+        "Line coverage ratio (0-1) of the last run, when pytest-cov measured it.",
+        (n.TEST_SUITE_NAME,),
+    ),
+    Instrument(
+        "agentobs.test_run.timestamp",
+        "observable_gauge",
+        "s",
+        "Unix time at which the last run ended.",
+        (n.TEST_SUITE_NAME,),
+    ),
+    # LLM calls (agentobs.llm and the OpenAI / Anthropic integrations). Token types of the
+    # agentobs.tokens counter: input and output are totals (input includes cached input,
+    # output includes reasoning); cache_read, cache_creation and reasoning are parts of them.
+    Instrument(
+        "gen_ai.client.token.usage",
+        "histogram",
+        "{token}",
+        "Billable tokens per LLM call, by token type (input, output), as the provider reported.",
+        (
+            n.OPERATION,
+            n.PROVIDER,
+            n.TOKEN_TYPE,
+            n.REQUEST_MODEL,
+            n.RESPONSE_MODEL,
+            n.SERVER_ADDRESS,
+            n.SERVER_PORT,
+            _PERSONA,
+        ),
+        TOKEN_BUCKETS,
+    ),
+    Instrument(
+        "gen_ai.client.operation.duration",
+        "histogram",
+        "s",
+        "Duration of an LLM call, until its stream (if any) ended.",
+        (
+            n.OPERATION,
+            n.PROVIDER,
+            n.REQUEST_MODEL,
+            n.RESPONSE_MODEL,
+            n.SERVER_ADDRESS,
+            n.SERVER_PORT,
+            n.ERROR_TYPE,
+            _PERSONA,
+        ),
+        DURATION_BUCKETS,
+    ),
+    Instrument(
+        "gen_ai.client.operation.time_to_first_chunk",
+        "histogram",
+        "s",
+        "Time from the start of a streaming LLM call to its first chunk.",
+        (
+            n.OPERATION,
+            n.PROVIDER,
+            n.REQUEST_MODEL,
+            n.RESPONSE_MODEL,
+            n.SERVER_ADDRESS,
+            n.SERVER_PORT,
+            _PERSONA,
+        ),
+        DURATION_BUCKETS,
+    ),
+    Instrument(
+        "agentobs.tokens",
+        "counter",
+        "{token}",
+        "Tokens used by LLM calls, by type (input and output are totals; cache_read, "
+        "cache_creation and reasoning are parts of them), model, provider, persona, workflow.",
+        (n.TOKEN_TYPE, n.REQUEST_MODEL, n.PROVIDER, _PERSONA, n.WORKFLOW_NAME),
+    ),
+    Instrument(
+        "agentobs.cost",
+        "counter",
+        "{USD}",
+        "Cost of LLM calls in US dollars, by model, provider, persona, workflow and where the "
+        "price came from (genai-prices, user, provider). Unpriced calls add nothing here.",
+        (n.REQUEST_MODEL, n.PROVIDER, _PERSONA, n.WORKFLOW_NAME, n.COST_SOURCE),
+    ),
+    Instrument(
+        "agentobs.cost.unpriced_calls",
+        "counter",
+        "{call}",
+        "LLM calls whose model has no known price (their cost is unknown, not zero).",
+        (n.REQUEST_MODEL, n.PROVIDER, _PERSONA),
+    ),
+    Instrument(
+        "agentobs.cost.unpriced_tokens",
+        "counter",
+        "{token}",
+        "Tokens (input, output) of LLM calls whose model has no known price.",
+        (n.REQUEST_MODEL, n.PROVIDER, n.TOKEN_TYPE, _PERSONA),
+    ),
+    Instrument(
+        "agentobs.budget.tokens.limit",
+        "gauge",
+        "{token}",
+        "Token limit of a budget.",
+        (n.BUDGET_NAME, _PERSONA),
+    ),
+    Instrument(
+        "agentobs.budget.tokens.remaining",
+        "gauge",
+        "{token}",
+        "Tokens left in a budget (negative once it is overspent).",
+        (n.BUDGET_NAME, _PERSONA),
+    ),
+    Instrument(
+        "agentobs.budget.cost.limit",
+        "gauge",
+        "{USD}",
+        "Cost limit of a budget, in US dollars.",
+        (n.BUDGET_NAME, _PERSONA),
+    ),
+    Instrument(
+        "agentobs.budget.cost.remaining",
+        "gauge",
+        "{USD}",
+        "US dollars left in a budget (negative once it is overspent).",
+        (n.BUDGET_NAME, _PERSONA),
+    ),
+    Instrument(
+        "agentobs.budget.breaches",
+        "counter",
+        "{breach}",
+        "Budgets that ran out, by budget, unit (token or USD), policy (warn, raise), persona.",
+        (n.BUDGET_NAME, n.BUDGET_UNIT, n.BUDGET_POLICY, _PERSONA),
+    ),
 )
 """Every instrument agentobs emits."""
 
@@ -268,6 +455,21 @@ class Recorder:
                 self._cache[key] = clean
         self._record(value, clean)
 
+    def bind(self, attributes: Mapping[str, Any]) -> tuple[Callable[..., None], Any]:
+        """A record function and ``attributes`` cleaned (for a counter: their key), for a
+        caller that keeps both and records with ``fn(value, clean, context)`` (the hot path
+        of ``_api``)."""
+        key = tuple(attributes.items())
+        clean = self._cache.get(key)
+        if clean is None:
+            clean = self._clean(attributes)
+            if len(self._cache) < _CACHE_LIMIT:
+                self._cache[key] = clean
+        totals = getattr(self._record, "__self__", None)
+        if isinstance(totals, CounterTotals):  # the key, computed once instead of per add
+            return totals.add_key, frozenset(clean.items())
+        return self._record, clean
+
     def _clean(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         clean: dict[str, Any] = {}
         name = self.instrument.name
@@ -305,6 +507,50 @@ class Recorder:
         return clean
 
 
+class CounterTotals:
+    """A counter aggregated in-process and reported as an asynchronous (observable) counter.
+
+    Adding is a dict update under a lock, about a tenth of an SDK measurement, which matters
+    on the hot path (every task and workflow run adds to one). The SDK reads the cumulative
+    totals at each collection; Prometheus and OTLP see an ordinary monotonic counter under
+    the same name. Amounts that are negative, NaN or infinite are ignored, as the SDK does.
+    """
+
+    __slots__ = ("_lock", "_totals", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._lock = threading.Lock()
+        self._totals: dict[frozenset[tuple[str, Any]], float] = {}
+
+    def add(self, amount: float, attributes: Mapping[str, Any], context: Any = None) -> None:
+        """Add ``amount`` to the total of ``attributes`` (already cleaned by the recorder)."""
+        self.add_key(amount, frozenset(attributes.items()))
+
+    def add_key(self, amount: float, key: frozenset[tuple[str, Any]], context: Any = None) -> None:
+        """Add ``amount`` to the total of the attributes ``key`` stands for (``bind``'s)."""
+        if not 0 <= amount < _INF:
+            warn_once(
+                f"counter-amount:{self.name}",
+                "agentobs: counter %s ignores amount %r (negative or not finite)",
+                self.name,
+                amount,
+            )
+            return
+        with self._lock:
+            totals = self._totals
+            totals[key] = totals.get(key, 0) + amount
+
+    def totals(self) -> list[tuple[float, dict[str, Any]]]:
+        """Every total so far with its attributes."""
+        with self._lock:
+            items = list(self._totals.items())
+        return [(total, dict(key)) for key, total in items]
+
+
+_INF = float("inf")
+
+
 class _Disabled:
     """Stands in for a recorder before configure(): accepts and drops."""
 
@@ -325,11 +571,23 @@ def build(
     recorders: dict[str, Recorder] = {}
     for i in CATALOGUE:
         if i.kind == "counter":
-            counter = meter.create_counter(i.name, unit=i.unit, description=i.description)
-            recorders[i.name] = Recorder(i, counter.add)
+            totals = CounterTotals(i.name)
+
+            def observe_totals(
+                _options: CallbackOptions, totals: CounterTotals = totals
+            ) -> Iterable[Observation]:
+                return [Observation(v, a) for v, a in totals.totals()]
+
+            meter.create_observable_counter(
+                i.name, callbacks=[observe_totals], unit=i.unit, description=i.description
+            )
+            recorders[i.name] = Recorder(i, totals.add)
         elif i.kind == "updown_counter":
             updown = meter.create_up_down_counter(i.name, unit=i.unit, description=i.description)
             recorders[i.name] = Recorder(i, updown.add)
+        elif i.kind == "gauge":
+            gauge = meter.create_gauge(i.name, unit=i.unit, description=i.description)
+            recorders[i.name] = Recorder(i, gauge.set)
         elif i.kind == "histogram":
             histogram = meter.create_histogram(
                 i.name,

@@ -5,6 +5,7 @@ stage and agent. Being in the context, they follow ``await``, ``asyncio.create_t
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import time
@@ -14,6 +15,8 @@ from typing import Any, ParamSpec, TypeVar
 
 from opentelemetry import context as otel_context
 
+from ._errors import warn_once
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -21,6 +24,9 @@ WORKFLOW_KEY = otel_context.create_key("agentobs.workflow")
 PERSONA_KEY = otel_context.create_key("agentobs.persona")
 STAGE_KEY = otel_context.create_key("agentobs.stage")
 AGENT_KEY = otel_context.create_key("agentobs.agent")
+RUN_KEY = otel_context.create_key("agentobs.run")
+"""The run a ``with`` block opened, so ``__exit__`` finds its own run even when one scope
+object is entered concurrently from several tasks or threads."""
 
 
 @dataclass
@@ -80,6 +86,29 @@ def oldest_workflow_ages() -> Iterable[tuple[float, Mapping[str, Any]]]:
     return [(age, {"gen_ai.workflow.name": name}) for name, age in oldest.items()]
 
 
+BUDGETS_KEY = otel_context.create_key("agentobs.budgets")
+"""The token budgets in force (``agentobs.TokenBudget``), outermost first."""
+
+
+def push_budget(context: Any, budget: Any, owner: str | None) -> Any:
+    """``context`` with ``budget`` added to the budgets in force there; a budget without a
+    name is named after ``owner`` (the persona, workflow or stage it was given to)."""
+    persona = context.get(PERSONA_KEY)
+    try:
+        budget.bind(owner, persona.name if isinstance(persona, PersonaInfo) else None)
+    except Exception:  # not a TokenBudget: the scope still runs, without a budget
+        warn_once(
+            f"budget-type:{type(budget).__name__}",
+            "agentobs: budget= takes an agentobs.TokenBudget, not a %s; ignored",
+            type(budget).__name__,
+        )
+        return context
+    budgets = context.get(BUDGETS_KEY) or ()
+    if any(b is budget for b in budgets):
+        return context
+    return otel_context.set_value(BUDGETS_KEY, (*budgets, budget), context)
+
+
 def current_persona() -> PersonaInfo | None:
     """The persona in force here, or None."""
     value = otel_context.get_value(PERSONA_KEY)
@@ -91,6 +120,7 @@ def bind_context(fn: Callable[P, R]) -> Callable[P, R]:
     called: pass the result to ``threading.Thread(target=...)`` or ``executor.submit``."""
     captured = otel_context.get_current()
 
+    @functools.wraps(fn)
     def bound(*args: P.args, **kwargs: P.kwargs) -> R:
         token = otel_context.attach(captured)
         try:
@@ -98,7 +128,4 @@ def bind_context(fn: Callable[P, R]) -> Callable[P, R]:
         finally:
             otel_context.detach(token)
 
-    bound.__wrapped__ = fn  # type: ignore[attr-defined]
-    bound.__name__ = getattr(fn, "__name__", "bound")
-    bound.__doc__ = getattr(fn, "__doc__", None)
     return bound

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator, Hashable, Mapping
 from time import time_ns
 from typing import Any, ClassVar, TypeVar, cast
 
@@ -25,7 +25,9 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from . import _names as n
+from ._context import PERSONA_KEY, RUN_KEY
 from ._errors import internal_errors, warn_once
+from ._names import PERSONA_CHATMODE, PERSONA_NAME
 from ._state import STATE
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,23 +38,32 @@ _set_span_in_context = trace.set_span_in_context
 _attach = otel_context.attach
 _detach = otel_context.detach
 _get_current = otel_context.get_current
+_set_value = otel_context.set_value
+_OK = n.STATUS_OK
 
 
 def clean_name(value: Any, what: str) -> str:
     """A usable name from whatever the caller passed (one warning when it had to change)."""
     if type(value) is str and 0 < len(value) <= MAX_NAME:
         return value
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and not value):
         warn_once(f"name-empty:{what}", "agentobs: %s name is empty; using 'unknown'", what)
         return "unknown"
-    try:
-        text = value if isinstance(value, str) else str(value)
-    except Exception:
-        text = "unknown"
-    if not isinstance(value, str):
+    if isinstance(value, str):
+        text = str.__str__(value)
+    else:
         warn_once(
-            f"name-type:{what}", "agentobs: %s name %r is not a string; using str()", what, text
+            f"name-type:{what}:{type(value).__name__}",
+            "agentobs: %s name of type %s is not a string; using str()",
+            what,
+            type(value).__name__,
         )
+        try:
+            text = str(value)
+        except Exception:
+            text = "unknown"
+        if type(text) is not str or not text:
+            text = "unknown"
     if len(text) > MAX_NAME:
         warn_once(
             f"name-long:{what}", "agentobs: %s name truncated to %d characters", what, MAX_NAME
@@ -61,26 +72,48 @@ def clean_name(value: Any, what: str) -> str:
     return text
 
 
+def _truncate(key: str, value: str) -> str:
+    if len(value) > MAX_VALUE:
+        warn_once(
+            f"attr-long:{key}",
+            "agentobs: attribute %r truncated to %d characters",
+            key,
+            MAX_VALUE,
+        )
+        return value[:MAX_VALUE]
+    return value
+
+
 def _clean_value(key: str, value: Any) -> Any:
-    if isinstance(value, (bool, int, float)):
+    kind = type(value)
+    if kind is bool or kind is int or kind is float:
         return value
-    if isinstance(value, str):
-        if len(value) > MAX_VALUE:
-            warn_once(
-                f"attr-long:{key}",
-                "agentobs: attribute %r truncated to %d characters",
-                key,
-                MAX_VALUE,
-            )
-            return value[:MAX_VALUE]
-        return value
-    if isinstance(value, (list, tuple)) and value:
-        kind = type(value[0])
-        if kind in (str, bool, int, float) and all(type(v) is kind for v in value):
+    if kind is str:
+        return _truncate(key, value)
+    if kind is list or kind is tuple:
+        if not value:
+            return []
+        first = type(value[0])
+        if first in (str, bool, int, float) and all(type(v) is first for v in value):
+            if first is str:
+                return [_truncate(key, v) for v in value]
             return list(value)
+    elif isinstance(value, str):  # subclasses, such as StrEnum members
+        return _truncate(key, str.__str__(value))
+    elif isinstance(value, (int, float)):  # subclasses, such as IntEnum members
+        try:
+            return int(value) if isinstance(value, int) else float(value)
+        except Exception:
+            return None
     try:
         text = repr(value)
     except Exception:
+        warn_once(
+            f"attr-repr:{key}:{type(value).__name__}",
+            "agentobs: attribute %r of type %s has no usable repr(); dropped",
+            key,
+            type(value).__name__,
+        )
         return None
     warn_once(
         f"attr-type:{key}:{type(value).__name__}",
@@ -95,11 +128,11 @@ def clean_attributes(attributes: dict[Any, Any]) -> dict[str, Any]:
     """Span attributes OpenTelemetry accepts; what cannot be kept is dropped with a warning."""
     clean: dict[str, Any] = {}
     for key, value in attributes.items():
-        if not isinstance(key, str) or not key:
+        if type(key) is not str or not key:
             warn_once(
                 f"attr-key:{type(key).__name__}",
-                "agentobs: attribute key %r is not a string; dropped",
-                key,
+                "agentobs: an attribute key of type %s is not a non-empty string; dropped",
+                type(key).__name__,
             )
             continue
         if value is None:
@@ -121,6 +154,9 @@ def error_type(exc: BaseException) -> str:
 NO_RESULT: Any = object()
 """A run's result before (or without) a decorated function returning one."""
 
+_METRIC_CACHE_LIMIT = 256
+_NO_METRIC: tuple[Callable[..., None], Any] = (lambda *_args: None, None)
+
 
 class Run:
     """One use of a scope: the span and what is needed to end it."""
@@ -133,7 +169,7 @@ class Run:
         self.parent = parent
         self.context = context
         self.start = start
-        self.token: object | None = None
+        self.token: Any = None
         self.state: Any = None
         self.result: Any = NO_RESULT
 
@@ -165,18 +201,35 @@ NOOP_RUN: Any = _NoopRun()
 
 
 class Scope:
-    """Base of every agentobs scope. Subclasses fill in the span and the metrics."""
+    """Base of every agentobs scope. Subclasses fill in the span and the metrics.
+
+    Hot path (a decorated function after ``configure()``): one ``get_current()``, one span
+    started with precomputed attributes (the persona, when there is one, is merged in here
+    rather than by :class:`~agentobs._processors.PersonaSpanProcessor`), attach and detach,
+    and metric records whose cleaned attributes are cached per distinct key in the scope.
+    """
 
     kind: ClassVar[str] = "scope"
     span_kind: ClassVar[SpanKind] = SpanKind.INTERNAL
+    run_class: ClassVar[type[Run]] = Run
+    stamps_persona: ClassVar[bool] = True
+    """Whether spans of this scope carry the persona of the context they start in."""
+    has_on_start: ClassVar[bool] = False
+    """Whether :meth:`on_start` does anything (set by subclasses that override it)."""
 
-    __slots__ = ("attributes", "name", "runs", "span_name")
+    __slots__ = ("_metrics", "_persona_attributes", "attributes", "name", "runs", "span_name")
 
     def __init__(self, name: Any, attributes: dict[str, Any]) -> None:
         self.name = clean_name(name, self.kind)
         self.span_name = f"{self.kind} {self.name}"
         self.attributes = attributes
-        self.runs: list[Any] = []
+        self.runs: list[Run] = []
+        self._metrics: tuple[Any, dict[Any, Any]] | None = None
+        self._persona_attributes: tuple[Any, dict[str, Any]] | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.has_on_start = cls.on_start is not Scope.on_start
 
     # --- hooks for subclasses ---
 
@@ -187,48 +240,94 @@ class Scope:
     def on_end(self, run: Run, seconds: float, status: str, error: str | None) -> None:
         """Record metrics (and final span attributes) for a run that ended."""
 
+    def metrics(
+        self,
+        key: Hashable,
+        names: tuple[str, ...],
+        build: Callable[[Any, str], Mapping[str, Any]],
+    ) -> tuple[tuple[Callable[..., None], Any], ...]:
+        """For each instrument in ``names``: its record function and the cleaned attributes
+        ``build(key, name)`` gives, cached per ``key`` for the current configuration. Record
+        with ``fn(value, attributes, context)``."""
+        recorders = STATE.recorders
+        cache = self._metrics
+        if cache is None or cache[0] is not recorders:
+            if recorders is None:
+                return tuple(_NO_METRIC for _ in names)
+            cache = self._metrics = (recorders, {})
+        entry: tuple[tuple[Callable[..., None], Any], ...] | None = cache[1].get(key)
+        if entry is None:
+            entry = tuple(recorders[name].bind(build(key, name)) for name in names)
+            if len(cache[1]) < _METRIC_CACHE_LIMIT:
+                cache[1][key] = entry
+        return entry
+
     # --- engine ---
 
     def start(self) -> Run | None:
         """Start a run: create its span and compute its context (not yet attached)."""
         tracer = STATE.tracer
-        if tracer is None:
-            return None
+        return None if tracer is None else self._start(tracer)
+
+    def _with_persona(self, persona: Any) -> dict[str, Any]:
+        cached = self._persona_attributes
+        if cached is not None and cached[0] is persona:
+            return cached[1]
+        attributes = dict(self.attributes)
+        attributes[PERSONA_NAME] = persona.name
+        if persona.chatmode is not None:
+            attributes[PERSONA_CHATMODE] = persona.chatmode
+        self._persona_attributes = (persona, attributes)
+        return attributes
+
+    def _start(self, tracer: Any) -> Run | None:
         try:
             parent = _get_current()
+            attributes = self.attributes
+            if self.stamps_persona:
+                persona = parent.get(PERSONA_KEY)
+                if persona is not None:
+                    attributes = self._with_persona(persona)
             start = time_ns()
-            span = tracer.start_span(
-                self.span_name, parent, self.span_kind, self.attributes, start_time=start
-            )
-            run = Run(self, span, parent, _set_span_in_context(span, parent), start)
-            run.context = self.on_start(run, parent)
+            span = tracer.start_span(self.span_name, parent, self.span_kind, attributes, (), start)
+        except Exception as exc:
+            _internal(exc, f"{self.kind}.start")
+            return None
+        try:
+            run = self.run_class(self, span, parent, _set_span_in_context(span, parent), start)
+            if self.has_on_start:
+                run.context = self.on_start(run, parent)
             return run
         except Exception as exc:
+            with contextlib.suppress(Exception):
+                span.end()
             _internal(exc, f"{self.kind}.start")
             return None
 
     def end(self, run: Run, exc: BaseException | None) -> None:
-        """End a run exactly once: status, span end, metrics."""
+        """End a run exactly once: status, metrics, span end (even if the metrics fail)."""
         try:
             end = time_ns()
-            status, error = n.STATUS_OK, None
             span = run.span
-            if exc is not None and not isinstance(exc, GeneratorExit):
-                error = error_type(exc)
-                status = n.STATUS_CANCELLED if error.endswith("CancelledError") else n.STATUS_ERROR
-                span.set_attribute(n.ERROR_TYPE, error)
-                span.set_status(
-                    Status(
-                        StatusCode.ERROR,
-                        status if status == n.STATUS_CANCELLED else str(exc)[:MAX_VALUE],
-                    )
-                )
-                if status == n.STATUS_ERROR:
-                    span.record_exception(exc, escaped=True)
-            elif exc is not None:
+            if exc is None:
+                status, error = _OK, None
+            elif isinstance(exc, GeneratorExit):
+                status, error = n.STATUS_OK, None
                 span.set_attribute(n.GENERATOR_CLOSED, True)
-            self.on_end(run, (end - run.start) / 1e9, status, error)
-            span.end(end_time=end)
+            else:
+                error = error_type(exc)
+                cancelled = error.endswith("CancelledError")  # asyncio's, concurrent's
+                status = n.STATUS_CANCELLED if cancelled else n.STATUS_ERROR
+                span.set_attributes({n.ERROR_TYPE: error, n.STATUS: status})
+                span.set_status(
+                    Status(StatusCode.ERROR, status if cancelled else _message(exc, error))
+                )
+                if not cancelled:
+                    span.record_exception(exc, escaped=True)
+            try:
+                self.on_end(run, (end - run.start) / 1e9, status, error)
+            finally:
+                span.end(end)
         except Exception as internal:
             _internal(internal, f"{self.kind}.end")
 
@@ -237,18 +336,31 @@ class Scope:
     def __enter__(self) -> Any:
         run = self.start()
         if run is None:
-            self.runs.append(None)
             return NOOP_RUN
+        run.context = _set_value(RUN_KEY, run, run.context)
         run.token = _attach(run.context)
         self.runs.append(run)
         return run
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        run = self.runs.pop() if self.runs else None
+        run = self._exiting()
         if run is None:
             return
-        _safe_detach(run.token)
+        _detach(run.token)
         self.end(run, exc)
+
+    def _exiting(self) -> Run | None:
+        """The run this ``__exit__`` closes: the one the current context holds, else (a block
+        whose context was replaced inside it) this scope's most recent one."""
+        runs = self.runs
+        if not runs:
+            return None
+        run: Any = _get_current().get(RUN_KEY)
+        if run is None or run.scope is not self:
+            run = runs[-1]
+        with contextlib.suppress(ValueError):  # another thread removed it first
+            runs.remove(run)
+        return run  # type: ignore[no-any-return]
 
     async def __aenter__(self) -> Any:
         return self.__enter__()
@@ -262,40 +374,47 @@ class Scope:
         if not callable(fn):
             warn_once(
                 f"decorate:{type(fn).__name__}",
-                "agentobs: %s(...) decorates callables; got %r",
+                "agentobs: %s(...) decorates callables; got a %s",
                 self.kind,
-                fn,
+                type(fn).__name__,
             )
             return fn
-        if inspect.isasyncgenfunction(fn):
+        # An instance whose __call__ is async or a generator is wrapped as such.
+        call = getattr(fn, "__call__", None)  # noqa: B004 - the method itself, not callable()
+        if inspect.isasyncgenfunction(fn) or inspect.isasyncgenfunction(call):
             wrapper: Callable[..., Any] = self._wrap_async_generator(fn)
-        elif inspect.isgeneratorfunction(fn):
+        elif inspect.isgeneratorfunction(fn) or inspect.isgeneratorfunction(call):
             wrapper = self._wrap_generator(fn)
-        elif inspect.iscoroutinefunction(fn):
+        elif inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call):
             wrapper = self._wrap_coroutine(fn)
         else:
             wrapper = self._wrap_function(fn)
-        return cast(F, functools.wraps(fn)(wrapper))
+        try:
+            return cast(F, functools.wraps(fn)(wrapper))
+        except Exception as exc:  # an object whose attributes cannot be read or copied
+            _internal(exc, f"{self.kind}.decorate")
+            return fn
 
     def _wrap_function(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        scope = self
+        start, end, state = self._start, self.end, STATE
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if STATE.tracer is None:
+            tracer = state.tracer
+            if tracer is None:
                 return fn(*args, **kwargs)
-            run = scope.start()
+            run = start(tracer)
             if run is None:
                 return fn(*args, **kwargs)
             token = _attach(run.context)
             try:
                 result = fn(*args, **kwargs)
             except BaseException as exc:
-                _safe_detach(token)
-                scope.end(run, exc)
+                _detach(token)
+                end(run, exc)
                 raise
-            _safe_detach(token)
+            _detach(token)
             run.result = result
-            scope.end(run, None)
+            end(run, None)
             return result
 
         return wrapper
@@ -304,19 +423,20 @@ class Scope:
         scope = self
 
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if STATE.tracer is None:
+            tracer = STATE.tracer
+            if tracer is None:
                 return await fn(*args, **kwargs)
-            run = scope.start()
+            run = scope._start(tracer)
             if run is None:
                 return await fn(*args, **kwargs)
             token = _attach(run.context)
             try:
                 result = await fn(*args, **kwargs)
             except BaseException as exc:
-                _safe_detach(token)
+                _detach(token)
                 scope.end(run, exc)
                 raise
-            _safe_detach(token)
+            _detach(token)
             run.result = result
             scope.end(run, None)
             return result
@@ -327,36 +447,43 @@ class Scope:
         scope = self
 
         def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-            generator = fn(*args, **kwargs)
-            run = scope.start() if STATE.tracer is not None else None
+            tracer = STATE.tracer
+            run = None if tracer is None else scope._start(tracer)
+            if run is None:
+                return (yield from fn(*args, **kwargs))
+            # The span covers the generator's whole life; the context is attached only while
+            # the generator's own code runs (between two yields), never while the consumer's.
+            context = run.context
             to_send: Any = None
             to_throw: BaseException | None = None
             try:
+                generator = fn(*args, **kwargs)
                 while True:
-                    token = _attach(run.context) if run is not None else None
+                    token = _attach(context)
                     try:
                         if to_throw is not None:
                             item = generator.throw(to_throw)
                         else:
                             item = generator.send(to_send)
                     finally:
-                        if token is not None:
-                            _safe_detach(token)
+                        _detach(token)
                     to_send, to_throw = None, None
                     try:
                         to_send = yield item
                     except GeneratorExit:
-                        generator.close()
+                        token = _attach(context)
+                        try:
+                            generator.close()
+                        finally:
+                            _detach(token)
                         raise
                     except BaseException as thrown:
                         to_throw = thrown
             except StopIteration as stop:
-                if run is not None:
-                    scope.end(run, None)
+                scope.end(run, None)
                 return stop.value
             except BaseException as exc:
-                if run is not None:
-                    scope.end(run, exc)
+                scope.end(run, exc)
                 raise
 
         return wrapper
@@ -367,13 +494,15 @@ class Scope:
         scope = self
 
         async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-            generator = fn(*args, **kwargs)
-            run = scope.start() if STATE.tracer is not None else None
+            tracer = STATE.tracer
+            run = None if tracer is None else scope._start(tracer)
+            context = None if run is None else run.context
             to_send: Any = None
             to_throw: BaseException | None = None
             try:
+                generator = fn(*args, **kwargs)
                 while True:
-                    token = _attach(run.context) if run is not None else None
+                    token = None if context is None else _attach(context)
                     try:
                         if to_throw is not None:
                             item = await generator.athrow(to_throw)
@@ -381,12 +510,17 @@ class Scope:
                             item = await generator.asend(to_send)
                     finally:
                         if token is not None:
-                            _safe_detach(token)
+                            _detach(token)
                     to_send, to_throw = None, None
                     try:
                         to_send = yield item
                     except GeneratorExit:
-                        await generator.aclose()
+                        token = None if context is None else _attach(context)
+                        try:
+                            await generator.aclose()
+                        finally:
+                            if token is not None:
+                                _detach(token)
                         raise
                     except BaseException as thrown:
                         to_throw = thrown
@@ -401,9 +535,13 @@ class Scope:
         return wrapper
 
 
-def _safe_detach(token: Any) -> None:
-    with contextlib.suppress(Exception):  # in another context (GC of an abandoned generator)
-        _detach(token)
+def _message(exc: BaseException, error: str) -> str:
+    """The span status description: ``str(exc)`` (bounded), or the type if that fails."""
+    try:
+        text = str(exc)
+    except Exception:
+        return error
+    return text[:MAX_VALUE] if type(text) is str else error
 
 
 def _internal(exc: Exception, where: str) -> None:

@@ -68,6 +68,7 @@ class _Pipeline:
     prometheus_server: Any = None
     prometheus_address: tuple[str, int] | None = None
     system_metrics: Any = None
+    langfuse_scores: Any = None
     noise_filter: _OncePerMessage = field(default_factory=_OncePerMessage)
 
     def force_flush(self, timeout: float) -> bool:
@@ -77,6 +78,8 @@ class _Pipeline:
             ok = processor.force_flush(millis) is not False and ok
         for reader in self.metric_readers:
             ok = reader.force_flush(millis) is not False and ok
+        if self.langfuse_scores is not None:
+            self.langfuse_scores.client.flush()
         return ok
 
     def shutdown(self, timeout: float) -> None:
@@ -85,6 +88,10 @@ class _Pipeline:
             logging.getLogger().removeHandler(self.log_handler)
         if self.system_metrics is not None:
             self.system_metrics.uninstrument()
+        if self.langfuse_scores is not None:
+            from .integrations.langfuse import stop_scores
+
+            stop_scores(self.langfuse_scores)
         if self.prometheus_server is not None:
             self.prometheus_server.shutdown()
             self.prometheus_server.server_close()
@@ -135,6 +142,13 @@ def configure(
     logs: bool | None = None,
     log_level: int | str | None = None,
     system_metrics: bool | None = None,
+    capture_content: bool | None = None,
+    max_content_size: int | None = None,
+    scrubbing: bool | None = None,
+    scrub_patterns: Sequence[str] | Mapping[str, str] | None = None,
+    scrub_callback: Callable[..., Any] | None = None,
+    langfuse: bool | Mapping[str, str] | None = None,
+    prices: Mapping[str, Mapping[str, float]] | None = None,
 ) -> None:
     """Build the OpenTelemetry tracer, meter and logger providers agentobs records through.
 
@@ -163,6 +177,18 @@ def configure(
         logs: bridge standard ``logging`` to OpenTelemetry logs (default on).
         log_level: lowest level bridged (default ``INFO``).
         system_metrics: record process CPU, memory and threads (needs ``agentobs[system]``).
+        capture_content: record LLM prompts and completions on spans (default off;
+            ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``). Never on while
+            ``AGENTOBS_DISABLE_CONTENT_CAPTURE=true``. See ``docs/llm.md``.
+        max_content_size: characters kept of captured content (``AGENTOBS_MAX_CONTENT_SIZE``).
+        scrubbing: redact secrets from every span at export (default on).
+        scrub_patterns: more regexes to redact, a list or a mapping of name to regex.
+        scrub_callback: ``fn(match) -> str | None`` deciding each redaction (None: redact).
+        langfuse: send traces and gate scores to Langfuse (``True``, or a mapping of
+            ``public_key``, ``secret_key``, ``host``); default: on when ``LANGFUSE_PUBLIC_KEY``
+            and ``LANGFUSE_SECRET_KEY`` are set.
+        prices: model prices in USD per million tokens, overriding the price table
+            (``AGENTOBS_PRICES`` names a JSON file of the same form).
 
     Raises:
         ValueError: an argument is malformed; the message names it and what is accepted.
@@ -195,6 +221,13 @@ def configure(
         logs=logs,
         log_level=log_level,
         system_metrics=system_metrics,
+        capture_content=capture_content,
+        max_content_size=max_content_size,
+        scrubbing=scrubbing,
+        scrub_patterns=scrub_patterns,
+        scrub_callback=scrub_callback,
+        langfuse=langfuse,
+        prices=prices,
     )
     install(settings)
 
@@ -322,11 +355,34 @@ def _build(
             PeriodicExportingMetricReader(metric_exporter, export_interval_millis=interval_ms)
         )
     queue, batch = settings.max_queue_size, _export_batch_size(settings.max_queue_size)
+    from . import _scrub
+
+    cleaner = _scrub.cleaner(settings)  # secrets out of every span before any exporter
     try:
-        span_processors = list(extra_span_processors) + [
-            BatchSpanProcessor(exporter, max_queue_size=queue, max_export_batch_size=batch)
+        span_processors: list[Any] = [
+            BatchSpanProcessor(
+                _scrub.exporter(cleaner, exporter),
+                max_queue_size=queue,
+                max_export_batch_size=batch,
+            )
             for exporter in _exporters.span_exporters(settings)
         ]
+        if settings.langfuse is not None:
+            from .integrations import langfuse
+
+            to_langfuse = langfuse.LangfuseSpanExporter(
+                settings.langfuse, settings.otlp["traces"].timeout
+            )
+            span_processors.append(
+                BatchSpanProcessor(
+                    _scrub.exporter(cleaner, to_langfuse),
+                    max_queue_size=queue,
+                    max_export_batch_size=batch,
+                )
+            )
+            pipeline.langfuse_scores = langfuse.start_scores(
+                settings.langfuse, settings.environment
+            )
         log_processors = list(extra_log_processors) + [
             BatchLogRecordProcessor(exporter, max_queue_size=queue, max_export_batch_size=batch)
             for exporter in _exporters.log_exporters(settings)
@@ -350,7 +406,11 @@ def _build(
         pipeline.owned.add("traces")
     from ._processors import PersonaSpanProcessor
 
-    span_processors.insert(0, PersonaSpanProcessor())
+    span_processors = [
+        PersonaSpanProcessor(),
+        *_scrub.processors(cleaner, list(extra_span_processors)),
+        *span_processors,
+    ]
     for span_processor in span_processors:
         tracer_provider.add_span_processor(span_processor)
 

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from ._errors import warn_once
+from ._llm_settings import ENV_VARS as _LLM_ENV_VARS
+from ._llm_settings import LangfuseTarget, resolve_llm
 
 T = TypeVar("T")
 
@@ -44,6 +46,7 @@ ENV_VARS: dict[str, str] = {
     "AGENTOBS_LOGS": "Bridge standard logging to OpenTelemetry logs: true (default) or false.",
     "AGENTOBS_LOG_LEVEL": "Lowest level bridged to OpenTelemetry logs (default INFO).",
     "AGENTOBS_SYSTEM_METRICS": "Record process CPU, memory and threads: true or false.",
+    **_LLM_ENV_VARS,
 }
 """Every ``AGENTOBS_*`` variable read by :func:`agentobs.configure`, with what it does."""
 
@@ -82,6 +85,15 @@ class Settings:
     logs: bool
     log_level: int
     system_metrics: bool
+    # LLM calls (see _llm_settings): content capture, scrubbing, prices, Langfuse
+    capture_content: bool = False
+    content_hard_off: bool = False
+    max_content_size: int = 16384
+    scrubbing: bool = True
+    scrub_patterns: tuple[tuple[str, str], ...] = ()
+    scrub_callback: Callable[..., Any] | None = None
+    langfuse: LangfuseTarget | None = None
+    prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -262,6 +274,13 @@ def resolve(
     logs: bool | None = None,
     log_level: int | str | None = None,
     system_metrics: bool | None = None,
+    capture_content: bool | None = None,
+    max_content_size: int | None = None,
+    scrubbing: bool | None = None,
+    scrub_patterns: Sequence[str] | Mapping[str, str] | None = None,
+    scrub_callback: Callable[..., Any] | None = None,
+    langfuse: bool | Mapping[str, str] | None = None,
+    prices: Mapping[str, Mapping[str, float]] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Build the effective :class:`Settings`; raise ValueError for a bad explicit argument."""
@@ -469,6 +488,16 @@ def resolve(
         logs=bridge_logs,
         log_level=level,
         system_metrics=sysm,
+        **resolve_llm(
+            r,
+            capture_content=capture_content,
+            max_content_size=max_content_size,
+            scrubbing=scrubbing,
+            scrub_patterns=scrub_patterns,
+            scrub_callback=scrub_callback,
+            langfuse=langfuse,
+            prices=prices,
+        ),
         sources=r.sources,
     )
 

@@ -34,6 +34,9 @@ _COMMANDS: dict[str, _Command] = {
     "demo": _Command(
         "agentobs.cli.demo", "run a simulated multi-agent workflow and show its report"
     ),
+    "flaky": _Command(
+        "agentobs.cli.flaky", "list the flaky tests found by the pytest plugin's history"
+    ),
 }
 
 

@@ -80,6 +80,8 @@ def span_kind(span: SpanData) -> str:
         return _OPERATION_KINDS[operation]
     if "test.case.name" in span.attributes:
         return "test"
+    if span.name.startswith("task "):  # agentobs.task spans carry no type attribute
+        return "task"
     return ""
 
 
@@ -92,6 +94,8 @@ def display_name(span: SpanData, kind: str) -> str:
     operation = text_attr(span.attributes, "gen_ai.operation.name")
     if operation and span.name.startswith(operation + " "):
         return span.name[len(operation) + 1 :]
+    if kind == "task" and span.name.startswith("task "):  # agentobs.task: "task {name}"
+        return span.name[len("task ") :]
     return span.name or "(unnamed)"
 
 

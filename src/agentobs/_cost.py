@@ -1,0 +1,290 @@
+"""The cost of a model call, in US dollars, and where its price came from.
+
+Prices come, in this order, from:
+
+1. the provider itself, when the response carries a cost (LiteLLM's ``response_cost``,
+   OpenRouter's ``usage.cost``): source ``provider``;
+2. the user's own prices, ``configure(prices={"my-model": {"input": 0.5, "output": 1.5}})``
+   in USD per million tokens (``AGENTOBS_PRICES`` names a JSON file of the same form):
+   source ``user``;
+3. the price table of the ``genai-prices`` package, as installed: source ``genai-prices``.
+   It is used offline; nothing is ever fetched at run time (its auto-update is never started).
+
+A model none of them knows is *unpriced*: the call records no cost, the span says so, a
+counter counts it, and one warning per model says how to add a price. Never a silent zero.
+
+``genai-prices`` takes about a second to import, so it loads in a background thread from the
+first LLM call on; each model's rates are then cached (for a few minutes, since some prices
+depend on the time of day) and the cost of a call is a few float operations.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from ._errors import logger, warn_once
+from ._state import STATE
+from ._usage import Usage
+
+SOURCE_PROVIDER = "provider"
+SOURCE_USER = "user"
+SOURCE_TABLE = "genai-prices"
+
+PROVIDER_IDS = {
+    "openai": "openai",
+    "azure.ai.openai": "azure",
+    "anthropic": "anthropic",
+    "aws.bedrock": "aws",
+    "gcp.gemini": "google",
+    "gcp.vertex_ai": "google",
+    "gcp.gen_ai": "google",
+    "mistral_ai": "mistral",
+    "x_ai": "x-ai",
+    "deepseek": "deepseek",
+    "groq": "groq",
+    "cohere": "cohere",
+    "perplexity": "perplexity",
+    "moonshot_ai": "moonshotai",
+}
+"""GenAI ``gen_ai.provider.name`` values and the genai-prices provider id of each."""
+
+_TTL = 300.0
+_SIMPLE_KEYS = frozenset(
+    {"input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", "requests_kcount"}
+)
+# Keys that price tokens agentobs reports but the fast path does not model.
+_SLOW_KEYS = frozenset(
+    {"output_reasoning_mtok", "input_mchars", "input_text_messages_kcount", "output_citation_mtok"}
+)
+
+UnitPrice = tuple[float, tuple[tuple[int, float], ...]]
+"""USD per unit, and (threshold of total input tokens, USD per unit) tiers above it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """The cost of one call: ``usd`` is None when no price is known (the call is unpriced)."""
+
+    usd: float | None
+    source: str | None
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """A model's prices per token, as the fast path uses them."""
+
+    input: UnitPrice
+    output: UnitPrice
+    cache_read: UnitPrice | None
+    cache_write: UnitPrice | None
+    per_request: float
+    exact: Any = None
+    """A genai-prices ``ModelPrice`` to use instead, for prices the fast path cannot model."""
+
+    def cost(self, usage: Usage) -> float:
+        """USD for ``usage`` (tiers apply by total input tokens, as genai-prices does)."""
+        if self.exact is not None:
+            return _exact_cost(self.exact, usage)
+        total_in = usage.input_tokens or 0
+        read = usage.cache_read_input_tokens or 0
+        written = usage.cache_creation_input_tokens or 0
+        uncached = total_in
+        usd = self.per_request
+        if self.cache_read is not None and read:
+            uncached -= read
+            usd += _unit(self.cache_read, read, total_in)
+        if self.cache_write is not None and written:
+            uncached -= written
+            usd += _unit(self.cache_write, written, total_in)
+        usd += _unit(self.input, max(uncached, 0), total_in)
+        return usd + _unit(self.output, usage.output_tokens or 0, total_in)
+
+
+def _unit(price: UnitPrice, count: int, total_in: int) -> float:
+    rate, tiers = price
+    for start, tier_rate in reversed(tiers):
+        if total_in > start:
+            rate = tier_rate
+            break
+    return rate * count
+
+
+def _exact_cost(model_price: Any, usage: Usage) -> float:
+    from genai_prices import Usage as PriceUsage
+
+    values = {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_read_tokens": usage.cache_read_input_tokens,
+        "cache_write_tokens": usage.cache_creation_input_tokens,
+        "output_reasoning_tokens": usage.reasoning_output_tokens,
+    }
+    priced = PriceUsage(**{k: v for k, v in values.items() if v is not None})
+    return float(model_price.calc_price(priced)["total_price"])
+
+
+# --- the genai-prices table ---
+
+_cache: dict[tuple[str | None, str], tuple[Rates | None, float]] = {}
+_cache_lock = threading.Lock()
+_warm_lock = threading.Lock()
+_warm_thread: threading.Thread | None = None
+
+
+def warm() -> None:
+    """Start loading the price table in the background (once per process)."""
+    global _warm_thread
+    if _warm_thread is not None:
+        return
+    with _warm_lock:
+        if _warm_thread is None:
+            _warm_thread = threading.Thread(target=_load, name="agentobs-prices", daemon=True)
+            _warm_thread.start()
+
+
+def _load() -> None:
+    try:
+        from genai_prices import data_snapshot
+
+        data_snapshot.get_snapshot().find_provider_model("gpt-4o", None, "openai", None)
+    except Exception as exc:  # never fatal: the first priced call tries again
+        logger.debug("agentobs: preloading genai-prices failed: %s", exc)
+
+
+def table_version() -> str | None:
+    """The installed genai-prices version, or None when it is missing."""
+    try:
+        from genai_prices import __version__
+    except ImportError:
+        return None
+    return str(__version__)
+
+
+def _price(value: Any, per: float) -> UnitPrice:
+    base = getattr(value, "base", value)
+    tiers = tuple((int(t.start), float(t.price) / per) for t in getattr(value, "tiers", ()))
+    return (float(base) / per, tiers)
+
+
+def rates_from_table(provider: str | None, model: str) -> Rates | None:
+    """The rates genai-prices holds for ``model`` (None if unknown), cached for a while."""
+    provider_id = PROVIDER_IDS.get(provider) if provider else None
+    if provider and provider_id is None:
+        provider_id = provider  # the name may already be a genai-prices id
+    key = (provider_id, model)
+    now = time.monotonic()
+    cached = _cache.get(key)
+    if cached is not None and cached[1] > now:
+        return cached[0]
+    rates = _lookup(provider_id, model)
+    with _cache_lock:
+        if len(_cache) > 4096:
+            _cache.clear()
+        _cache[key] = (rates, now + _TTL)
+    return rates
+
+
+def _lookup(provider_id: str | None, model: str) -> Rates | None:
+    try:
+        from genai_prices import data_snapshot
+    except ImportError:
+        warn_once(
+            "prices-missing",
+            "agentobs: the genai-prices package is not installed; LLM calls are unpriced",
+        )
+        return None
+    snapshot = data_snapshot.get_snapshot()
+    try:
+        _provider, info = snapshot.find_provider_model(model, None, provider_id, None)
+    except LookupError:
+        return None
+    prices = info.get_prices(datetime.now(tz=timezone.utc))
+    values = {k: v for k, v in prices.__dict__.items() if v is not None and not k.startswith("_")}
+    if "input_mtok" not in values and "output_mtok" not in values:
+        return None
+    zero: UnitPrice = (0.0, ())
+    rates = Rates(
+        _price(values["input_mtok"], 1e6) if "input_mtok" in values else zero,
+        _price(values["output_mtok"], 1e6) if "output_mtok" in values else zero,
+        _price(values["cache_read_mtok"], 1e6) if "cache_read_mtok" in values else None,
+        _price(values["cache_write_mtok"], 1e6) if "cache_write_mtok" in values else None,
+        float(values.get("requests_kcount", 0)) / 1000.0,
+    )
+    if _SLOW_KEYS & values.keys():
+        return Rates(rates.input, rates.output, None, None, 0.0, exact=prices)
+    return rates
+
+
+# --- user prices ---
+
+_user: tuple[Any, dict[str, Rates]] | None = None
+
+
+def user_rates(prices: Mapping[str, Mapping[str, float]]) -> dict[str, Rates]:
+    """Rates from ``configure(prices=...)``: keys ``model`` or ``provider/model``, values in
+    USD per million tokens: ``input``, ``output``, ``cache_read``, ``cache_write``, and USD
+    per call: ``request``."""
+    rates: dict[str, Rates] = {}
+    for model, entry in prices.items():
+        cache_read = entry.get("cache_read")
+        cache_write = entry.get("cache_write")
+        rates[model.lower()] = Rates(
+            (float(entry.get("input", 0.0)) / 1e6, ()),
+            (float(entry.get("output", 0.0)) / 1e6, ()),
+            None if cache_read is None else (float(cache_read) / 1e6, ()),
+            None if cache_write is None else (float(cache_write) / 1e6, ()),
+            float(entry.get("request", 0.0)),
+        )
+    return rates
+
+
+def _user_table() -> dict[str, Rates]:
+    global _user
+    settings = STATE.settings
+    prices = getattr(settings, "prices", None)
+    if not prices:
+        return {}
+    cached = _user
+    if cached is None or cached[0] is not prices:
+        cached = _user = (prices, user_rates(prices))
+    return cached[1]
+
+
+# --- the cost of one call ---
+
+
+def cost_of(
+    provider: str | None, request_model: str | None, response_model: str | None, usage: Usage
+) -> Cost:
+    """The cost of a call with ``usage``, from the first source that prices it."""
+    if usage.cost_usd is not None:
+        return Cost(usage.cost_usd, SOURCE_PROVIDER, response_model or request_model)
+    models = [m for m in (response_model, request_model) if m]
+    user = _user_table()
+    if user:
+        for model in models:
+            lowered = model.lower()
+            rates = user.get(f"{provider}/{lowered}") or user.get(lowered)
+            if rates is not None:
+                return Cost(rates.cost(usage), SOURCE_USER, model)
+    for model in models:
+        found = rates_from_table(provider, model)
+        if found is not None:
+            return Cost(found.cost(usage), SOURCE_TABLE, model)
+    if models:
+        warn_once(
+            f"unpriced:{provider}:{models[-1]}",
+            "agentobs: no price is known for model %r (provider %r): its calls record no cost "
+            "(agentobs.cost.unpriced) and count in agentobs.cost.unpriced_calls; add one with "
+            "configure(prices={%r: {'input': ..., 'output': ...}}) in USD per million tokens",
+            models[-1],
+            provider,
+            models[-1],
+        )
+    return Cost(None, None, models[0] if models else None)
