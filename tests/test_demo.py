@@ -19,10 +19,23 @@ def test_demo_runs_offline_and_reports_personas_stages_gates_interventions(tmp_p
     )
     assert result.returncode == 0, result.stderr
     text = result.stdout
-    for section in ("WORKFLOWS", "STAGES", "PERSONAS", "QUALITY GATES", "HUMAN INTERVENTIONS"):
+    sections = (
+        "WORKFLOWS",
+        "STAGES",
+        "PERSONAS",
+        "LLM CALLS",
+        "QUALITY GATES",
+        "HUMAN INTERVENTIONS",
+    )
+    for section in sections:
         assert section in text
     for name in ("planner", "coder", "reviewer", "review-escalated", "lint", "review-score"):
         assert name in text
+    # fake LLM calls: priced models, an unpriced self-hosted one, and a budget breach
+    assert "gpt-4o-mini" in text
+    assert "fleet-reviewer-7b" in text
+    assert "unpriced" in text
+    assert "Budget breaches" in text
     assert "<svg" in html.read_text(encoding="utf-8")
 
     spans = [

@@ -62,15 +62,11 @@ class Fleet:
         self.model = model
         self.random = random.Random(seed)
 
-    def ask(self, prompt: str) -> Reply:
-        with self.obs.task("ask-model", task_type="llm"):
+    def ask(self, prompt: str, provider: str, model: str) -> Reply:
+        """One call to the fake model, recorded as a GenAI chat span with usage and cost."""
+        with self.obs.llm(provider=provider, model=model) as call:
             reply = self.model.complete(prompt)
-            self.obs.set_attributes(
-                **{
-                    "gen_ai.usage.input_tokens": reply.input_tokens,
-                    "gen_ai.usage.output_tokens": reply.output_tokens,
-                }
-            )
+            call.record_usage(input_tokens=reply.input_tokens, output_tokens=reply.output_tokens)
             return reply
 
     def run_tool(self, name: str, fail_rate: float) -> bool:
@@ -86,15 +82,19 @@ class Fleet:
 
     def release(self, change: str) -> None:
         obs = self.obs
-        with obs.workflow("release", change=change):
+        run_budget = obs.TokenBudget("release-run", usd=0.01)
+        coder_budget = obs.TokenBudget("coder", tokens=200)
+        with obs.workflow("release", budget=run_budget, change=change):
             planner = obs.persona("planner", chatmode="plan")
             with planner, obs.stage("plan"), obs.agent("planner-agent"):
-                self.ask(f"plan the change {change}")
+                self.ask(f"plan the change {change}", "openai", "gpt-4o-mini")
                 self.run_tool("search_code", 0.0)
             for attempt in range(1, 4):
-                with obs.persona("coder", chatmode="edit"), obs.stage("implement"):
+                coder = obs.persona("coder", chatmode="edit", budget=coder_budget)
+                with coder, obs.stage("implement"):
                     with obs.agent("coder-agent"):
-                        self.ask(f"implement {change}, attempt {attempt}")
+                        prompt = f"implement {change}, attempt {attempt}"
+                        self.ask(prompt, "anthropic", "claude-3-5-haiku-latest")
                         self.run_tool("write_file", 0.0)
                         self.run_tool("run_tests", 0.25)
                     with obs.quality_gate("lint") as lint:
@@ -102,7 +102,8 @@ class Fleet:
                         lint.passed() if errors == 0 else lint.failed(f"{errors} lint errors")
                 with obs.persona("reviewer", chatmode="review"), obs.stage("review"):
                     with obs.agent("reviewer-agent"):
-                        self.ask(f"review {change}")
+                        # a self-hosted model no price table knows: reported as unpriced
+                        self.ask(f"review {change}", "local", "fleet-reviewer-7b")
                     score = round(self.random.uniform(0.4, 1.0), 2)
                     with obs.quality_gate("review-score", threshold=0.7) as review:
                         review.score(score)
