@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
 pytest_plugins = ["tests.backends"]
 
 try:
@@ -10,3 +16,18 @@ except ImportError:  # the core package is not there yet
     pass
 else:
     _errors.RAISE_INTERNAL_ERRORS = True
+
+
+@pytest.fixture
+def fresh_agentobs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No OTEL_*/AGENTOBS_* variables, a scratch working directory, and agentobs reset
+    before and after the test."""
+    import agentobs.testing
+
+    for name in list(os.environ):
+        if name.startswith(("OTEL_", "AGENTOBS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    agentobs.testing.reset()
+    yield
+    agentobs.testing.reset()

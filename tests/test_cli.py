@@ -23,16 +23,7 @@ from agentobs import _pipeline
 from agentobs.cli import main
 from agentobs.cli.doctor import mask_env
 
-
-@pytest.fixture(autouse=True)
-def _fresh_agentobs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "AGENTOBS_")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    agentobs.testing.reset()
-    yield
-    agentobs.testing.reset()
+pytestmark = pytest.mark.usefixtures("fresh_agentobs")
 
 
 def closed_port() -> int:

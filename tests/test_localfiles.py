@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +21,7 @@ HEX32 = re.compile(r"^[0-9a-f]{32}$")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_agentobs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "AGENTOBS_")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    agentobs.testing.reset()
-    yield
-    agentobs.testing.reset()
+pytestmark = pytest.mark.usefixtures("fresh_agentobs")
 
 
 def lines(path: Path) -> list[dict[str, Any]]:

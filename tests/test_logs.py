@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,16 +13,7 @@ from opentelemetry import trace
 import agentobs.testing
 from agentobs.logs import JsonFormatter
 
-
-@pytest.fixture(autouse=True)
-def _fresh_agentobs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "AGENTOBS_")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    agentobs.testing.reset()
-    yield
-    agentobs.testing.reset()
+pytestmark = pytest.mark.usefixtures("fresh_agentobs")
 
 
 def bridge_handlers() -> list[logging.Handler]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,16 +10,7 @@ import pytest
 import agentobs.testing
 from agentobs._settings import resolve
 
-
-@pytest.fixture(autouse=True)
-def _fresh_agentobs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "AGENTOBS_")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    agentobs.testing.reset()
-    yield
-    agentobs.testing.reset()
+pytestmark = pytest.mark.usefixtures("fresh_agentobs")
 
 
 def agentobs_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:

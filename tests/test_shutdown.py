@@ -11,7 +11,6 @@ import sys
 import textwrap
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,16 +21,7 @@ import agentobs.testing
 from agentobs import _pipeline
 from agentobs._state import STATE
 
-
-@pytest.fixture(autouse=True)
-def _fresh_agentobs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "AGENTOBS_")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    agentobs.testing.reset()
-    yield
-    agentobs.testing.reset()
+pytestmark = pytest.mark.usefixtures("fresh_agentobs")
 
 
 def closed_port() -> int:
