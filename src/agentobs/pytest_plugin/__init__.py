@@ -1,20 +1,49 @@
-"""agentobs's pytest plugin, auto-loaded through the ``pytest11`` entry point.
+"""agentobs's pytest plugin: test telemetry and flaky-test detection (see ``docs/pytest.md``).
 
-For now it provides the ``agentobs_capture`` fixture (see :mod:`agentobs.testing`).
-Turn the plugin off with ``-p no:agentobs``.
+Auto-loaded through the ``pytest11`` entry point. This entry module only adds the options,
+the ``agentobs_budget`` marker and the ``agentobs_capture`` fixture, and registers the session
+plugin in ``pytest_configure``; the rest is imported only when the plugin is on. Turn it off
+with ``-p no:agentobs``, ``--agentobs-off`` (ini ``agentobs_off``) or ``AGENTOBS_PYTEST=0``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from agentobs.testing import Capture, capture
+if TYPE_CHECKING:
+    from agentobs.testing import Capture
+
+__all__ = ["agentobs_capture"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    from ._options import add_options
+
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from ._budget import MARKER_HELP
+    from ._options import is_off, read_options
+
+    config.addinivalue_line("markers", MARKER_HELP)
+    if is_off(config):
+        return
+    options = read_options(config)
+    if config.option.collectonly:
+        return
+    from ._plugin import SessionPlugin
+
+    config.pluginmanager.register(SessionPlugin(config, options), "agentobs-session")
 
 
 @pytest.fixture
 def agentobs_capture() -> Iterator[Capture]:
     """agentobs configured to record into memory for one test; reset afterwards."""
+    from agentobs.testing import capture
+
     with capture() as captured:
         yield captured

@@ -1,0 +1,265 @@
+"""The hooks of the process that runs tests (a serial run, or an xdist worker).
+
+For each test: a span that is current from the start of its setup to the end of its teardown
+(so agent and LLM spans made in the test nest under it), the outcome of every attempt (reruns
+by pytest-rerunfailures or flaky are attempts of one test, in one span), the tokens and cost
+it used, and the ``agentobs_budget`` check. What the run's recorder needs (the last attempt's
+reports, fingerprint, category, failed attempts, duration) goes to it directly in a serial
+run, or, in an xdist worker, as a small payload on the teardown report (``report.agentobs``),
+which pytest-xdist serialises to the controller.
+
+Only two wrappers (``pytest_runtest_setup`` and ``pytest_runtest_makereport``): the test
+protocol stays pytest's and the rerun plugins'. The span of a test ends when the next test
+starts or the session ends, stamped with the time its last report stopped, because a rerun
+plugin may start another attempt after a teardown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .. import _names as n
+from .._errors import internal_errors
+from ._budget import BUDGET_MARKER, Budget, Usage, budget_of
+from ._category import Categories
+from ._fingerprint import fingerprint
+from ._outcomes import FAIL_LIKE, PASS_LIKE, PAYLOAD, classify, failure_message
+from ._recorder import Seen
+
+if TYPE_CHECKING:
+    from ._telemetry import Telemetry
+
+_NO_USAGE = Usage()
+
+
+def _failed(where: str, exc: Exception) -> None:
+    """Handle an error of ours the one way agentobs does (logged once, or raised in our tests).
+
+    The hot hooks use ``try``/``except`` and call this, rather than entering
+    :func:`internal_errors` on every call."""
+    with internal_errors(where):
+        raise exc
+
+
+@dataclass(slots=True)
+class _Test:
+    """The test running now, across its attempts."""
+
+    item: Any
+    category: str
+    fingerprint: str | None
+    span: Any = None
+    token: object | None = None
+    budget: Budget | None = None
+    budget_error: str | None = None
+    attempts: int = 1
+    failed_attempts: int = 0
+    reports: list[Any] = field(default_factory=list)
+    duration: float = 0.0
+    outcome: str | None = None
+    reason: str | None = None
+    error_type: str | None = None
+    message: str | None = None
+    attempt_error: str | None = None
+    attempt_message: str | None = None
+    end: float | None = None
+    usage_start: Usage = _NO_USAGE
+
+
+def _error_type(exc: BaseException) -> str:
+    cls = type(exc)
+    if cls.__module__ in ("builtins", "__main__"):
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class Runner:
+    """Per-test spans, attempts, usage, budget; hands each finished test to ``deliver``."""
+
+    def __init__(
+        self,
+        telemetry: Telemetry | None,
+        parent_context: Any,
+        categories: Categories,
+        worker: str | None,
+        deliver: Callable[[str, Seen], None] | None,
+    ) -> None:
+        self.telemetry = telemetry
+        self.parent_context = parent_context
+        self.categories = categories
+        self.worker = worker
+        self.deliver = deliver
+        self.current: _Test | None = None
+        self.spans = 0
+        self._usage: Any = None
+        self._spans: Any = None  # the OpenTelemetry API is imported only with telemetry
+        self._markers: Any = None
+        if telemetry is not None:
+            self.use(telemetry)
+
+    def use(self, telemetry: Telemetry) -> None:
+        """Record test spans (and count usage) into ``telemetry`` from the next test on."""
+        from . import _spans
+        from ._usage import USAGE
+
+        self.telemetry = telemetry
+        self._usage = USAGE
+        self._spans = _spans
+        self._markers = _spans.Markers()
+
+    # --- hooks ---------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        try:
+            test = self._attempt(item)
+            if test.span is not None and test.token is None:
+                test.token = self._spans.attach(test.span)  # detached after its teardown
+        except Exception as exc:
+            _failed("pytest plugin: test start", exc)
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        test = self.current
+        if test is not None and test.item is item:
+            try:
+                self._on_report(test, call, report)
+            except Exception as exc:
+                _failed("pytest plugin: report", exc)
+        return report
+
+    def pytest_sessionfinish(self) -> None:
+        with internal_errors("pytest plugin: last test"):
+            self.close()
+
+    # --- machinery -----------------------------------------------------------------------
+
+    def _attempt(self, item: Any) -> _Test:
+        test = self.current
+        if test is not None and test.item is item:  # a rerun of the same test
+            test.attempts += 1
+            test.reports = []
+            test.attempt_error = test.attempt_message = None
+            if self._usage is not None:
+                test.usage_start = self._usage.usage()
+            return test
+        self.close()
+        test = _Test(item, self.categories.of_item(item), fingerprint(item))
+        marker = item.get_closest_marker(BUDGET_MARKER) if BUDGET_MARKER in item.keywords else None
+        if marker is not None:
+            try:
+                test.budget = budget_of(marker)
+            except ValueError as exc:
+                test.budget_error = str(exc)
+        telemetry = self.telemetry
+        if telemetry is not None and telemetry.usable:
+            attributes = self._spans.attributes_of_test(
+                item, test.category, self.worker, self._markers.of(item)
+            )
+            test.span = telemetry.tracer.start_span(
+                item.nodeid, context=self.parent_context, attributes=attributes
+            )
+            self.spans += 1
+            self._usage.begin(test.span.get_span_context().span_id)
+        self.current = test
+        return test
+
+    def _on_report(self, test: _Test, call: Any, report: Any) -> None:
+        when = report.when
+        budgeted = test.budget is not None or test.budget_error is not None
+        if budgeted and when == "call" and report.passed and not hasattr(report, "wasxfail"):
+            self._check_budget(test, report)
+        test.reports.append(report)
+        test.duration += report.duration
+        if report.failed and test.attempt_error is None:
+            excinfo = call.excinfo
+            test.attempt_error = _error_type(excinfo.value) if excinfo is not None else when
+            test.attempt_message = failure_message(report)
+        if when != "teardown":
+            return
+        if test.token is not None:  # the test's span stops being current
+            token, test.token = test.token, None
+            self._spans.detach(token)
+        outcome, reason = classify(test.reports)
+        test.outcome, test.reason, test.end = outcome, reason, report.stop
+        if self.worker is not None:
+            setattr(report, PAYLOAD, self._payload(test))
+        if outcome not in FAIL_LIKE:
+            return
+        test.failed_attempts += 1
+        test.error_type, test.message = test.attempt_error, test.attempt_message
+        if test.span is not None:
+            test.span.add_event(
+                n.TEST_ATTEMPT_EVENT,
+                {
+                    "attempt": test.attempts,
+                    n.TEST_OUTCOME: outcome,
+                    n.ERROR_TYPE: test.error_type or outcome,
+                    "message": test.message or "",
+                },
+            )
+
+    @staticmethod
+    def _payload(test: _Test) -> dict[str, Any]:
+        """What the recorder needs beyond the reports (failed attempts before this one)."""
+        return {"fp": test.fingerprint, "cat": test.category, "fa": test.failed_attempts}
+
+    def _check_budget(self, test: _Test, report: Any) -> None:
+        problem = test.budget_error
+        if problem is None and test.budget is not None and self._usage is not None:
+            used = self._usage.usage().minus(test.usage_start)
+            exceeded = test.budget.exceeded(used)
+            problem = f"agentobs_budget exceeded: {exceeded}" if exceeded else None
+        if problem is not None:
+            report.outcome = "failed"
+            report.longrepr = problem
+            test.attempt_error, test.attempt_message = "agentobs_budget", problem
+
+    def close(self) -> None:
+        """Finish the test that ran last: hand it to the recorder, end its span."""
+        test, self.current = self.current, None
+        if test is None:
+            return
+        if test.token is not None:  # its teardown never reported (an interrupted run)
+            token, test.token = test.token, None
+            self._spans.detach(token)
+        if self.deliver is not None and test.reports:
+            payload = self._payload(test)
+            payload["fa"] = test.failed_attempts - (1 if test.outcome in FAIL_LIKE else 0)
+            self.deliver(test.item.nodeid, Seen(test.reports, 0, test.duration, payload))
+        span = test.span
+        if span is None:
+            return
+        used = _NO_USAGE
+        if self._usage is not None:
+            used = self._usage.usage()
+            self._usage.begin(None)
+        attributes: dict[str, Any] = {}
+        if test.attempts > 1:
+            attributes[n.TEST_ATTEMPTS] = test.attempts
+        if test.failed_attempts and test.outcome in PASS_LIKE:
+            attributes[n.TEST_FLAKY] = True
+            attributes[n.TEST_FLAKY_KIND] = "rerun"
+        if used.input_tokens or used.output_tokens or used.usd:
+            attributes[n.TEST_INPUT_TOKENS] = used.input_tokens
+            attributes[n.TEST_OUTPUT_TOKENS] = used.output_tokens
+            attributes[n.TEST_COST_USD] = used.usd
+        outcome = test.outcome or "error"
+        failed = outcome in FAIL_LIKE
+        self._spans.set_test_outcome(
+            span,
+            outcome,
+            test.reason,
+            test.error_type if failed else None,
+            test.message if failed else None,
+            attributes,
+        )
+        span.end(end_time=int(test.end * 1e9) if test.end else None)

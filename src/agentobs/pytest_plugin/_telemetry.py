@@ -1,0 +1,151 @@
+"""Which agentobs pipeline the plugin records into during one session, and its export problems.
+
+Either the plugin configures one (``--agentobs-export`` or an OTLP endpoint in the
+environment asked for it) and shuts it down at the end, or agentobs was configured before the
+session (a conftest, ``agentobs.testing.capture()``) and the plugin records into that one
+without ever shutting it down. If the pipeline is replaced during the run (tests that
+configure agentobs themselves), the plugin stops recording rather than write into theirs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+from .. import _pipeline
+from .._state import STATE
+
+FLUSH_TIMEOUT = 5.0
+SHUTDOWN_TIMEOUT = 2.0
+_EXPORT_LOGGERS = ("opentelemetry", "agentobs")
+
+
+class BindError(Exception):
+    """The plugin could not configure agentobs; the message says why."""
+
+
+class _ProblemHandler(logging.Handler):
+    """Keeps the first warnings of the exporters (the pipeline already drops repeats)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+        if len(self.messages) < 3:
+            try:
+                self.messages.append(record.getMessage().splitlines()[0][:300])
+            except Exception:
+                self.messages.append(str(record.msg)[:300])
+
+
+class Telemetry:
+    """The pipeline of one session: its tracer and recorders while it is still current."""
+
+    def __init__(self, pipeline: Any, owned: bool) -> None:
+        self._pipeline = weakref.ref(pipeline)  # for identity only: never keeps one alive
+        self.owned = owned
+        self.tracer: Any = STATE.tracer
+        self.meter: Any = STATE.meter
+        self.recorders: dict[str, Any] = dict(STATE.recorders or {})
+        self._handler = _ProblemHandler()
+        logging.getLogger(_EXPORT_LOGGERS[0]).addHandler(self._handler)
+        self._closed = False
+
+    @classmethod
+    def bind(
+        cls,
+        export: str | None,
+        service_name: str,
+        *,
+        explicit: bool = True,
+        force: bool = False,
+    ) -> Telemetry | None:
+        """The pipeline to record into, or None when the options ask for none.
+
+        ``force`` configures a pipeline with no exporter when nothing else would (the budget
+        marker needs spans to count tokens).
+        """
+        current = _pipeline.current()
+        if current is not None:
+            if export == "none" and not force:
+                return None
+            telemetry = cls(current, owned=False)
+            from ._usage import USAGE
+
+            if hasattr(current.tracer_provider, "add_span_processor"):
+                USAGE.attach_to(current.tracer_provider)
+            return telemetry
+        if export in (None, "none") and not force:
+            return None
+        from .._settings import resolve
+        from ._usage import USAGE
+
+        exporter: str | None = export if export not in (None, "none") else "none"
+        if not explicit and not force:
+            exporter = None  # the environment's OTLP endpoint, and its OTEL_*_EXPORTER
+        try:
+            settings = resolve(
+                exporter=exporter,
+                resource_attributes={"service.name": service_name},
+                logs=None if os.environ.get("AGENTOBS_LOGS", "").strip() else False,
+            )
+            if not settings.logs:  # logs of the code under test are pytest's to capture
+                settings = dataclasses.replace(
+                    settings, exporters={**settings.exporters, "logs": ()}
+                )
+            _pipeline.install(settings, span_processors=[USAGE])
+        except Exception as exc:  # a bad environment (e.g. a Prometheus port in use)
+            raise BindError(f"test telemetry is off: cannot configure agentobs: {exc}") from exc
+        return cls(_pipeline.current(), owned=True)
+
+    @property
+    def usable(self) -> bool:
+        """True while the session's pipeline is still the one agentobs records into."""
+        current = _pipeline.current()
+        return not self._closed and current is not None and current is self._pipeline()
+
+    @contextlib.contextmanager
+    def _watch_agentobs(self) -> Iterator[None]:
+        agentobs_logger = logging.getLogger(_EXPORT_LOGGERS[1])
+        agentobs_logger.addHandler(self._handler)
+        try:
+            yield
+        finally:
+            agentobs_logger.removeHandler(self._handler)
+
+    def flush(self) -> None:
+        """Export what was recorded (bounded in time)."""
+        if self.usable:
+            with self._watch_agentobs():
+                _pipeline.force_flush(FLUSH_TIMEOUT)
+
+    def close(self) -> None:
+        """Shut the pipeline down if the plugin configured it; stop watching for problems."""
+        if self._closed:
+            return
+        try:
+            if self.owned and self.usable:
+                with self._watch_agentobs():
+                    _pipeline.shutdown(SHUTDOWN_TIMEOUT)
+        finally:
+            self._closed = True
+            self.tracer = self.meter = None
+            self.recorders = {}
+            logging.getLogger(_EXPORT_LOGGERS[0]).removeHandler(self._handler)
+
+    def problems(self) -> list[str]:
+        """One line about the export problems seen, if any."""
+        if not self._handler.count:
+            return []
+        first = self._handler.messages[0]
+        more = self._handler.count - 1
+        extra = f" (and {more} more warning{'s' if more != 1 else ''})" if more else ""
+        return [f"telemetry export had problems: {first}{extra}"]

@@ -1,0 +1,171 @@
+"""pytest-xdist for real (``-n 2``, worker processes): counts, spans and flaky verdicts equal
+those of the serial run, worker spans join the session's trace, nothing is counted twice."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentobs.cli._localdata import read_directory
+from tests.test_pytest_plugin_support import (
+    OUTCOMES_SUITE,
+    isolate,
+    last_gauges,
+    session_spans,
+    setup_suite,
+    spans_of_tests,
+)
+
+pytest_plugins = ["pytester"]
+
+FLIPS = """
+import os
+from pathlib import Path
+
+
+def test_fails_in_the_second_run():
+    assert os.environ["FLAKY_RUN"] != "1"
+
+
+def test_first_attempt_fails():
+    mark = Path(os.environ["MARKS"]) / ("attempted-" + os.environ["FLAKY_RUN"])
+    first = not mark.exists()
+    mark.touch()
+    assert not first
+
+
+def test_steady():
+    pass
+"""
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from isolate(monkeypatch)
+
+
+def _runs(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: str, *args: str
+) -> dict[str, Any]:
+    work = pytester.path / mode
+    (work / "marks").mkdir(parents=True)
+    monkeypatch.setenv("AGENTOBS_LOCAL_DIR", str(work / "telemetry"))
+    monkeypatch.setenv("MARKS", str(work / "marks"))
+    outputs = []
+    for index in (0, 1):
+        monkeypatch.setenv("FLAKY_RUN", str(index))
+        result = pytester.runpytest_subprocess(
+            "--agentobs-export",
+            "local",
+            "--agentobs-history",
+            str(work / "history.json"),
+            "--reruns",
+            "1",
+            *args,
+        )
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        outputs.append(result)
+    data = read_directory(work / "telemetry")
+    history = json.loads((work / "history.json").read_text())
+    last = outputs[-1].stdout.lines
+    start = next(i for i, line in enumerate(last) if "agentobs: flaky tests" in line)
+    flaky_lines = sorted(line for line in last[start + 1 :] if line.startswith("tests/"))
+    return {"data": data, "history": history["tests"], "flaky": flaky_lines, "outputs": outputs}
+
+
+def _spans_by_run(data: Any) -> list[Counter[tuple[Any, ...]]]:
+    sessions = sorted(session_spans(data), key=lambda s: s.start_ns)
+    runs = []
+    for session in sessions:
+        tests = [s for s in spans_of_tests(data) if s.trace_id == session.trace_id]
+        for span in tests:
+            assert span.parent_id == session.span_id, span.name
+        runs.append(
+            Counter(
+                (
+                    s.name,
+                    s.attributes["agentobs.test.outcome"],
+                    s.attributes.get("agentobs.test.attempts", 1),
+                    s.attributes.get("agentobs.test.flaky", False),
+                    s.status_code,
+                )
+                for s in tests
+            )
+        )
+    return runs
+
+
+def test_xdist_run_equals_the_serial_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup_suite(
+        pytester,
+        {"tests/unit/test_outcomes.py": OUTCOMES_SUITE, "tests/tools/test_flips.py": FLIPS},
+    )
+    serial = _runs(pytester, monkeypatch, "serial")
+    parallel = _runs(pytester, monkeypatch, "xdist", "-n", "2")
+
+    assert parallel["outputs"][-1].parseoutcomes() == serial["outputs"][-1].parseoutcomes()
+    serial_spans, parallel_spans = _spans_by_run(serial["data"]), _spans_by_run(parallel["data"])
+    assert len(serial_spans) == len(parallel_spans) == 2
+    assert serial_spans == parallel_spans
+    assert sum(serial_spans[-1].values()) == 11
+
+    workers = {s.attributes.get("agentobs.test.worker") for s in spans_of_tests(parallel["data"])}
+    assert workers <= {"gw0", "gw1"}
+    assert workers
+    assert all("agentobs.test.worker" not in s.attributes for s in spans_of_tests(serial["data"]))
+    sessions = session_spans(parallel["data"])
+    assert all(s.attributes["agentobs.test_run.workers"] == 2 for s in sessions)
+
+    for name in (
+        "agentobs.test_run.tests",
+        "agentobs.test_run.pass_rate",
+        "agentobs.test_run.flaky",
+    ):
+        assert last_gauges(parallel["data"], name) == last_gauges(serial["data"], name), name
+    assert _cases(parallel["data"]) == _cases(serial["data"])
+    assert sum(_cases(serial["data"]).values()) == 11  # each test once per run (counters grow)
+
+    assert parallel["flaky"] == serial["flaky"]
+    assert parallel["flaky"] == [
+        "tests/tools/test_flips.py::test_fails_in_the_second_run  flip rate 100% over the last "
+        "2 runs (1 flip, code unchanged)",
+        "tests/tools/test_flips.py::test_first_attempt_fails  failed 1 time then passed in this "
+        "run",
+    ]
+    assert parallel["history"] == serial["history"]
+
+
+def _cases(data: Any) -> dict[tuple[tuple[str, object], ...], float]:
+    """The last value of each agentobs.test.cases series (one process per run)."""
+    latest: dict[tuple[tuple[str, object], ...], tuple[int, float]] = {}
+    for point in data.points:
+        if point.name == "agentobs.test.cases":
+            key = tuple(sorted(point.attributes.items()))
+            if key not in latest or point.time_ns >= latest[key][0]:
+                latest[key] = (point.time_ns, point.value)
+    return {k: v for k, (_t, v) in latest.items()}
+
+
+def test_workers_report_their_export_problems_once(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests.backends import free_port
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "300")
+    setup_suite(
+        pytester, {"tests/test_a.py": "def test_a():\n    pass\n\ndef test_b():\n    pass\n"}
+    )
+    result = pytester.runpytest_subprocess("-n", "2")
+    assert result.ret == pytest.ExitCode.OK
+    warnings = [line for line in result.outlines if line.startswith("agentobs: warning")]
+    assert warnings, result.outlines
+    assert len(warnings) == len(set(warnings)) <= 2, warnings  # one line per distinct problem
+    assert all("telemetry export had problems" in w for w in warnings)
