@@ -36,6 +36,11 @@ def test_demo_runs_offline_and_reports_personas_stages_gates_interventions(tmp_p
     assert "fleet-reviewer-7b" in text
     assert "unpriced" in text
     assert "Budget breaches" in text
+    # the small test run: its health, with the test that failed once and passed on a rerun
+    assert "TESTS" in text
+    assert "test_review_score_threshold" in text
+    assert "Flaky tests" in text
+    assert "test_flaky_sandbox" in text
     assert "<svg" in html.read_text(encoding="utf-8")
 
     spans = [

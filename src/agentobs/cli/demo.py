@@ -8,8 +8,14 @@ same story (durations differ by a few milliseconds).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
+import os
 import random
+import subprocess
+import sys
+import tempfile
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +122,72 @@ class Fleet:
                 log.info("released %s", change)
 
 
+DEMO_TESTS = textwrap.dedent(
+    """
+    import os
+    import pytest
+
+    def test_plan_has_steps():
+        assert len(["design", "build", "ship"]) == 3
+
+    def test_tool_schema_is_valid():
+        assert {"name": "search_code"}["name"]
+
+    @pytest.mark.parametrize("persona", ["planner", "coder", "reviewer"])
+    def test_persona_prompt_exists(persona):
+        assert persona
+
+    def test_review_score_threshold():
+        assert 0.62 >= 0.7, "the reviewer model scored 0.62"
+
+    @pytest.mark.skip(reason="needs a GPU runner")
+    def test_local_model_latency():
+        pass
+
+    @pytest.mark.xfail(reason="known bug: retries are not capped")
+    def test_retry_cap():
+        assert False
+
+    def test_flaky_sandbox():
+        marker = os.path.join(os.environ["DEMO_STATE"], "sandbox-warm")
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            raise TimeoutError("sandbox was cold")
+    """
+)
+
+
+def run_test_suite(directory: Path) -> int:
+    """Run a small test suite under the agentobs pytest plugin, into the same local files.
+
+    One test fails, one is skipped, one is an expected failure, and one fails once and then
+    passes on a rerun (a flaky test), when pytest-rerunfailures is installed.
+    """
+    with tempfile.TemporaryDirectory(prefix="agentobs-demo-") as scratch:
+        suite = Path(scratch) / "release_checks"
+        suite.mkdir()
+        (suite / "test_release_checks.py").write_text(DEMO_TESTS, encoding="utf-8")
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(suite)]
+        command += ["--agentobs-export", "local", "--agentobs-suite", "release-checks"]
+        command += ["--agentobs-history", "none"]
+        if importlib.util.find_spec("pytest_rerunfailures") is not None:
+            command += ["--reruns", "1"]
+            if importlib.util.find_spec("flaky") is not None:  # it would take the reruns over
+                command += ["-p", "no:flaky"]
+        environment = {
+            **os.environ,
+            "AGENTOBS_LOCAL_DIR": str(directory.resolve()),
+            "DEMO_STATE": scratch,
+            "OTEL_SERVICE_NAME": "agentobs-demo-tests",
+        }
+        result = subprocess.run(
+            command, cwd=scratch, env=environment, capture_output=True, text=True, check=False
+        )
+    summary = result.stdout.strip().splitlines()[-1:] or ["(no output)"]
+    log.info("demo test suite: %s", summary[0])
+    return result.returncode
+
+
 def _clear(directory: Path) -> None:
     for name in FILE_NAMES.values():
         stem = name.removesuffix(".jsonl")
@@ -140,6 +212,8 @@ def run(args: argparse.Namespace) -> int:
     for number in range(1, max(args.runs, 1) + 1):
         fleet.release(f"change-{number}")
     agentobs.shutdown(timeout=10)
+    if importlib.util.find_spec("pytest") is not None:
+        run_test_suite(directory)
     report = build_report(directory)
     print(render_text(report))
     if args.html:
