@@ -356,3 +356,21 @@ def test_doctor_prometheus_port_in_use(
     monkeypatch.setenv("AGENTOBS_PROMETHEUS_PORT", str(port))  # released now
     status, report = doctor_json(capsys)
     assert status == 0, report["checks"]
+
+
+def test_output_cut_short_by_the_reader_is_not_an_error(tmp_path: Path) -> None:
+    """`agentobs report | head -1`: no BrokenPipeError traceback, exit status 0."""
+    from tests.test_report import write_sample_telemetry
+
+    write_sample_telemetry(tmp_path)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "agentobs", "report", "--dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None
+    assert child.stderr is not None
+    child.stdout.close()  # the reader is gone before the first line is written
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 0, stderr
+    assert "Traceback" not in stderr
