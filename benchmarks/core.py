@@ -130,7 +130,14 @@ def task_configured(session: Session) -> None:
     agentobs.testing.reset()
     _pipeline.install(resolve(exporter="none"), span_processors=[_dropping_processor()])
     try:
-        _paired(session, name, call, SPAN_CALLS, note="span + task run counter + duration")
+        _paired(
+            session,
+            name,
+            call,
+            SPAN_CALLS,
+            target=1.3,
+            note="span + task run counter + duration",
+        )
     finally:
         agentobs.testing.reset()
 

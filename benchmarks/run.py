@@ -19,11 +19,13 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
+import bench_llm
 import core
 from _harness import ROUNDS, Row, Session
 
 SUITES: list[tuple[str, list[Callable[[Session], None]]]] = [
     ("core", core.BENCHMARKS),
+    ("llm", bench_llm.BENCHMARKS),
 ]
 """Every benchmark module, run in this order (order matters within a module)."""
 

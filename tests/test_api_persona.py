@@ -28,6 +28,29 @@ def _persona() -> str | None:
     return info.name if info is not None else None
 
 
+def test_the_persona_processor_is_added_when_a_persona_is_first_entered(
+    cap: testing.Capture,
+) -> None:
+    from agentobs import _pipeline
+    from agentobs._processors import PersonaSpanProcessor
+
+    pipeline = _pipeline.current()
+    assert pipeline is not None
+    provider: Any = pipeline.tracer_provider
+
+    def stampers() -> list[Any]:
+        processors = provider._active_span_processor._span_processors
+        return [p for p in processors if isinstance(p, PersonaSpanProcessor)]
+
+    with agentobs.task("before"):
+        pass
+    assert stampers() == []  # no persona yet: no cost on every span
+    for _ in range(2):
+        with agentobs.persona("coder"):
+            pass
+    assert stampers() == [pipeline.persona_processor]
+
+
 def test_persona_is_stamped_on_every_nested_span_and_metric(cap: testing.Capture) -> None:
     tracer = trace.get_tracer("thirdparty")
     with agentobs.workflow("w"), agentobs.persona("coder", chatmode="edit"):

@@ -200,6 +200,29 @@ def run_python(code: str) -> str:
     return result.stdout.strip()
 
 
+@pytest.mark.parametrize(("setting", "expected"), [(None, False), ("trace_based", True)])
+def test_exemplars_are_off_unless_asked_for(
+    monkeypatch: pytest.MonkeyPatch, setting: str | None, expected: bool
+) -> None:
+    if setting is not None:
+        monkeypatch.setenv("OTEL_METRICS_EXEMPLAR_FILTER", setting)
+    with agentobs.testing.capture() as cap:
+        with agentobs.workflow("w"), agentobs.task("t"):
+            pass
+        data = cap.metric_reader.get_metrics_data()
+    assert data is not None
+    points = [
+        point
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == "agentobs.task.duration"
+        for point in metric.data.data_points
+    ]
+    assert points
+    assert any(point.exemplars for point in points) is expected
+
+
 def test_import_does_not_load_the_sdk() -> None:
     out = run_python(
         """

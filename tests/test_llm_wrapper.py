@@ -222,3 +222,25 @@ def test_content_off_by_default_on_when_asked(cap: Capture) -> None:
     assert attrs["gen_ai.system_instructions"] == '[{"type": "text", "content": "be brief"}]'
     assert '"finish_reason": "stop"' in attrs["gen_ai.output.messages"]
     assert '"content": "hi"' in attrs["gen_ai.output.messages"]
+
+
+def test_calls_leave_no_reference_cycles(cap: Capture) -> None:
+    """A run's context holds the run itself: it is dropped at the end, so calls are freed by
+    reference counting rather than piling up for the cyclic garbage collector."""
+    import gc
+
+    call = agentobs.llm(provider="openai", model="gpt-4o")(completion)
+    call()  # warm: price table, metric bindings
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(20):
+            call()
+            with agentobs.llm(provider="openai", model="gpt-4o") as handle:
+                handle.record_usage(input_tokens=10, output_tokens=5)
+            with agentobs.workflow("w"), agentobs.stage("s"):
+                pass
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+    assert len(cap.spans_named("chat gpt-4o")) == 41

@@ -188,6 +188,68 @@ def test_scrubbing_happens_before_pipeline_exporters(clean_env: None, tmp_path: 
     assert key not in written
 
 
+def test_batch_processors_given_to_the_pipeline_scrub_off_the_calling_thread(
+    clean_env: None,
+) -> None:
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from agentobs import _pipeline
+    from agentobs._scrub import ScrubbingSpanExporter, ScrubbingSpanProcessor
+    from agentobs._settings import resolve
+
+    class Peeking(BatchSpanProcessor):
+        def on_end(self, span: Any) -> None:  # sees spans itself: must get them clean
+            super().on_end(span)
+
+    key = SECRETS["API key"][0]
+    memory, peeked = InMemorySpanExporter(), InMemorySpanExporter()
+    batch, peeking = BatchSpanProcessor(memory), Peeking(peeked)
+    agentobs.testing.reset()
+    try:
+        _pipeline.install(resolve(exporter="none", logs=False), span_processors=[batch, peeking])
+        pipeline = _pipeline.current()
+        assert pipeline is not None
+        assert batch in pipeline.span_processors  # as it is: its exporter scrubs
+        assert isinstance(batch.span_exporter, ScrubbingSpanExporter)
+        [behind] = [p for p in pipeline.span_processors if isinstance(p, ScrubbingSpanProcessor)]
+        assert behind.processors == [peeking]
+        with trace.get_tracer("third.party").start_as_current_span(f"call {key}") as span:
+            span.set_attribute("note", f"key={key}")
+        with agentobs.task("t", note=key):
+            pass
+        assert agentobs.force_flush()
+        for exporter in (memory, peeked):
+            spans = {s.name: s for s in exporter.get_finished_spans()}
+            assert set(spans) == {"call [REDACTED API key]", "task t"}
+            assert spans["call [REDACTED API key]"].attributes["note"] == "key=[REDACTED API key]"
+            assert spans["task t"].attributes["note"] == "[REDACTED API key]"
+    finally:
+        agentobs.testing.reset()
+
+
+def test_with_nothing_to_clean_processors_are_given_as_they_are(clean_env: None) -> None:
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from agentobs import _pipeline
+    from agentobs._settings import resolve
+
+    exporter = InMemorySpanExporter()
+    given = [BatchSpanProcessor(exporter), SimpleSpanProcessor(InMemorySpanExporter())]
+    agentobs.testing.reset()
+    try:
+        _pipeline.install(
+            resolve(exporter="none", logs=False, scrubbing=False), span_processors=given
+        )
+        pipeline = _pipeline.current()
+        assert pipeline is not None
+        assert pipeline.span_processors == given
+        assert given[0].span_exporter is exporter
+    finally:
+        agentobs.testing.reset()
+
+
 def test_content_capture_settings(clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     def captured(**kwargs: Any) -> bool:
         with agentobs.testing.capture(**kwargs) as cap:

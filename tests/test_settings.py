@@ -178,6 +178,12 @@ def test_sampler_env() -> None:
     assert (settings.sampler, settings.sampler_arg) == ("traceidratio", 0.1)
 
 
+def test_exemplar_filter_is_off_unless_the_standard_variable_asks() -> None:
+    assert resolve(env={}).exemplar_filter == "always_off"
+    env = {"OTEL_METRICS_EXEMPLAR_FILTER": "Trace_Based"}
+    assert resolve(env=env).exemplar_filter == "trace_based"
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"), [("true", 9464), ("9000", 9000), ("false", None), ("0", 0)]
 )
@@ -249,6 +255,7 @@ def test_bad_argument_raises_from_configure_too() -> None:
         ("OTEL_TRACES_SAMPLER", "sometimes", "sampler", "parentbased_always_on"),
         ("OTEL_TRACES_SAMPLER_ARG", "2", "sampler_arg", 1.0),
         ("OTEL_METRIC_EXPORT_INTERVAL", "soon", "metric_export_interval", 60.0),
+        ("OTEL_METRICS_EXEMPLAR_FILTER", "sometimes", "exemplar_filter", "always_off"),
         ("OTEL_TRACES_EXPORTER", "jaeger", "exporters", {"traces": ("local",)}),
         ("AGENTOBS_LOGS", "maybe", "logs", True),
         ("AGENTOBS_LOG_LEVEL", "LOUD", "log_level", logging.INFO),

@@ -1,14 +1,18 @@
 """What happens when an LLM call ends: response and usage attributes, cost, metrics, budgets.
 
-Called by :meth:`agentobs._llm.llm.on_end`, while the call's span is still open. Metric
-attributes are bound once per distinct label set (``Recorder.bind``), so a call costs three
-histogram measurements (duration, input and output tokens) and a few in-process counter adds.
+Called by :meth:`agentobs._llm.llm.on_end`, while the call's span is still open. What depends
+only on the kind of call (operation, provider, models, server, persona, workflow) is worked
+out once per configuration and kept in a :class:`Plan`: the bound record function and cleaned
+attributes of each metric (``Recorder.bind``) and the call's price. A call then costs one
+``set_attributes``, three histogram measurements (duration, input and output tokens), a few
+in-process counter adds and a few float operations for the cost.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from . import _content, _cost
@@ -22,44 +26,126 @@ if TYPE_CHECKING:
     from ._llm import LLMRun, llm
     from ._usage import Usage
 
-_TOKEN_TYPES = (
-    ("input", "input_tokens", n.USAGE_INPUT),
-    ("output", "output_tokens", n.USAGE_OUTPUT),
+_EXTRA_TOKEN_TYPES = (
     ("cache_read", "cache_read_input_tokens", n.USAGE_CACHE_READ),
     ("cache_creation", "cache_creation_input_tokens", n.USAGE_CACHE_CREATION),
     ("reasoning", "reasoning_output_tokens", n.USAGE_REASONING),
 )
+"""Token types that are parts of the input or output totals: recorded only when non-zero."""
 _DEFAULT_MAX_CONTENT = 16384
-_BOUND_LIMIT = 4096
+_PLAN_LIMIT = 4096
 
 Bound = tuple[Callable[..., None], Any]
-_bound: dict[tuple[str, tuple[tuple[str, Any], ...]], Bound] = {}
-_bound_owner: list[Any] = [None]
-_bound_lock = threading.Lock()
+Labels = tuple[tuple[str, Any], ...]
+PlanKey = tuple[str, Any, Any, Any, Any, Any, Any]
+
+# What a plan records, by kind: (metric, whether its labels are the GenAI ``base`` or the
+# agentobs ``labels``, whether the workflow is one of them, the extra label's key).
+_DURATION = "gen_ai.client.operation.duration"
+_SPECS: dict[str, tuple[str, bool, bool, str | None]] = {
+    "duration": (_DURATION, True, False, n.ERROR_TYPE),
+    "ttfc": ("gen_ai.client.operation.time_to_first_chunk", True, False, None),
+    "usage": ("gen_ai.client.token.usage", True, False, n.TOKEN_TYPE),
+    "tokens": ("agentobs.tokens", False, True, n.TOKEN_TYPE),
+    "cost": ("agentobs.cost", False, True, n.COST_SOURCE),
+    "unpriced_calls": ("agentobs.cost.unpriced_calls", False, False, None),
+    "unpriced_tokens": ("agentobs.cost.unpriced_tokens", False, False, n.TOKEN_TYPE),
+}
+_OK = ("duration", None)
+_TTFC = ("ttfc", None)
+_USAGE_INPUT = ("usage", "input")
+_USAGE_OUTPUT = ("usage", "output")
+_TOKENS_INPUT = ("tokens", "input")
+_TOKENS_OUTPUT = ("tokens", "output")
+_UNPRICED_CALLS = ("unpriced_calls", None)
 
 
-def _metric(name: str, labels: tuple[tuple[str, Any], ...]) -> Bound | None:
-    """The record function of metric ``name`` and its cleaned ``labels`` (cached per set)."""
+def _no_record(*_args: Any) -> None:
+    return None
+
+
+_NO_RECORD: Bound = (_no_record, None)
+
+
+class Plan:
+    """The metric records and the price of one kind of LLM call, for one configuration."""
+
+    __slots__ = ("base", "labels", "price", "price_until", "recorders", "records", "workflow")
+
+    def __init__(self, key: PlanKey, recorders: dict[str, Any] | None) -> None:
+        operation, provider, model, response_model, server, persona, workflow = key
+        self.base: Labels = (
+            (n.OPERATION, operation),
+            (n.PROVIDER, provider),
+            (n.REQUEST_MODEL, model),
+            (n.RESPONSE_MODEL, response_model),
+            (n.SERVER_ADDRESS, server[0] if server else None),
+            (n.SERVER_PORT, server[1] if server else None),
+            (n.PERSONA_NAME, persona),
+        )
+        self.labels: Labels = (
+            (n.REQUEST_MODEL, model),
+            (n.PROVIDER, provider),
+            (n.PERSONA_NAME, persona),
+        )
+        self.workflow = (n.WORKFLOW_NAME, workflow)
+        self.recorders = recorders
+        self.records: dict[Hashable, Bound] = {}
+        self.price: _cost.Pricing | None = None
+        self.price_until = 0.0
+
+    def record(self, which: tuple[str, Any], value: float, context: Any) -> None:
+        """Record ``value`` into the metric ``which`` names (bound on first use)."""
+        bound = self.records.get(which)
+        if bound is None:
+            bound = self._bind(which)
+        bound[0](value, bound[1], context)
+
+    def _bind(self, which: tuple[str, Any]) -> Bound:
+        recorders = self.recorders
+        if recorders is None:
+            return _NO_RECORD
+        kind, value = which
+        name, genai, with_workflow, extra = _SPECS[kind]
+        labels = dict(self.base if genai else self.labels)
+        if with_workflow:
+            labels[n.WORKFLOW_NAME] = self.workflow[1]
+        if extra is not None:
+            labels[extra] = value
+        bound: Bound = recorders[name].bind(labels)
+        self.records[which] = bound
+        return bound
+
+    def pricing(
+        self, provider: str | None, request_model: str | None, response_model: str | None
+    ) -> _cost.Pricing:
+        """What prices these calls (looked up again every ``PRICING_TTL`` seconds)."""
+        now = monotonic()
+        price = self.price
+        if price is None or now >= self.price_until:
+            price = self.price = _cost.pricing(provider, request_model, response_model)
+            self.price_until = now + _cost.PRICING_TTL
+        return price
+
+
+_plans: dict[PlanKey, Plan] = {}
+_plans_owner: list[Any] = [None]
+_plans_lock = threading.Lock()
+
+
+def plan_for(key: PlanKey) -> Plan:
+    """The plan of calls described by ``key``, for the current configuration."""
     recorders = STATE.recorders
-    if recorders is None:
-        return None
-    if _bound_owner[0] is not recorders:
-        with _bound_lock:
-            _bound.clear()
-            _bound_owner[0] = recorders
-    key = (name, labels)
-    found = _bound.get(key)
-    if found is None:
-        found = recorders[name].bind(dict(labels))
-        if len(_bound) < _BOUND_LIMIT:
-            _bound[key] = found
-    return found
-
-
-def _record(name: str, labels: tuple[tuple[str, Any], ...], value: float) -> None:
-    bound = _metric(name, labels)
-    if bound is not None:
-        bound[0](value, bound[1])
+    if _plans_owner[0] is not recorders:
+        with _plans_lock:
+            _plans.clear()
+            _plans_owner[0] = recorders
+    plan = _plans.get(key)
+    if plan is None:
+        plan = Plan(key, recorders)
+        if recorders is not None and len(_plans) < _PLAN_LIMIT:
+            _plans[key] = plan
+    return plan
 
 
 def account(scope: llm, run: LLMRun, seconds: float, error: str | None) -> None:
@@ -98,50 +184,49 @@ def account(scope: llm, run: LLMRun, seconds: float, error: str | None) -> None:
             attributes[n.CONTENT_TRUNCATED] = True
 
     parent = run.parent
-    persona_info = parent.get(PERSONA_KEY)
-    persona = None if persona_info is None else persona_info.name
-    server = run.server
-    base = (
-        (n.OPERATION, scope.operation),
-        (n.PROVIDER, provider),
-        (n.REQUEST_MODEL, model),
-        (n.RESPONSE_MODEL, response_model),
-        (n.SERVER_ADDRESS, server[0] if server else None),
-        (n.SERVER_PORT, server[1] if server else None),
-        (n.PERSONA_NAME, persona),
+    persona = parent.get(PERSONA_KEY)
+    flow = parent.get(WORKFLOW_KEY)
+    plan = plan_for(
+        (
+            scope.operation,
+            provider,
+            model,
+            response_model,
+            run.server,
+            None if persona is None else persona.name,
+            None if flow is None else flow.name,
+        )
     )
-    _record("gen_ai.client.operation.duration", (*base, (n.ERROR_TYPE, error)), seconds)
+    plan.record(_OK if error is None else ("duration", error), seconds, parent)
     if run.first_chunk is not None:
         delay = (run.first_chunk - run.start) / 1e9
         attributes[n.TIME_TO_FIRST_CHUNK] = delay
-        _record("gen_ai.client.operation.time_to_first_chunk", base, delay)
+        plan.record(_TTFC, delay, parent)
 
     breaches = []
     if usage is not None and usage.known:
-        flow = parent.get(WORKFLOW_KEY)
-        labels = ((n.REQUEST_MODEL, model), (n.PROVIDER, provider), (n.PERSONA_NAME, persona))
-        workflow = (n.WORKFLOW_NAME, None if flow is None else flow.name)
-        _record_tokens(usage, attributes, base, labels, workflow)
-        cost = _cost.cost_of(provider, scope.model, response_model, usage)
-        if cost.usd is not None:
-            attributes[n.COST_USD] = cost.usd
-            attributes[n.COST_SOURCE] = cost.source
-            _record("agentobs.cost", (*labels, workflow, (n.COST_SOURCE, cost.source)), cost.usd)
+        _record_tokens(plan, usage, attributes, parent)
+        usd = usage.cost_usd
+        if usd is not None:
+            source: str | None = _cost.SOURCE_PROVIDER
+        else:
+            rates, source, _priced = plan.pricing(provider, scope.model, response_model)
+            usd = None if rates is None else rates.cost(usage)
+        if usd is not None:
+            attributes[n.COST_USD] = usd
+            attributes[n.COST_SOURCE] = source
+            plan.record(("cost", source), usd, parent)
         else:
             attributes[n.COST_UNPRICED] = True
-            _record("agentobs.cost.unpriced_calls", labels, 1)
+            plan.record(_UNPRICED_CALLS, 1, parent)
             for token_type, count in (
                 ("input", usage.input_tokens),
                 ("output", usage.output_tokens),
             ):
                 if count:
-                    _record(
-                        "agentobs.cost.unpriced_tokens",
-                        (*labels, (n.TOKEN_TYPE, token_type)),
-                        count,
-                    )
+                    plan.record(("unpriced_tokens", token_type), count, parent)
         for budget in run.budgets:
-            breaches += budget.charge(usage.total_tokens, cost.usd)
+            breaches += budget.charge(usage.total_tokens, usd)
         if run.outer is not None:
             run.outer.children_counted = True
     elif error is None and not run.children_counted:
@@ -157,21 +242,19 @@ def account(scope: llm, run: LLMRun, seconds: float, error: str | None) -> None:
         record_breach(breach, span)
 
 
-def _record_tokens(
-    usage: Usage,
-    attributes: dict[str, Any],
-    base: tuple[tuple[str, Any], ...],
-    labels: tuple[tuple[str, Any], ...],
-    workflow: tuple[str, Any],
-) -> None:
-    for token_type, field, key in _TOKEN_TYPES:
+def _record_tokens(plan: Plan, usage: Usage, attributes: dict[str, Any], context: Any) -> None:
+    count = usage.input_tokens
+    if count is not None:
+        attributes[n.USAGE_INPUT] = count
+        plan.record(_USAGE_INPUT, count, context)
+        plan.record(_TOKENS_INPUT, count, context)
+    count = usage.output_tokens
+    if count is not None:
+        attributes[n.USAGE_OUTPUT] = count
+        plan.record(_USAGE_OUTPUT, count, context)
+        plan.record(_TOKENS_OUTPUT, count, context)
+    for token_type, field, key in _EXTRA_TOKEN_TYPES:
         count = getattr(usage, field)
-        if count is None:
-            continue
-        typed = (n.TOKEN_TYPE, token_type)
-        if token_type == "input" or token_type == "output":
-            _record("gen_ai.client.token.usage", (*base, typed), count)
-        elif not count:
-            continue  # parts of the totals: only when there are some
-        attributes[key] = count
-        _record("agentobs.tokens", (*labels, workflow, typed), count)
+        if count:  # parts of the totals: only when there are some
+            attributes[key] = count
+            plan.record(("tokens", token_type), count, context)

@@ -20,6 +20,7 @@ from opentelemetry import trace
 
 from . import _context as ctx
 from . import _names as n
+from . import _pipeline
 from ._engine import NO_RESULT, Run, Scope, clean_attributes, clean_name
 from ._errors import internal_errors, warn_once
 from ._state import STATE
@@ -328,6 +329,7 @@ class persona(Scope):
             )
         if flow is not None:
             flow.last_persona = self.name
+        _pipeline.stamp_personas()  # the first time: third-party spans inside carry it too
         info = ctx.PersonaInfo(self.name, self.chatmode, self.budget)
         context = _set_value(_PERSONA_KEY, info, run.context)
         return context if self.budget is None else ctx.push_budget(context, self.budget, self.name)

@@ -265,6 +265,19 @@ def cost_of(
     """The cost of a call with ``usage``, from the first source that prices it."""
     if usage.cost_usd is not None:
         return Cost(usage.cost_usd, SOURCE_PROVIDER, response_model or request_model)
+    rates, source, model = pricing(provider, request_model, response_model)
+    return Cost(None if rates is None else rates.cost(usage), source, model)
+
+
+Pricing = tuple[Rates | None, str | None, str | None]
+"""The rates that price a call (None: unpriced), their source and the model they price."""
+
+
+def pricing(provider: str | None, request_model: str | None, response_model: str | None) -> Pricing:
+    """How calls of these models are priced: the user's prices first, then the price table,
+    the response model before the requested one. Unpriced: ``(None, None, model)``, with one
+    warning per model. Callers may keep it for :data:`PRICING_TTL` seconds (not longer: some
+    prices depend on the time of day)."""
     models = [m for m in (response_model, request_model) if m]
     user = _user_table()
     if user:
@@ -272,11 +285,11 @@ def cost_of(
             lowered = model.lower()
             rates = user.get(f"{provider}/{lowered}") or user.get(lowered)
             if rates is not None:
-                return Cost(rates.cost(usage), SOURCE_USER, model)
+                return rates, SOURCE_USER, model
     for model in models:
         found = rates_from_table(provider, model)
         if found is not None:
-            return Cost(found.cost(usage), SOURCE_TABLE, model)
+            return found, SOURCE_TABLE, model
     if models:
         warn_once(
             f"unpriced:{provider}:{models[-1]}",
@@ -287,4 +300,9 @@ def cost_of(
             provider,
             models[-1],
         )
-    return Cost(None, None, models[0] if models else None)
+    return None, None, models[0] if models else None
+
+
+PRICING_TTL = 60.0
+"""Seconds a caller may keep what :func:`pricing` returned (the table's own cache keeps a
+model's rates for ``_TTL``; this adds at most a minute to it)."""

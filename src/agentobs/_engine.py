@@ -328,6 +328,9 @@ class Scope:
                 self.on_end(run, (end - run.start) / 1e9, status, error)
             finally:
                 span.end(end)
+                # The run's context may hold the run itself (``with`` blocks, LLM calls): drop
+                # it so the run is freed now, by reference counting, not by the cyclic GC.
+                run.context = None
         except Exception as internal:
             _internal(internal, f"{self.kind}.end")
 

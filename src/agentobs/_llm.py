@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from time import time_ns
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
@@ -22,11 +22,12 @@ from opentelemetry.trace import SpanKind
 from . import _content, _cost
 from . import _names as n
 from ._accounting import account
-from ._budget import TokenBudget, in_force, iter_refusals
-from ._engine import NOOP_RUN, Run, Scope, clean_attributes, clean_name
+from ._budget import TokenBudget, iter_refusals
+from ._context import BUDGETS_KEY
+from ._engine import NO_RESULT, NOOP_RUN, Run, Scope, clean_attributes, clean_name
 from ._errors import internal_errors, warn_once
 from ._state import STATE
-from ._streams import AsyncLLMStream, LLMStream, is_async_stream, is_stream
+from ._streams import ASYNC_STREAM, SYNC_STREAM, AsyncLLMStream, LLMStream, stream_kind
 from ._usage import Response, StreamState, Usage, from_result
 
 LLM_RUN_KEY = otel_context.create_key("agentobs.llm_run")
@@ -58,7 +59,15 @@ class LLMRun(Run):
     )
 
     def __init__(self, scope: Scope, span: Any, parent: Any, context: Any, start: int) -> None:
-        super().__init__(scope, span, parent, context, start)
+        # Run.__init__'s assignments, inlined (this runs once per model call)
+        self.scope = scope
+        self.span = span
+        self.parent = parent
+        self.context = context
+        self.start = start
+        self.token: Any = None
+        self.state: Any = None
+        self.result: Any = NO_RESULT
         self.usage: Usage | None = None
         self.explicit = False
         self.response: Response | None = None
@@ -151,10 +160,11 @@ class LLMRun(Run):
         """End the call with ``result``, or wrap ``result`` if it is a stream (then the call
         ends with the stream). Returns what the caller should receive."""
         try:
-            if is_stream(result):
+            kind = stream_kind(result)
+            if kind == SYNC_STREAM:
                 self.stream = StreamState(self.capture)
                 return LLMStream(result, self)
-            if is_async_stream(result):
+            if kind == ASYNC_STREAM:
                 self.stream = StreamState(self.capture)
                 return AsyncLLMStream(result, self)
             self.take(result)
@@ -227,7 +237,7 @@ class llm(Scope):
     kind: ClassVar[str] = "llm"
     span_kind: ClassVar[SpanKind] = SpanKind.CLIENT
     run_class: ClassVar[type[Run]] = LLMRun
-    __slots__ = ("capture_content", "model", "operation", "provider")
+    __slots__ = ("_capture", "capture_content", "model", "operation", "provider")
 
     def __init__(
         self,
@@ -242,6 +252,7 @@ class llm(Scope):
         self.model = None if model is None else clean_name(model, "model")
         self.provider = None if provider is None else clean_name(provider, "provider")
         self.capture_content = capture_content
+        self._capture: tuple[Any, bool] = (None, False)  # (settings, capture_enabled(...))
         super().__init__(self.model or self.operation, {})
         self.span_name = f"{self.operation} {self.model}" if self.model else self.operation
         self.attributes = clean_attributes(
@@ -255,10 +266,15 @@ class llm(Scope):
         )
 
     def on_start(self, run: Run, parent: Any) -> Any:
-        assert isinstance(run, LLMRun)
-        _cost.warm()
-        run.capture = capture_enabled(self.capture_content)
-        budgets = in_force(parent)
+        run = cast(LLMRun, run)
+        if _cost._warm_thread is None:
+            _cost.warm()
+        capture = self._capture
+        settings = STATE.settings
+        if capture[0] is not settings:  # worked out once per configuration
+            capture = self._capture = (settings, capture_enabled(self.capture_content))
+        run.capture = capture[1]
+        budgets = parent.get(BUDGETS_KEY)  # the budgets in force, outermost first
         if budgets:
             run.budgets = budgets
             run.span.set_attribute(n.BUDGET_NAME, budgets[-1].name or "budget")
@@ -268,8 +284,7 @@ class llm(Scope):
         return _set_value(LLM_RUN_KEY, run, run.context)
 
     def on_end(self, run: Run, seconds: float, status: str, error: str | None) -> None:
-        assert isinstance(run, LLMRun)
-        account(self, run, seconds, error)
+        account(self, cast(LLMRun, run), seconds, error)
 
     # --- refusals by spent budgets ---
 
@@ -295,14 +310,17 @@ class llm(Scope):
     # --- decorator ---
 
     def _wrap_function(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        scope = self
+        scope, start, state = self, self._start, STATE
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            run = scope.start() if STATE.tracer is not None else None
+            tracer = state.tracer
+            if tracer is None:
+                return fn(*args, **kwargs)
+            run = cast("LLMRun | None", start(tracer))
             if run is None:
                 return fn(*args, **kwargs)
-            assert isinstance(run, LLMRun)
-            scope.refuse(run)
+            if run.budgets:
+                scope.refuse(run)
             token = _attach(run.context)
             try:
                 result = fn(*args, **kwargs)

@@ -69,6 +69,7 @@ class _Pipeline:
     prometheus_address: tuple[str, int] | None = None
     system_metrics: Any = None
     langfuse_scores: Any = None
+    persona_processor: Any = None
     noise_filter: _OncePerMessage = field(default_factory=_OncePerMessage)
 
     def force_flush(self, timeout: float) -> bool:
@@ -268,6 +269,25 @@ def install(
         )
 
 
+def stamp_personas() -> None:
+    """Make third-party spans carry the current persona from now on: add the
+    :class:`~agentobs._processors.PersonaSpanProcessor`, the first time a persona is entered
+    (before its context is attached). A process that uses no persona does not pay for it on
+    every span; agentobs's own spans carry the persona by themselves."""
+    pipeline = _PIPELINE
+    if pipeline is None or pipeline.persona_processor is not None:
+        return
+    from ._processors import PersonaSpanProcessor
+
+    with _LOCK:
+        if _PIPELINE is not pipeline or pipeline.persona_processor is not None:
+            return
+        processor = PersonaSpanProcessor()
+        pipeline.tracer_provider.add_span_processor(processor)
+        pipeline.span_processors.append(processor)
+        pipeline.persona_processor = processor
+
+
 def _sampler(settings: Settings) -> Any:
     from opentelemetry.sdk.trace import sampling
 
@@ -280,6 +300,19 @@ def _sampler(settings: Settings) -> Any:
         "parentbased_always_off": sampling.ParentBased(sampling.ALWAYS_OFF),
         "parentbased_traceidratio": sampling.ParentBased(ratio),
     }[settings.sampler]
+
+
+def _exemplar_filter(name: str) -> Any:
+    from opentelemetry.sdk.metrics import (
+        AlwaysOffExemplarFilter,
+        AlwaysOnExemplarFilter,
+        TraceBasedExemplarFilter,
+    )
+
+    return {
+        "always_on": AlwaysOnExemplarFilter,
+        "trace_based": TraceBasedExemplarFilter,
+    }.get(name, AlwaysOffExemplarFilter)()
 
 
 def _resource(settings: Settings) -> Any:
@@ -404,13 +437,8 @@ def _build(
         )
         trace.set_tracer_provider(tracer_provider)
         pipeline.owned.add("traces")
-    from ._processors import PersonaSpanProcessor
-
-    span_processors = [
-        PersonaSpanProcessor(),
-        *_scrub.processors(cleaner, list(extra_span_processors)),
-        *span_processors,
-    ]
+    # The PersonaSpanProcessor is added by stamp_personas(), when a persona is first entered.
+    span_processors = [*_scrub.processors(cleaner, list(extra_span_processors)), *span_processors]
     for span_processor in span_processors:
         tracer_provider.add_span_processor(span_processor)
 
@@ -426,7 +454,10 @@ def _build(
         readers = []
     else:
         meter_provider = MeterProvider(
-            resource=resource, metric_readers=readers, shutdown_on_exit=False
+            resource=resource,
+            metric_readers=readers,
+            shutdown_on_exit=False,
+            exemplar_filter=_exemplar_filter(settings.exemplar_filter),
         )
         metrics.set_meter_provider(meter_provider)
         pipeline.owned.add("metrics")

@@ -1,7 +1,10 @@
 """The scrubbing span processor: secrets out of every span before any exporter sees it.
 
-It sits in front of the exporting processors (pipeline layer) and hands them a cleaned copy
-of each span, agentobs's own and every other instrumentation's alike:
+It sits in front of every exporter (pipeline layer) and hands it a cleaned copy of each span,
+agentobs's own and every other instrumentation's alike. Behind a batch processor it runs in
+the export thread (:class:`ScrubbingSpanExporter`), off the application's hot path; only
+synchronous processors (in-memory capture in tests) get it in the thread that ends the span
+(:class:`ScrubbingSpanProcessor`). It removes:
 
 * **Secrets** in span names, attribute values, event attributes and status messages: API keys
   (OpenAI/Anthropic ``sk-...``, AWS, GitHub, Google, Slack), bearer and basic credentials,
@@ -260,30 +263,43 @@ class SpanCleaner:
         self.remove_content = remove_content
 
     def clean(self, span: ReadableSpan) -> ReadableSpan:
-        """``span``, or a copy of it with secrets (and, if asked, content) removed."""
+        """``span``, or a copy of it with secrets (and, if asked, content) removed.
+
+        Runs once per exported span (in the batch thread): values already seen clean, under
+        keys that name no secret, are passed over with a set lookup each.
+        """
         scrubber = self.scrubber
         remove = self.remove_content
-        attributes = span.attributes or {}
+        known_clean: set[str] = set() if scrubber is None else scrubber._clean
+        key_is_secret: dict[str, bool] = {} if scrubber is None else scrubber._secret_keys
         changed: dict[str, Any] | None = None
         removed: list[str] = []
-        for key, value in _items(span, attributes):
+        for key, value in _items(span):
             if remove and is_content(key):
                 removed.append(key)
                 continue
-            kind = type(value)
-            if scrubber is None or kind is int or kind is float or kind is bool:
+            if scrubber is None:
                 continue
-            if kind is str and value in scrubber._clean and not scrubber.secret_key(key):
+            kind = type(value)
+            if kind is str:
+                skip = value in known_clean and key_is_secret.get(key) is False
+            elif kind is tuple:  # e.g. finish reasons
+                skip = key_is_secret.get(key) is False and known_clean.issuperset(value)
+            else:
+                skip = kind is int or kind is float or kind is bool
+            if skip:
                 continue
             cleaned = scrubber.value(key, value)
             if cleaned is not value:
                 if changed is None:
                     changed = {}
                 changed[key] = cleaned
-        events = span.events
+        events = span.events if getattr(span, "_events", True) else ()
         new_events = self._events(events) if events else None
         name = span.name
-        new_name = name if scrubber is None else scrubber.text("span name", name)
+        new_name = name
+        if scrubber is not None and name not in known_clean:
+            new_name = scrubber.text("span name", name)
         status = span.status
         new_status = status
         if scrubber is not None and status.description:
@@ -294,6 +310,7 @@ class SpanCleaner:
             new_status is status
         ):
             return span
+        attributes = span.attributes or {}
         new_attributes = {k: v for k, v in attributes.items() if k not in removed}
         if changed:
             new_attributes.update(changed)
@@ -347,11 +364,11 @@ class SpanCleaner:
             return None
 
 
-def _items(span: ReadableSpan, attributes: Any) -> Any:
+def _items(span: ReadableSpan) -> Any:
     """The attribute items, read straight from the SDK's dict when it has one (iterating the
     read-only view goes through a lock per key)."""
     inner = getattr(getattr(span, "_attributes", None), "_dict", None)
-    return inner.items() if isinstance(inner, dict) else attributes.items()
+    return inner.items() if type(inner) is dict else (span.attributes or {}).items()
 
 
 class ScrubbingSpanProcessor(SpanProcessor):
@@ -391,7 +408,11 @@ class ScrubbingSpanExporter(SpanExporter):
         self.cleaner = cleaner
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        cleaned = [c for c in map(self.cleaner.clean_or_drop, spans) if c is not None]
+        clean = self.cleaner.clean
+        try:
+            cleaned = [clean(span) for span in spans]
+        except Exception:  # again one by one: only the span that fails is dropped
+            cleaned = [c for c in map(self.cleaner.clean_or_drop, spans) if c is not None]
         return self.exporter.export(cleaned) if cleaned else SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
@@ -417,5 +438,52 @@ def exporter(span_cleaner: SpanCleaner, inner: SpanExporter) -> SpanExporter:
 
 
 def processors(span_cleaner: SpanCleaner, inner: Sequence[SpanProcessor]) -> list[SpanProcessor]:
-    """``inner`` (processors given to the pipeline as they are), receiving scrubbed spans."""
-    return [ScrubbingSpanProcessor(inner, span_cleaner)] if inner else []
+    """``inner`` (processors given to the pipeline as they are), receiving scrubbed spans.
+
+    A plain SDK ``BatchSpanProcessor`` keeps its place and scrubs in its export thread: its
+    exporter is wrapped (:class:`ScrubbingSpanExporter`), as for the exporters ``configure()``
+    builds, so the application's thread does not pay for it. Every other processor (a
+    ``SimpleSpanProcessor``, as ``agentobs.testing.capture()`` uses, or one of unknown kind)
+    sits behind a :class:`ScrubbingSpanProcessor`, in the thread that ends the span. With
+    scrubbing off and no hard off switch there is nothing to clean, and ``inner`` is returned
+    as it is.
+    """
+    if span_cleaner.scrubber is None and not span_cleaner.remove_content:
+        return list(inner)
+    result: list[SpanProcessor] = []
+    behind: list[SpanProcessor] = []  # consecutive ones, so the order is kept
+    for processor in inner:
+        if _scrub_in_export(processor, span_cleaner):
+            if behind:
+                result.append(ScrubbingSpanProcessor(behind, span_cleaner))
+                behind = []
+            result.append(processor)
+        else:
+            behind.append(processor)
+    if behind:
+        result.append(ScrubbingSpanProcessor(behind, span_cleaner))
+    return result
+
+
+def _scrub_in_export(processor: SpanProcessor, span_cleaner: SpanCleaner) -> bool:
+    """Wrap the exporter of an SDK ``BatchSpanProcessor`` in place; False when ``processor``
+    is anything else, or a subclass that sees spans itself, or its layout is not the one known
+    (the SDK keeps the exporter in ``_batch_processor._exporter`` behind the public read-only
+    ``span_exporter``; SDK 1.3x-1.4x)."""
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    if not isinstance(processor, BatchSpanProcessor):
+        return False
+    cls = type(processor)
+    if cls.on_end is not BatchSpanProcessor.on_end or cls.on_start is not (
+        BatchSpanProcessor.on_start
+    ):
+        return False  # it may read span contents on the application's thread
+    batch: Any = getattr(processor, "_batch_processor", None)
+    current: Any = getattr(batch, "_exporter", None)
+    if current is None or current is not getattr(processor, "span_exporter", None):
+        return False
+    if isinstance(current, ScrubbingSpanExporter):  # given to a pipeline before
+        current = current.exporter
+    batch._exporter = ScrubbingSpanExporter(current, span_cleaner)
+    return True

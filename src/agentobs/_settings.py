@@ -33,6 +33,7 @@ SAMPLERS = (
     "parentbased_always_off",
     "parentbased_traceidratio",
 )
+EXEMPLAR_FILTERS = ("always_off", "always_on", "trace_based")
 DEFAULT_PROMETHEUS_PORT = 9464
 DEFAULT_LOCAL_DIR = ".agentobs"
 
@@ -94,6 +95,10 @@ class Settings:
     scrub_callback: Callable[..., Any] | None = None
     langfuse: LangfuseTarget | None = None
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    exemplar_filter: str = "always_off"
+    """Which measurements may become exemplars in the MeterProvider agentobs builds
+    (``OTEL_METRICS_EXEMPLAR_FILTER``). Off unless asked for: sampling them costs every
+    histogram record, and the Prometheus scrape path does not export them."""
     sources: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -469,6 +474,14 @@ def resolve(
     sysm = r.value(
         "system_metrics", system_metrics, ["AGENTOBS_SYSTEM_METRICS"], _parse_bool, False
     )
+    exemplars = r.value(
+        "exemplar_filter",
+        None,
+        ["OTEL_METRICS_EXEMPLAR_FILTER"],
+        str.lower,
+        "always_off",
+        _one_of(EXEMPLAR_FILTERS),
+    )
 
     return Settings(
         service_name=name,
@@ -498,6 +511,7 @@ def resolve(
             langfuse=langfuse,
             prices=prices,
         ),
+        exemplar_filter=exemplars,
         sources=r.sources,
     )
 

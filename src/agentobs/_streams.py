@@ -263,3 +263,23 @@ def is_stream(value: Any) -> bool:
 def is_async_stream(value: Any) -> bool:
     """Whether ``value`` is an async iterator."""
     return hasattr(type(value), "__anext__")
+
+
+NOT_STREAM, SYNC_STREAM, ASYNC_STREAM = 0, 1, 2
+_stream_kinds: dict[type, int] = {}
+
+
+def stream_kind(value: Any) -> int:
+    """:data:`SYNC_STREAM`, :data:`ASYNC_STREAM` or :data:`NOT_STREAM` (cached per type)."""
+    kind = type(value)
+    found = _stream_kinds.get(kind)
+    if found is None:
+        if is_stream(value):
+            found = SYNC_STREAM
+        elif is_async_stream(value):
+            found = ASYNC_STREAM
+        else:
+            found = NOT_STREAM
+        if len(_stream_kinds) < 1024:
+            _stream_kinds[kind] = found
+    return found

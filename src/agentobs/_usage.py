@@ -84,6 +84,8 @@ class Response:
 
 def get(obj: Any, name: str) -> Any:
     """``obj[name]`` for a mapping, else ``getattr(obj, name, None)``."""
+    if type(obj) is dict:
+        return obj.get(name)
     if obj is None:
         return None
     if isinstance(obj, dict):
@@ -91,7 +93,20 @@ def get(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
+def _getter(obj: Any) -> Callable[[str], Any]:
+    """``get`` bound to ``obj`` (a dict's own ``get`` for a dict: no Python call per read)."""
+    if isinstance(obj, dict):
+        return obj.get
+
+    def read(name: str) -> Any:
+        return getattr(obj, name, None)
+
+    return read
+
+
 def _int(value: Any) -> int | None:
+    if type(value) is int:
+        return value
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -102,6 +117,8 @@ def _int(value: Any) -> int | None:
 
 
 def _float(value: Any) -> float | None:
+    if value is None:
+        return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     return None
@@ -127,40 +144,41 @@ def usage_from(usage: Any) -> Usage | None:
     """A :class:`Usage` from a ``usage`` object or dict of any known shape, else ``None``."""
     if usage is None:
         return None
-    prompt = _int(get(usage, "prompt_tokens"))
-    completion = _int(get(usage, "completion_tokens"))
-    cost = _float(get(usage, "cost"))
+    g = _getter(usage)
+    prompt = _int(g("prompt_tokens"))
+    completion = _int(g("completion_tokens"))
+    cost = _float(g("cost"))
     if prompt is not None or completion is not None:  # OpenAI Chat, LiteLLM: prompt has cache
-        details = get(usage, "prompt_tokens_details")
+        details = g("prompt_tokens_details")
         cached = _int(get(details, "cached_tokens"))
         if cached is None:
-            cached = _int(get(usage, "cache_read_input_tokens"))
+            cached = _int(g("cache_read_input_tokens"))
         written = _int(get(details, "cache_write_tokens"))
         return Usage(
             prompt,
             completion,
             cached,
-            written if written is not None else _int(get(usage, "cache_creation_input_tokens")),
-            _int(get(get(usage, "completion_tokens_details"), "reasoning_tokens")),
+            written if written is not None else _int(g("cache_creation_input_tokens")),
+            _int(get(g("completion_tokens_details"), "reasoning_tokens")),
             cost,
         )
-    inp = _int(get(usage, "input_tokens"))
-    out = _int(get(usage, "output_tokens"))
+    inp = _int(g("input_tokens"))
+    out = _int(g("output_tokens"))
     if inp is None and out is None:
         return _gemini(usage)
-    details = get(usage, "input_tokens_details")
+    details = g("input_tokens_details")
     if details is not None:  # OpenAI Responses: input includes cached
-        reasoning = _int(get(get(usage, "output_tokens_details"), "reasoning_tokens"))
+        reasoning = _int(get(g("output_tokens_details"), "reasoning_tokens"))
         cached, written = (
             _int(get(details, "cached_tokens")),
             _int(get(details, "cache_write_tokens")),
         )
         return Usage(inp, out, cached, written, reasoning, cost)
     # Anthropic: input excludes cache reads and writes; add them for the GenAI total.
-    read = _int(get(usage, "cache_read_input_tokens"))
-    created = _int(get(usage, "cache_creation_input_tokens"))
+    read = _int(g("cache_read_input_tokens"))
+    created = _int(g("cache_creation_input_tokens"))
     total = None if inp is None else inp + (read or 0) + (created or 0)
-    thinking = _int(get(get(usage, "output_tokens_details"), "thinking_tokens"))
+    thinking = _int(get(g("output_tokens_details"), "thinking_tokens"))
     return Usage(total, out, read, created, thinking, cost)
 
 
@@ -174,37 +192,51 @@ def _gemini(usage: Any) -> Usage | None:
     return Usage(prompt, output, _int(get(usage, "cached_content_token_count")), None, thoughts)
 
 
-def _provider_of(obj: Any) -> str | None:
-    hidden = getattr(obj, "_hidden_params", None)  # LiteLLM
-    if isinstance(hidden, dict):
+_providers_by_type: dict[type, str | None] = {}
+
+
+def _provider_of(obj: Any, hidden: Any) -> str | None:
+    if isinstance(hidden, dict):  # LiteLLM
         name = _str(hidden.get("custom_llm_provider"))
         if name:
             return name
-    return _PROVIDERS_BY_MODULE.get(type(obj).__module__.partition(".")[0])
+    kind = type(obj)
+    try:
+        return _providers_by_type[kind]
+    except KeyError:
+        pass
+    found = _PROVIDERS_BY_MODULE.get(str(getattr(kind, "__module__", "")).partition(".")[0])
+    if len(_providers_by_type) < 1024:
+        _providers_by_type[kind] = found
+    return found
+
+
+_NOT_RESULTS = (str, bytes, int, float, list, tuple)
 
 
 def from_result(obj: Any) -> Response | None:
     """What telemetry reads from a call's return value, or ``None`` for an unknown shape."""
-    if obj is None or isinstance(obj, (str, bytes, int, float, list, tuple)):
+    if obj is None or isinstance(obj, _NOT_RESULTS):
         return None
-    usage_obj = get(obj, "usage")
+    g = _getter(obj)
+    usage_obj = g("usage")
     if usage_obj is None:
-        usage_obj = get(obj, "usage_metadata")
+        usage_obj = g("usage_metadata")
     usage = usage_from(usage_obj)
-    choices = get(obj, "choices")
+    choices = g("choices")
     reasons: list[str] = []
     if isinstance(choices, list):  # Chat Completions, LiteLLM
         for choice in choices:
-            reason = _str(get(choice, "finish_reason"))
-            if reason:
+            reason = get(choice, "finish_reason")
+            if isinstance(reason, str) and reason:
                 reasons.append(reason)
-    elif isinstance(get(obj, "output"), list):  # Responses
-        details = get(obj, "incomplete_details")
-        reason = _str(get(details, "reason")) or _str(get(obj, "status"))
+    elif isinstance(g("output"), list):  # Responses
+        details = g("incomplete_details")
+        reason = _str(get(details, "reason")) or _str(g("status"))
         if reason:
             reasons.append(reason)
     else:  # Anthropic
-        reason = _str(get(obj, "stop_reason"))
+        reason = _str(g("stop_reason"))
         if reason:
             reasons.append(reason)
     if usage is None and not reasons:
@@ -214,10 +246,10 @@ def from_result(obj: Any) -> Response | None:
         usage.cost_usd = _float(hidden.get("response_cost"))
     return Response(
         usage,
-        _str(get(obj, "model")) or _str(get(obj, "model_version")),
-        _str(get(obj, "id")),
+        _str(g("model")) or _str(g("model_version")),
+        _str(g("id")),
         reasons,
-        _provider_of(obj),
+        _provider_of(obj, hidden),
     )
 
 
