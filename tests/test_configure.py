@@ -248,3 +248,15 @@ def test_calls_before_configure_are_no_ops() -> None:
         """
     )
     assert out == "[True, True, True] False False"
+
+
+def test_configure_takes_every_setting_resolve_knows() -> None:
+    """configure() forwards its arguments to resolve(): the two signatures must agree."""
+    import inspect
+
+    from agentobs._settings import resolve
+
+    configure_params = inspect.signature(agentobs.configure).parameters
+    resolve_params = dict(inspect.signature(resolve).parameters)
+    resolve_params.pop("env")  # a test seam, not a user setting
+    assert list(configure_params) == list(resolve_params)

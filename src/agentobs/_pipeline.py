@@ -199,37 +199,9 @@ def configure(
     :func:`shutdown` first to configure again. If the application already installed SDK
     providers, agentobs adds its processors to them instead of replacing them.
     """
-    settings = resolve(
-        service_name=service_name,
-        service_version=service_version,
-        environment=environment,
-        resource_attributes=resource_attributes,
-        exporter=exporter,
-        endpoint=endpoint,
-        protocol=protocol,
-        headers=headers,
-        timeout=timeout,
-        compression=compression,
-        insecure=insecure,
-        certificate=certificate,
-        local_dir=local_dir,
-        local_max_bytes=local_max_bytes,
-        prometheus_port=prometheus_port,
-        prometheus_host=prometheus_host,
-        sample_ratio=sample_ratio,
-        metric_export_interval=metric_export_interval,
-        max_queue_size=max_queue_size,
-        logs=logs,
-        log_level=log_level,
-        system_metrics=system_metrics,
-        capture_content=capture_content,
-        max_content_size=max_content_size,
-        scrubbing=scrubbing,
-        scrub_patterns=scrub_patterns,
-        scrub_callback=scrub_callback,
-        langfuse=langfuse,
-        prices=prices,
-    )
+    # configure() spells out resolve()'s keyword arguments for users and type checkers;
+    # its locals at this point are exactly those arguments.
+    settings = resolve(**locals())
     install(settings)
 
 
