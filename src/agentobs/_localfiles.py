@@ -60,7 +60,11 @@ class JsonLinesWriter:
 
     def write(self, document: dict[str, Any]) -> bool:
         """Write one document as a line; False (after one warning) if the file is unusable."""
-        line = json.dumps(document, separators=(",", ":")) + "\n"
+        return self.write_line(json.dumps(document, separators=(",", ":")))
+
+    def write_line(self, text: str) -> bool:
+        """Write one line of JSON (ASCII, as ``json.dumps`` writes it, without the newline)."""
+        line = text + "\n"
         with self._lock:
             if self._broken:
                 return False
@@ -70,7 +74,7 @@ class JsonLinesWriter:
                     stream = self._rotate()
                 stream.write(line)
                 stream.flush()
-                self._size += len(line.encode())
+                self._size += len(line)  # ASCII: one byte per character
             except OSError as exc:
                 self._broken = True
                 warn_once(  # once per directory, not once per signal file in it
@@ -108,18 +112,16 @@ class JsonLinesWriter:
                 self._stream = None
 
 
-def _encoder(signal: str) -> Callable[[Any], dict[str, Any]]:
+def _encoder(signal: str) -> Callable[[Any], str]:
+    """The OTLP JSON line of a batch (``agentobs._otlpjson``: the documents of
+    ``opentelemetry.exporter.otlp.json.common``, four times faster)."""
+    from . import _otlpjson
+
     if signal == "traces":
-        from opentelemetry.exporter.otlp.json.common.trace_encoder import encode_spans
-
-        return lambda data: encode_spans(data).to_dict()
+        return _otlpjson.spans_json
     if signal == "metrics":
-        from opentelemetry.exporter.otlp.json.common.metrics_encoder import encode_metrics
-
-        return lambda data: encode_metrics(data).to_dict()
-    from opentelemetry.exporter.otlp.json.common._log_encoder import encode_logs
-
-    return lambda data: encode_logs(data).to_dict()
+        return _otlpjson.metrics_json
+    return _otlpjson.logs_json
 
 
 class _LocalFile:
@@ -129,11 +131,11 @@ class _LocalFile:
 
     def export(self, data: Any) -> bool:
         try:
-            document = self.encode(data)
+            line = self.encode(data)
         except Exception as exc:  # a bad attribute value must not stop the pipeline
             warn_once(f"local-encode:{type(exc).__name__}", "agentobs: cannot encode %s", exc)
             return False
-        return self.writer.write(document)
+        return self.writer.write_line(line)
 
 
 class LocalSpanExporter(SpanExporter):
