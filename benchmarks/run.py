@@ -20,12 +20,14 @@ from importlib import metadata
 from pathlib import Path
 
 import bench_llm
+import bench_pytest
 import core
 from _harness import ROUNDS, Row, Session
 
 SUITES: list[tuple[str, list[Callable[[Session], None]]]] = [
     ("core", core.BENCHMARKS),
     ("llm", bench_llm.BENCHMARKS),
+    ("pytest", bench_pytest.BENCHMARKS),
 ]
 """Every benchmark module, run in this order (order matters within a module)."""
 
