@@ -31,7 +31,7 @@ FILE_NAME = "flaky-history.json"
 CACHE_DIR = "agentobs"
 """The history lives at ``<pytest cache>/d/agentobs/flaky-history.json`` by default."""
 
-_LETTERS = frozenset("pfesxXk")
+_LETTER_CHARS = "pfesxXk"
 _PASS = frozenset("pk")
 _DECISIVE = frozenset("pfek")
 _FORGET_AFTER = 500
@@ -66,6 +66,11 @@ class Verdict:
 
 def flip_stats(letters: str) -> tuple[int, int, float]:
     """(flips, decisive runs, flip rate) of a sequence of outcome letters."""
+    if "k" not in letters:  # the common cases, counted in C: always passed, always failed
+        if "f" not in letters and "e" not in letters:
+            return 0, letters.count("p"), 0.0
+        if "p" not in letters:
+            return 0, letters.count("f") + letters.count("e"), 0.0
     flips = runs = reruns = 0
     previous: bool | None = None
     for letter in letters:
@@ -150,7 +155,7 @@ class History:
             if (
                 not (fp is None or isinstance(fp, str))
                 or not isinstance(letters, str)
-                or not set(letters) <= _LETTERS
+                or letters.strip(_LETTER_CHARS)  # a letter that is not one of ours
                 or not isinstance(last, int)
             ):
                 raise ValueError(f"malformed entry for {nodeid!r}")

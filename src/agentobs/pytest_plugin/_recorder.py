@@ -1,11 +1,11 @@
 """The process that owns the run (a serial run, or the xdist controller) records each test.
 
-In a serial run the runner hands over each finished test (the reports of its last attempt).
-On the xdist controller, :class:`ReportListener` reads the reports xdist replays there
-(``pytest_runtest_logreport``), with the runner's payload on each teardown report. Either way
-each test is counted once, with the outcome pytest's terminal and JUnit XML give it. At the
-end of the session the recorder decides which tests were flaky (within the run, and across
-runs from the history) and sums the run up.
+In a serial run the runner hands over each finished test, classified from the reports of its
+last attempt (:class:`Finished`). On the xdist controller, :class:`ReportListener` reads the
+reports xdist replays there (``pytest_runtest_logreport``), with the runner's payload on each
+teardown report. Either way each test is counted once, with the outcome pytest's terminal and
+JUnit XML give it. At the end of the session the recorder decides which tests were flaky
+(within the run, and across runs from the history) and sums the run up.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -23,6 +23,22 @@ from ._metrics import RunStats
 from ._outcomes import LETTERS, PASS_LIKE, PAYLOAD, classify
 
 _NO_HISTORY_EXIT = (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
+
+
+class Finished(NamedTuple):
+    """A test the runner of this process finished (a serial run), already classified.
+
+    The recorder keeps it as a plain tuple of strings and numbers, which the garbage
+    collector stops tracking (it does not untrack named tuples): a long run does not give
+    every collection thousands more objects to traverse."""
+
+    outcome: str
+    reason: str | None
+    category: str
+    duration: float
+    fingerprint: str | None
+    failed_before: int
+    """Attempts that failed before the last one (reruns within the run)."""
 
 
 @dataclass
@@ -71,11 +87,11 @@ class Recorder:
 
     def __init__(self, categories: Categories) -> None:
         self.categories = categories
-        self.tests: dict[str, Seen] = {}
+        self.tests: dict[str, Seen | tuple[Any, ...]] = {}
 
-    def add(self, nodeid: str, seen: Seen) -> None:
+    def add(self, nodeid: str, finished: Finished) -> None:
         """A finished test, from the runner of this process."""
-        self.tests[nodeid] = seen
+        self.tests[nodeid] = tuple(finished)
 
     def finish(
         self,
@@ -90,6 +106,22 @@ class Recorder:
         """Decide every test, update the history and sum the run up."""
         tests: list[TestResult] = []
         for nodeid, seen in sorted(self.tests.items()):
+            if not isinstance(seen, Seen):  # a Finished, kept as a plain tuple
+                finished = Finished._make(seen)
+                failed_before = finished.failed_before
+                tests.append(
+                    TestResult(
+                        nodeid,
+                        finished.outcome,
+                        finished.reason,
+                        self.categories.bounded(finished.category),
+                        finished.duration,
+                        finished.fingerprint,
+                        failed_before,
+                        "rerun" if finished.outcome in PASS_LIKE and failed_before > 0 else None,
+                    )
+                )
+                continue
             if not seen.reports:
                 continue  # only rerun reports: the run stopped before the last attempt
             outcome, reason = classify(seen.reports)
@@ -165,7 +197,7 @@ class ReportListener:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         tests = self.recorder.tests
         seen = tests.get(report.nodeid)
-        if seen is None:
+        if not isinstance(seen, Seen):  # none yet (a controller's runner delivers none)
             seen = tests[report.nodeid] = Seen()
         if report.when == "setup":
             if seen.reports:

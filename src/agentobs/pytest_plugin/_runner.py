@@ -3,9 +3,9 @@
 For each test: a span that is current from the start of its setup to the end of its teardown
 (so agent and LLM spans made in the test nest under it), the outcome of every attempt (reruns
 by pytest-rerunfailures or flaky are attempts of one test, in one span), the tokens and cost
-it used, and the ``agentobs_budget`` check. What the run's recorder needs (the last attempt's
-reports, fingerprint, category, failed attempts, duration) goes to it directly in a serial
-run, or, in an xdist worker, as a small payload on the teardown report (``report.agentobs``),
+it used, and the ``agentobs_budget`` check. What the run's recorder needs (the outcome of the
+last attempt, fingerprint, category, failed attempts, duration) goes to it directly in a
+serial run, or, in an xdist worker, as a small payload on the teardown report (``report.agentobs``),
 which pytest-xdist serialises to the controller.
 
 Only two wrappers (``pytest_runtest_setup`` and ``pytest_runtest_makereport``): the test
@@ -28,7 +28,7 @@ from ._budget import BUDGET_MARKER, Budget, Usage, budget_of
 from ._category import Categories
 from ._fingerprint import fingerprint
 from ._outcomes import FAIL_LIKE, PASS_LIKE, PAYLOAD, classify, failure_message
-from ._recorder import Seen
+from ._recorder import Finished
 
 if TYPE_CHECKING:
     from ._telemetry import Telemetry
@@ -86,7 +86,7 @@ class Runner:
         parent_context: Any,
         categories: Categories,
         worker: str | None,
-        deliver: Callable[[str, Seen], None] | None,
+        deliver: Callable[[str, Finished], None] | None,
     ) -> None:
         self.telemetry = telemetry
         self.parent_context = parent_context
@@ -232,16 +232,22 @@ class Runner:
             token, test.token = test.token, None
             self._spans.detach(token)
         if self.deliver is not None and test.reports:
-            payload = self._payload(test)
-            payload["fa"] = test.failed_attempts - (1 if test.outcome in FAIL_LIKE else 0)
-            self.deliver(test.item.nodeid, Seen(test.reports, 0, test.duration, payload))
+            outcome, reason = classify(test.reports)  # as the reports stand now
+            self.deliver(
+                test.item.nodeid,
+                Finished(
+                    outcome,
+                    reason,
+                    test.category,
+                    test.duration,
+                    test.fingerprint,
+                    test.failed_attempts - (1 if test.outcome in FAIL_LIKE else 0),
+                ),
+            )
         span = test.span
         if span is None:
             return
-        used = _NO_USAGE
-        if self._usage is not None:
-            used = self._usage.usage()
-            self._usage.begin(None)
+        used = self._usage.end() if self._usage is not None else _NO_USAGE
         attributes: dict[str, Any] = {}
         if test.attempts > 1:
             attributes[n.TEST_ATTEMPTS] = test.attempts

@@ -101,10 +101,16 @@ class Telemetry:
                 settings = dataclasses.replace(
                     settings, exporters={**settings.exporters, "logs": ()}
                 )
-            _pipeline.install(settings, span_processors=[USAGE])
+            _pipeline.install(settings)
         except Exception as exc:  # a bad environment (e.g. a Prometheus port in use)
             raise BindError(f"test telemetry is off: cannot configure agentobs: {exc}") from exc
-        return cls(_pipeline.current(), owned=True)
+        pipeline = _pipeline.current()
+        assert pipeline is not None
+        # Added to the provider itself, not given to install(): the pipeline would put it
+        # behind a scrubbing processor, cleaning a copy of every span in the test's thread
+        # for a processor that reads only token counts and costs (numbers, never scrubbed).
+        USAGE.attach_to(pipeline.tracer_provider)
+        return cls(pipeline, owned=True)
 
     @property
     def usable(self) -> bool:

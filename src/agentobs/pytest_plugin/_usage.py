@@ -58,6 +58,16 @@ class UsageProcessor(SpanProcessor):
             self._input = self._output = 0
             self._usd = 0.0
 
+    def end(self) -> Usage:
+        """What the current test used; stop counting (``usage()`` then ``begin(None)``)."""
+        with self._lock:
+            used = Usage(self._input, self._output, self._usd)
+            self._test_span_id = None
+            self._members = set()
+            self._input = self._output = 0
+            self._usd = 0.0
+        return used
+
     def usage(self) -> Usage:
         """What the current test used so far."""
         with self._lock:
