@@ -355,25 +355,13 @@ class llm(Scope):
         return wrapper
 
     def _wrap_generator(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        scope = self
-
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            run = scope.start() if STATE.tracer is not None else None
-            if run is None:
-                return fn(*args, **kwargs)
-            assert isinstance(run, LLMRun)
-            scope.refuse(run)
-            try:
-                generator = fn(*args, **kwargs)
-            except BaseException as exc:
-                scope.end(run, exc)
-                raise
-            run.stream = StreamState(run.capture)
-            return LLMStream(generator, run, run.context)
-
-        return wrapper
+        return self._wrap_stream(fn, LLMStream)
 
     def _wrap_async_generator(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return self._wrap_stream(fn, AsyncLLMStream)
+
+    def _wrap_stream(self, fn: Callable[..., Any], proxy: Callable[..., Any]) -> Callable[..., Any]:
+        """A (async) generator function: the call ends when the stream it returns does."""
         scope = self
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -388,7 +376,7 @@ class llm(Scope):
                 scope.end(run, exc)
                 raise
             run.stream = StreamState(run.capture)
-            return AsyncLLMStream(generator, run, run.context)
+            return proxy(generator, run, run.context)
 
         return wrapper
 
