@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from agentobs.testing import Capture
 
 pytest_plugins = ["tests.backends"]
 
@@ -31,3 +35,20 @@ def fresh_agentobs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[
     agentobs.testing.reset()
     yield
     agentobs.testing.reset()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No OTEL_*, AGENTOBS_* or LANGFUSE_* variables for the test."""
+    for name in list(os.environ):
+        if name.startswith(("OTEL_", "AGENTOBS_", "LANGFUSE_")):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def cap(clean_env: None) -> Iterator[Capture]:
+    """agentobs recording into memory for the test (agentobs.testing.capture())."""
+    import agentobs.testing
+
+    with agentobs.testing.capture() as capture:
+        yield capture

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +21,6 @@ import agentobs.testing
 from agentobs import _cost
 from agentobs._usage import Usage
 from agentobs.testing import Capture
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "AGENTOBS_", "LANGFUSE_")):
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def cap(clean_env: None) -> Iterator[Capture]:
-    with agentobs.testing.capture() as capture:
-        yield capture
 
 
 def _models() -> list[tuple[str, str]]:

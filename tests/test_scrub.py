@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,19 +30,6 @@ SECRETS = {
     ],
     "token": ["eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N"],
 }
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("OTEL_", "AGENTOBS_", "LANGFUSE_")):
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def cap(clean_env: None) -> Iterator[Capture]:
-    with agentobs.testing.capture() as capture:
-        yield capture
 
 
 def exported(cap: Capture, name: str) -> Any:

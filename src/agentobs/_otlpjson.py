@@ -528,8 +528,8 @@ def _metric(metric: Any) -> _Json:
     return encoded
 
 
-def _number_point(point: Any, with_start: bool) -> _Json:
-    """A ``NumberDataPoint`` (a gauge's has no start time, as in OTel's encoder)."""
+def _point_header(point: Any, with_start: bool) -> _Json:
+    """The fields every data point starts with: attributes, start and end times."""
     encoded: _Json = {}
     attributes = _attributes(point.attributes)
     if attributes:
@@ -538,6 +538,12 @@ def _number_point(point: Any, with_start: bool) -> _Json:
         encoded["startTimeUnixNano"] = str(point.start_time_unix_nano)
     if point.time_unix_nano:
         encoded["timeUnixNano"] = str(point.time_unix_nano)
+    return encoded
+
+
+def _number_point(point: Any, with_start: bool) -> _Json:
+    """A ``NumberDataPoint`` (a gauge's has no start time, as in OTel's encoder)."""
+    encoded = _point_header(point, with_start)
     if point.exemplars:
         encoded["exemplars"] = _exemplars(point.exemplars)
     value = point.value
@@ -549,14 +555,7 @@ def _number_point(point: Any, with_start: bool) -> _Json:
 
 
 def _histogram_point(point: Any) -> _Json:
-    encoded: _Json = {}
-    attributes = _attributes(point.attributes)
-    if attributes:
-        encoded["attributes"] = attributes
-    if point.start_time_unix_nano:
-        encoded["startTimeUnixNano"] = str(point.start_time_unix_nano)
-    if point.time_unix_nano:
-        encoded["timeUnixNano"] = str(point.time_unix_nano)
+    encoded = _point_header(point, True)
     if point.count:
         encoded["count"] = str(point.count)
     if point.sum is not None:
@@ -583,14 +582,7 @@ def _buckets(buckets: Any) -> _Json:
 
 
 def _exponential_point(point: Any) -> _Json:
-    encoded: _Json = {}
-    attributes = _attributes(point.attributes)
-    if attributes:
-        encoded["attributes"] = attributes
-    if point.start_time_unix_nano:
-        encoded["startTimeUnixNano"] = str(point.start_time_unix_nano)
-    if point.time_unix_nano:
-        encoded["timeUnixNano"] = str(point.time_unix_nano)
+    encoded = _point_header(point, True)
     if point.count:
         encoded["count"] = str(point.count)
     if point.sum is not None:
