@@ -17,6 +17,11 @@ COMMON_LABELS = frozenset({"job", "instance", "otel_scope_name", "otel_scope_ver
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 
 
+def _grafana_escape(value: str) -> str:
+    """A value as Grafana puts it into a regex matcher of a PromQL string."""
+    return re.sub(r"([.*+?^${}()|\[\]\\])", r"\\\\\1", value)
+
+
 def substitute(expr: str, values: dict[str, str] | None = None, interval: str = "1m") -> str:
     """``expr`` with Grafana's variables replaced (``$__rate_interval``, ``$__range`` and
     the dashboard's own variables, ``.*`` unless ``values`` gives one)."""
@@ -28,7 +33,7 @@ def substitute(expr: str, values: dict[str, str] | None = None, interval: str = 
             return interval
         if name == "__range":
             return values.get("__range", "1h")
-        return re.escape(values[name]) if name in values else ".*"
+        return _grafana_escape(values[name]) if name in values else ".*"
 
     return _VARIABLE.sub(replace, expr)
 

@@ -89,11 +89,15 @@ class Selectors:
     def __init__(self, variables: Sequence[Variable]) -> None:
         self.variables = variables
 
-    def __call__(self, instrument: str, part: str = "", **matchers: str) -> str:
+    def __call__(
+        self, instrument: str, part: str = "", skip: tuple[str, ...] = (), **matchers: str
+    ) -> str:
+        """``instrument``'s series, filtered by each board variable its labels allow (but
+        the labels in ``skip``), and by ``matchers`` (label -> '="value"', '!=""', ...)."""
         labels = m.labels_of(instrument)
         parts = [f'{JOB}=~"${SERVICE.name}"']
         for variable in self.variables:
-            if variable.label in labels:
+            if variable.label in labels and variable.label not in skip:
                 parts.append(f'{variable.label}=~"${variable.name}"')
         for label, condition in matchers.items():  # condition: '="ok"', '!=""', ...
             if label not in labels:
@@ -126,8 +130,8 @@ def ratio(part: str, whole: str, *labels: str, window: str = RATE) -> str:
 
 def _agents() -> Board:
     variables = [
-        Variable("agent", "Agent", AGENT, "agentobs.task.runs"),
-        Variable("persona", "Persona", PERSONA, "agentobs.task.runs"),
+        Variable("agent", "Agent", AGENT, "gen_ai.invoke_agent.duration"),
+        Variable("persona", "Persona", PERSONA, "gen_ai.invoke_agent.duration"),
         Variable("model", "Model", MODEL, "gen_ai.client.operation.duration"),
     ]
     s = Selectors(variables)
@@ -231,7 +235,7 @@ def _agents() -> Board:
                 [
                     Target(
                         f"sum ({rate(s(interventions))}) / "
-                        f"sum ({rate(s('agentobs.workflow.runs'))})",
+                        f"sum ({rate(s('agentobs.workflow.runs', skip=(PERSONA,)))})",
                         "interventions per run",
                     )
                 ],
@@ -437,7 +441,7 @@ def _workflows() -> Board:
                 "ops",
                 [
                     Target(
-                        f"{_by(WORKFLOW, STATUS)} ({rate(s(runs))})",
+                        f"{_by(WORKFLOW, STATUS)} ({rate(s(runs, skip=(PERSONA,)))})",
                         f"{{{{{WORKFLOW}}}}} {{{{{STATUS}}}}}",
                     )
                 ],
@@ -448,10 +452,12 @@ def _workflows() -> Board:
                 "s",
                 [
                     Target(
-                        quantile(0.5, s(duration, "bucket"), WORKFLOW), f"p50 {{{{{WORKFLOW}}}}}"
+                        quantile(0.5, s(duration, "bucket", skip=(PERSONA,)), WORKFLOW),
+                        f"p50 {{{{{WORKFLOW}}}}}",
                     ),
                     Target(
-                        quantile(0.95, s(duration, "bucket"), WORKFLOW), f"p95 {{{{{WORKFLOW}}}}}"
+                        quantile(0.95, s(duration, "bucket", skip=(PERSONA,)), WORKFLOW),
+                        f"p95 {{{{{WORKFLOW}}}}}",
                     ),
                 ],
             ),
