@@ -90,16 +90,21 @@ class Selectors:
         self.variables = variables
 
     def __call__(
-        self, instrument: str, part: str = "", skip: tuple[str, ...] = (), **matchers: str
+        self,
+        instrument: str,
+        part: str = "",
+        *,
+        skip: tuple[str, ...] = (),
+        where: Mapping[str, str] | None = None,
     ) -> str:
         """``instrument``'s series, filtered by each board variable its labels allow (but
-        the labels in ``skip``), and by ``matchers`` (label -> '="value"', '!=""', ...)."""
+        the labels in ``skip``), and by ``where`` (label -> '="value"', '!=""', ...)."""
         labels = m.labels_of(instrument)
         parts = [f'{JOB}=~"${SERVICE.name}"']
         for variable in self.variables:
             if variable.label in labels and variable.label not in skip:
                 parts.append(f'{variable.label}=~"${variable.name}"')
-        for label, condition in matchers.items():  # condition: '="ok"', '!=""', ...
+        for label, condition in (where or {}).items():
             if label not in labels:
                 raise KeyError(f"{instrument} has no label {label!r}")
             parts.append(f"{label}{condition}")
@@ -163,7 +168,7 @@ def _agents() -> Board:
                 "percentunit",
                 [
                     Target(
-                        ratio(s(task_runs, agentobs_status='="ok"'), s(task_runs), AGENT),
+                        ratio(s(task_runs, where={STATUS: '="ok"'}), s(task_runs), AGENT),
                         f"{{{{{AGENT}}}}}",
                     )
                 ],
@@ -266,7 +271,7 @@ def _agents() -> Board:
                 "percentunit",
                 [
                     Target(
-                        ratio(s(llm, "count", error_type='!=""'), s(llm, "count"), MODEL),
+                        ratio(s(llm, "count", where={ERROR_TYPE: '!=""'}), s(llm, "count"), MODEL),
                         f"{{{{{MODEL}}}}}",
                     )
                 ],
@@ -427,7 +432,7 @@ def _workflows() -> Board:
         Variable("persona", "Persona", PERSONA, stage),
     ]
     s = Selectors(variables)
-    failed = s(gates, **{GATE_RESULT: '="fail"'})
+    failed = s(gates, where={GATE_RESULT: '="fail"'})
     slowest = quantile(0.95, s(stage, "bucket"), WORKFLOW, STAGE, window=RANGE)
     return Board(
         "agentobs-workflows",
@@ -503,7 +508,7 @@ def _workflows() -> Board:
                 "percentunit",
                 [
                     Target(
-                        ratio(s(gates, **{GATE_RESULT: '="pass"'}), s(gates), GATE),
+                        ratio(s(gates, where={GATE_RESULT: '="pass"'}), s(gates), GATE),
                         f"{{{{{GATE}}}}}",
                     )
                 ],
