@@ -33,8 +33,10 @@ from agentobs.cli._assets import files
 from agentobs.cli._assets import rules as rules_module
 from agentobs.cli.demo import FakeModel, Fleet
 from agentobs.integrations import openai as openai_integration
+from tests import dashboard_preview
 from tests import promql_check as check
 from tests.backends import (
+    Chromium,
     Prometheus,
     PrometheusFactory,
     Pushgateway,
@@ -48,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "deploy" / "prometheus" / "agentobs-rules.yml"
 RATE_INTERVAL = "5s"  # Grafana's $__rate_interval for a 1 s scrape is 4 s
 SUITE = "release-checks"
+BOARD_ORDER = ("agentobs-agents", "agentobs-personas", "agentobs-workflows", "agentobs-tests")
 
 SUITE_TESTS = textwrap.dedent(
     """
@@ -233,7 +236,9 @@ def real_value(run: Run, expr: str, variable: dict[str, Any], choices: list[str]
 
 
 @pytest.mark.backend("prometheus")
-def test_every_panel_and_alert_returns_data(live_run: Run) -> None:
+def test_every_panel_and_alert_returns_data_and_the_preview_renders(
+    live_run: Run, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     boards = {name: json.loads(text) for name, text in files("dashboards").items()}
     dead: list[str] = []
     checked = 0
@@ -272,6 +277,25 @@ def test_every_panel_and_alert_returns_data(live_run: Run) -> None:
     assert checked > 100
     # the check can fail: a name nothing emits (a missed unit suffix) answers empty
     assert not live_run.has_data(f"rate(agentobs_workflow_runs[{RATE_INTERVAL}])")
+
+    # the picture: each board's panels drawn from the same Prometheus, shot by Chromium
+    chromium: Chromium = request.getfixturevalue("chromium")
+    boards_in_order = [boards[f"{uid}.json"] for uid in BOARD_ORDER]
+    html = dashboard_preview.page(
+        boards_in_order,
+        lambda expr: live_run.query_range(
+            check.substitute(expr, {"__range": "60s"}, interval=RATE_INTERVAL)
+        ),
+        f"Every panel's queries run against a live Prometheus ({live_run.prometheus.url}), "
+        "variables at All.",
+    )
+    assert "no data" not in html
+    preview = tmp_path / "dashboards-preview.html"
+    preview.write_text(html, encoding="utf-8")
+    shot = chromium.screenshot(preview, tmp_path / "dashboards-preview.png", height=6000)
+    png = shot.read_bytes()
+    assert png.startswith(b"\x89PNG")
+    assert len(png) > 50_000  # charts, not a blank page
 
     groups = live_run.prometheus.api("rules")["groups"]
     rules = [r for g in groups for r in g["rules"]]
