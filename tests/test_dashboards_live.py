@@ -219,8 +219,8 @@ def board_variables(board: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def variable_query(variable: dict[str, Any], values: dict[str, str]) -> tuple[str, str]:
-    match = re.fullmatch(r"label_values\((.+), (\w+)\)", variable["definition"])
-    assert match, variable["definition"]
+    match = re.fullmatch(r"label_values\((.+), (\w+)\)", variable["query"]["query"])
+    assert match, variable["query"]["query"]
     return check.substitute(match.group(1), values), match.group(2)
 
 

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -116,8 +117,8 @@ def every_query() -> list[tuple[str, str, bool]]:
                 found.append((f"{name}: {panel['title']} {target['refId']}", target["expr"], True))
         for variable in board["templating"]["list"]:
             if variable["type"] == "query":
-                inner = re.fullmatch(r"label_values\((.+), (\w+)\)", variable["definition"])
-                assert inner, variable["definition"]
+                inner = re.fullmatch(r"label_values\((.+), (\w+)\)", variable["query"]["query"])
+                assert inner, variable["query"]["query"]
                 found.append((f"{name}: variable {variable['name']}", inner.group(1), False))
     for group in rule_file()["groups"]:
         for rule in group["rules"]:
@@ -198,6 +199,30 @@ def test_dashboard_follows_the_grafana_conventions(name: str) -> None:
             assert check.variables_in(expr) <= set(variables), where
     unused = set(variables) - used - {"datasource"}
     assert not unused, f"{name}: variables no panel uses: {unused}"
+
+
+GRAFANA_SCHEMA = ROOT / "tests" / "data" / "grafana-dashboard-11.6.16.schema.json"
+"""Grafana's own dashboard type (@grafana/schema 11.6.16) as a JSON Schema, made by
+scripts/grafana-dashboard-schema.sh."""
+
+
+def grafana_errors(board: dict[str, Any]) -> list[str]:
+    validator = jsonschema.Draft7Validator(json.loads(GRAFANA_SCHEMA.read_text("utf-8")))
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(board)]
+
+
+@pytest.mark.parametrize("name", sorted(files("dashboards")))
+def test_dashboard_is_valid_for_grafanas_own_dashboard_type(name: str) -> None:
+    assert grafana_errors(dashboards()[name]) == []
+
+
+def test_grafanas_type_rejects_a_wrong_dashboard() -> None:
+    board = dashboards()["agentobs-agents.json"]
+    board["panels"][0]["gridPos"]["w"] = "wide"
+    board["tittle"] = board.pop("title")
+    found = "\n".join(grafana_errors(board))
+    assert "'tittle' was unexpected" in found
+    assert "['panels', 0]: " in found  # gridPos.w must be a number
 
 
 # --- Prometheus rule conventions ----------------------------------------------------------
