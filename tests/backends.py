@@ -692,6 +692,16 @@ class PrometheusFactory(Protocol):
     ) -> Prometheus: ...
 
 
+def _start_ready(name: str, argv: list[str], work: Path, port: int) -> ServerProcess:
+    """Start ``argv`` in ``work`` (log ``work/<name>.log``) and wait until its ``/-/ready``
+    on 127.0.0.1:``port`` answers 200 (Prometheus, the Pushgateway and Alertmanager)."""
+    server = ServerProcess(name, argv, work / f"{name}.log", env=clean_env(), cwd=work)
+    server.start(
+        lambda: http_get(f"http://127.0.0.1:{port}/-/ready")[0] == 200, SERVER_START_TIMEOUT
+    )
+    return server
+
+
 def _prometheus_config(
     targets: Sequence[str], rule_files: Sequence[Path], alertmanagers: Sequence[str] = ()
 ) -> str:
@@ -731,25 +741,16 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusF
         config = _prometheus_config(targets, rule_files, list(alertmanagers))
         config_path.write_text(config, encoding="utf-8")
         port = free_port()
-        server = ServerProcess(
-            "prometheus",
-            [
-                binary,
-                f"--config.file={config_path}",
-                f"--storage.tsdb.path={work / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--web.enable-remote-write-receiver",
-                "--web.enable-lifecycle",
-            ],
-            work / "prometheus.log",
-            env=clean_env(),
-            cwd=work,
-        )
+        argv = [
+            binary,
+            f"--config.file={config_path}",
+            f"--storage.tsdb.path={work / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-remote-write-receiver",
+            "--web.enable-lifecycle",
+        ]
+        server = _start_ready("prometheus", argv, work, port)
         started.append(server)
-        server.start(
-            lambda: http_get(f"http://127.0.0.1:{port}/-/ready")[0] == 200,
-            SERVER_START_TIMEOUT,
-        )
         return Prometheus(port, list(targets), server, config_path)
 
     try:
@@ -785,16 +786,8 @@ def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushgatewa
         missing_backend("pushgateway", "no prometheus-pushgateway on PATH")
     work = tmp_path_factory.mktemp("pushgateway")
     port = free_port()
-    server = ServerProcess(
-        "pushgateway",
-        [binary, f"--web.listen-address=127.0.0.1:{port}"],
-        work / "pushgateway.log",
-        env=clean_env(),
-        cwd=work,
-    )
-    server.start(
-        lambda: http_get(f"http://127.0.0.1:{port}/-/ready")[0] == 200, SERVER_START_TIMEOUT
-    )
+    argv = [binary, f"--web.listen-address=127.0.0.1:{port}"]
+    server = _start_ready("pushgateway", argv, work, port)
     try:
         yield Pushgateway(port, server)
     finally:
@@ -841,23 +834,15 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alertmana
         work = tmp_path_factory.mktemp("alertmanager")
         (work / "alertmanager.yml").write_text(config, encoding="utf-8")
         port = free_port()
-        server = ServerProcess(
-            "alertmanager",
-            [
-                binary,
-                f"--config.file={work / 'alertmanager.yml'}",
-                f"--storage.path={work / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",
-            ],
-            work / "alertmanager.log",
-            env=clean_env(),
-            cwd=work,
-        )
+        argv = [
+            binary,
+            f"--config.file={work / 'alertmanager.yml'}",
+            f"--storage.path={work / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ]
+        server = _start_ready("alertmanager", argv, work, port)
         started.append(server)
-        server.start(
-            lambda: http_get(f"http://127.0.0.1:{port}/-/ready")[0] == 200, SERVER_START_TIMEOUT
-        )
         return Alertmanager(port, server)
 
     try:

@@ -133,6 +133,31 @@ def ratio(part: str, whole: str, *labels: str, window: str = RATE) -> str:
     )
 
 
+def quantiles_panel(title: str, description: str, bucket: str, label: str) -> Panel:
+    """p50 and p95 over time of the histogram ``bucket``, by ``label``, in seconds."""
+    return Panel(
+        title,
+        description,
+        "s",
+        [
+            Target(quantile(q, bucket, label), f"p{round(q * 100)} {{{{{label}}}}}")
+            for q in (0.5, 0.95)
+        ],
+    )
+
+
+def share_panel(title: str, description: str, part: str, whole: str, label: str) -> Panel:
+    """A time series of the share ``part`` has of ``whole``, by ``label``, from 0 to 100 %."""
+    return Panel(
+        title,
+        description,
+        "percentunit",
+        [Target(ratio(part, whole, label), f"{{{{{label}}}}}")],
+        min=0,
+        max=1,
+    )
+
+
 def _agents() -> Board:
     variables = [
         Variable("agent", "Agent", AGENT, "gen_ai.invoke_agent.duration"),
@@ -162,31 +187,18 @@ def _agents() -> Board:
                     )
                 ],
             ),
-            Panel(
+            share_panel(
                 "Task success rate by agent",
                 "Share of tasks that ended with status ok.",
-                "percentunit",
-                [
-                    Target(
-                        ratio(s(task_runs, where={STATUS: '="ok"'}), s(task_runs), AGENT),
-                        f"{{{{{AGENT}}}}}",
-                    )
-                ],
-                min=0,
-                max=1,
+                s(task_runs, where={STATUS: '="ok"'}),
+                s(task_runs),
+                AGENT,
             ),
-            Panel(
+            quantiles_panel(
                 "Task duration p50 / p95 by agent",
                 "Quantiles of task duration.",
-                "s",
-                [
-                    Target(
-                        quantile(0.5, s(task_duration, "bucket"), AGENT), f"p50 {{{{{AGENT}}}}}"
-                    ),
-                    Target(
-                        quantile(0.95, s(task_duration, "bucket"), AGENT), f"p95 {{{{{AGENT}}}}}"
-                    ),
-                ],
+                s(task_duration, "bucket"),
+                AGENT,
             ),
             Panel(
                 "Agent invocation p95",
@@ -256,27 +268,18 @@ def _agents() -> Board:
                     )
                 ],
             ),
-            Panel(
+            quantiles_panel(
                 "LLM latency p50 / p95",
                 "Quantiles of LLM call duration, by model.",
-                "s",
-                [
-                    Target(quantile(0.5, s(llm, "bucket"), MODEL), f"p50 {{{{{MODEL}}}}}"),
-                    Target(quantile(0.95, s(llm, "bucket"), MODEL), f"p95 {{{{{MODEL}}}}}"),
-                ],
+                s(llm, "bucket"),
+                MODEL,
             ),
-            Panel(
+            share_panel(
                 "LLM error rate",
                 "Share of LLM calls that ended with an error, by model.",
-                "percentunit",
-                [
-                    Target(
-                        ratio(s(llm, "count", where={ERROR_TYPE: '!=""'}), s(llm, "count"), MODEL),
-                        f"{{{{{MODEL}}}}}",
-                    )
-                ],
-                min=0,
-                max=1,
+                s(llm, "count", where={ERROR_TYPE: '!=""'}),
+                s(llm, "count"),
+                MODEL,
             ),
             Panel(
                 "Tool duration p95",
@@ -451,29 +454,17 @@ def _workflows() -> Board:
                     )
                 ],
             ),
-            Panel(
+            quantiles_panel(
                 "Workflow duration p50 / p95",
                 "Quantiles of workflow duration.",
-                "s",
-                [
-                    Target(
-                        quantile(0.5, s(duration, "bucket", skip=(PERSONA,)), WORKFLOW),
-                        f"p50 {{{{{WORKFLOW}}}}}",
-                    ),
-                    Target(
-                        quantile(0.95, s(duration, "bucket", skip=(PERSONA,)), WORKFLOW),
-                        f"p95 {{{{{WORKFLOW}}}}}",
-                    ),
-                ],
+                s(duration, "bucket", skip=(PERSONA,)),
+                WORKFLOW,
             ),
-            Panel(
+            quantiles_panel(
                 "Stage duration p50 / p95",
                 "Quantiles of stage duration, by stage.",
-                "s",
-                [
-                    Target(quantile(0.5, s(stage, "bucket"), STAGE), f"p50 {{{{{STAGE}}}}}"),
-                    Target(quantile(0.95, s(stage, "bucket"), STAGE), f"p95 {{{{{STAGE}}}}}"),
-                ],
+                s(stage, "bucket"),
+                STAGE,
             ),
             Panel(
                 "Slowest stages",
@@ -502,18 +493,12 @@ def _workflows() -> Board:
                 ],
                 type="bargauge",
             ),
-            Panel(
+            share_panel(
                 "Gate pass rate",
                 "Share of quality-gate checks that passed, by gate.",
-                "percentunit",
-                [
-                    Target(
-                        ratio(s(gates, where={GATE_RESULT: '="pass"'}), s(gates), GATE),
-                        f"{{{{{GATE}}}}}",
-                    )
-                ],
-                min=0,
-                max=1,
+                s(gates, where={GATE_RESULT: '="pass"'}),
+                s(gates),
+                GATE,
             ),
             Panel(
                 "Failing gates",
