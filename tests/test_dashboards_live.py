@@ -40,10 +40,10 @@ from tests.backends import (
     Prometheus,
     PrometheusFactory,
     Pushgateway,
-    clean_env,
     free_port,
     http_get,
 )
+from tests.backends import clean_env as process_env
 from tests.llm_server import FakeLLM
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,7 +85,7 @@ def start_test_suite(pushgateway: Pushgateway, directory: Path) -> subprocess.Po
     command += ["--agentobs-pushgateway", pushgateway.address, "--agentobs-suite", SUITE]
     command += ["--agentobs-export", "none", "--agentobs-history", "none", str(directory)]
     return subprocess.Popen(
-        command, cwd=directory, env=clean_env(), stdout=subprocess.PIPE,
+        command, cwd=directory, env=process_env(), stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
 

@@ -146,7 +146,8 @@ def alerts(t: Mapping[str, float | str]) -> list[Alert]:
                         (sli.record(short), f"> {limit}"),
                         (sli.traffic(), f">= {t['burn_min_events']}"),
                     ),
-                    f"{sli.title.capitalize()} are failing fast enough to spend the error "
+                    f"{sli.title[0].upper()}{sli.title[1:]} are failing fast enough to spend "
+                    "the error "
                     "budget early.",
                     f"The error ratio of {sli.title} of {where} (job {{{{ $labels.job }}}}) "
                     f"is {{{{ $value | humanizePercentage }}}} over {long}, above {factor}x "
