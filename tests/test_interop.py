@@ -21,6 +21,8 @@ from agentobs.integrations import openai as our_openai
 from agentobs.testing import Capture
 from tests.llm_server import CHAT_USAGE, OPENAI_MODEL, RESPONSES_USAGE, TEXT, FakeLLM
 
+pytest_plugins = ["pytester"]
+
 # gpt-4o in the price table: USD per token.
 INPUT, CACHED, OUTPUT = 2.5e-6, 1.25e-6, 10e-6
 CHAT_IN, CHAT_OUT = CHAT_USAGE["prompt_tokens"], CHAT_USAGE["completion_tokens"]
@@ -358,3 +360,59 @@ def test_a_failing_hook_never_reaches_the_application(
         response = client(llm_server).chat.completions.create(model="gpt-4o", messages=MESSAGES)
     assert response.choices[0].message.content == "".join(TEXT)
     assert tokens(cap, "input") == CHAT_IN  # counted before the hook failed
+
+
+# --- the enclosing pytest test ---
+
+PYTEST_SUITE = """
+import os
+
+import openai
+import pytest
+from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+
+@pytest.fixture
+def chat():
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument()
+    client = openai.OpenAI(base_url=os.environ["FAKE_LLM_URL"], api_key="sk-x", max_retries=0)
+    yield lambda: client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+    )
+    instrumentor.uninstrument()
+
+
+def test_two_calls(chat):
+    chat()
+    chat()
+
+
+@pytest.mark.agentobs_budget(tokens=20)
+def test_over_budget(chat):
+    chat()
+    chat()
+"""
+
+
+def test_the_enclosing_test_counts_another_instrumentations_calls(
+    pytester: pytest.Pytester, llm_server: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentobs.testing import capture
+    from tests.test_pytest_plugin_support import attributes, setup_suite
+
+    monkeypatch.setenv("FAKE_LLM_URL", llm_server.base_url)
+    setup_suite(pytester, {"tests/test_chat.py": PYTEST_SUITE})
+    with capture() as cap:
+        result = pytester.runpytest_inprocess()
+        spans = cap.spans
+    result.assert_outcomes(passed=1, failed=1)
+    tests = {
+        s.name: attributes(s) for s in spans if attributes(s).get("agentobs.span.type") == "test"
+    }
+    for name in ("test_two_calls", "test_over_budget"):
+        found = next(v for k, v in tests.items() if k.endswith(name))
+        assert found["agentobs.test.usage.input_tokens"] == 2 * CHAT_IN
+        assert found["agentobs.test.usage.output_tokens"] == 2 * CHAT_OUT
+        assert found["agentobs.test.cost.usd"] == pytest.approx(2 * CHAT_COST)
+    result.stdout.fnmatch_lines(["*agentobs_budget exceeded: 34 tokens used, budget 20*"])
