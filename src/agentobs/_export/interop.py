@@ -35,9 +35,10 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from .. import _errors
 from .. import _names as n
 from .._context import BUDGETS_KEY, PERSONA_KEY, STAGE_KEY, WORKFLOW_KEY, PersonaInfo
-from .._errors import internal_errors, warn_once
+from .._errors import warn_once
 from .._llm import accounting as _accounting
 from .._llm.budget import record_breach
 from .._llm.usage import Usage
@@ -69,6 +70,10 @@ _OPENINFERENCE = (
     "llm.token_count.prompt_details.cache_write",
     "llm.token_count.completion_details.reasoning",
 )
+_USAGE_KEYS = frozenset(
+    key for keys in (_GENAI, _OPENINFERENCE, _GENAI_OLD) for key in keys[:2] if key is not None
+)
+"""Any of these on a span: it may be a model call (a quick test before reading them)."""
 _COSTS = ("gen_ai.usage.cost", "operation.cost", "llm.cost.total", n.COST_USD)
 """Where a span may say what its call cost, in USD (OpenLIT, Logfire/Pydantic AI,
 OpenInference, agentobs)."""
@@ -100,6 +105,19 @@ class _Followed:
         self.outer = outer  # the span a budget breach is reported on (the enclosing one)
         self.inside_ours = inside_ours  # started inside one of agentobs's LLM calls
         self.superseded = False  # one of agentobs's LLM calls started inside it
+
+
+def _internal_error(where: str, exc: Exception) -> None:
+    """What :func:`agentobs._errors.internal_errors` does, for a plain ``try`` block."""
+    if _errors.RAISE_INTERNAL_ERRORS:
+        raise exc
+    warn_once(
+        f"internal:{where}:{type(exc).__name__}",
+        "agentobs: internal error in %s (%s: %s); telemetry for this span is dropped",
+        where,
+        type(exc).__name__,
+        exc,
+    )
 
 
 def _number(value: Any) -> float | None:
@@ -144,14 +162,17 @@ class GenAISpanProcessor(SpanProcessor):
     # --- start: stamp, and remember the scope ---
 
     def on_start(self, span: Span, parent_context: Any = None) -> None:
-        scope = span.instrumentation_scope
-        if scope is not None and scope.name == INSTRUMENTATION_SCOPE:  # one of ours
-            if self._followed and span.attributes.get(n.SPAN_TYPE) == "llm":  # type: ignore[union-attr]
-                with internal_errors("interop span start"):
+        # try/except rather than the internal_errors() context manager: this runs for every
+        # span, and a try block costs nothing until something raises.
+        try:
+            scope = span.instrumentation_scope
+            if scope is not None and scope.name == INSTRUMENTATION_SCOPE:  # one of ours
+                if self._followed and span.attributes.get(n.SPAN_TYPE) == "llm":  # type: ignore[union-attr]
                     self._supersede(parent_context)
-            return
-        with internal_errors("interop span start"):
+                return
             self._start(span, parent_context)
+        except Exception as exc:
+            _internal_error("interop span start", exc)
 
     def _start(self, span: Span, parent_context: Any) -> None:
         context = parent_context if parent_context is not None else otel_context.get_current()
@@ -231,11 +252,15 @@ class GenAISpanProcessor(SpanProcessor):
             followed = self._followed.pop(context.span_id, None)
         if followed is None:
             return
-        with internal_errors("interop span end"):
+        try:
             self._end(span, followed)
+        except Exception as exc:
+            _internal_error("interop span end", exc)
 
     def _end(self, span: ReadableSpan, followed: _Followed) -> None:
         attributes: Mapping[str, Any] = span.attributes or {}
+        if _USAGE_KEYS.isdisjoint(attributes):
+            return
         usage = usage_of(attributes)
         if usage is None:
             return
