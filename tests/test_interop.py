@@ -19,6 +19,7 @@ import pytest
 import agentobs
 from agentobs.integrations import openai as our_openai
 from agentobs.testing import Capture
+from tests.backends import Phoenix
 from tests.llm_server import CHAT_USAGE, OPENAI_MODEL, RESPONSES_USAGE, TEXT, FakeLLM
 
 pytest_plugins = ["pytester"]
@@ -416,3 +417,59 @@ def test_the_enclosing_test_counts_another_instrumentations_calls(
         assert found["agentobs.test.usage.output_tokens"] == 2 * CHAT_OUT
         assert found["agentobs.test.cost.usd"] == pytest.approx(2 * CHAT_COST)
     result.stdout.fnmatch_lines(["*agentobs_budget exceeded: 34 tokens used, budget 20*"])
+
+
+# --- read back from a real backend ---
+
+
+@pytest.mark.backend("phoenix")
+def test_phoenix_reads_the_langchain_llm_span_with_our_persona_under_our_stage(
+    phoenix: Phoenix, llm_server: FakeLLM, clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Phoenix, which reads OpenInference natively, shows LangChain's LLM span with its
+    tokens, stamped with the persona, workflow and stage, inside agentobs's stage span."""
+    import uuid
+
+    from langchain_openai import ChatOpenAI
+    from openinference.instrumentation.langchain import LangChainInstrumentor
+
+    import agentobs.testing
+
+    project = f"interop-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")  # Phoenix takes traces only
+    monkeypatch.setenv("OTEL_LOGS_EXPORTER", "none")
+    agentobs.testing.reset()
+    agentobs.configure(
+        service_name="agentobs-interop",
+        exporter="otlp",
+        endpoint=phoenix.http_endpoint,
+        resource_attributes={"openinference.project.name": project},
+        logs=False,
+    )
+    instrumentor = LangChainInstrumentor()
+    instrumentor.instrument()
+    try:
+        model = ChatOpenAI(
+            model="gpt-4o", base_url=llm_server.base_url, api_key="sk-test-key", max_retries=0
+        )
+        with scoped():
+            model.invoke("hi")
+        assert agentobs.force_flush(15.0)
+    finally:
+        instrumentor.uninstrument()
+        agentobs.testing.reset()
+    spans = phoenix.spans(project, min_count=4, timeout=60)
+    by_id = {s["context"]["span_id"]: s for s in spans}
+    llm = only([s for s in spans if s["span_kind"] == "LLM"])
+    attributes = llm["attributes"]
+    assert attributes["agentobs.persona.name"] == "coder"
+    assert attributes["gen_ai.workflow.name"] == "release"
+    assert attributes["agentobs.stage.name"] == "plan"
+    assert attributes["llm.token_count.prompt"] == CHAT_IN
+    assert attributes["llm.token_count.completion"] == CHAT_OUT
+    chain = []
+    span = llm
+    while span.get("parent_id") in by_id:
+        span = by_id[span["parent_id"]]
+        chain.append(span["name"])
+    assert chain == ["persona coder", "stage plan", "invoke_workflow release"]
