@@ -2,7 +2,7 @@
 inside agentobs scopes: its spans carry the persona, workflow and stage, and its calls count
 in agentobs's tokens, cost and budgets.
 
-    pip install agentobs opentelemetry-instrumentation-openai-v2
+    pip install agentobs opentelemetry-instrumentation-openai-v2 'opentelemetry-util-genai<1.2'
     OPENAI_API_KEY=sk-... python examples/integrations/with_openai_v2.py
     agentobs report
 
