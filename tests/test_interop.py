@@ -181,8 +181,8 @@ def test_interop_off_stamps_and_counts_nothing(
 def test_a_call_traced_by_both_openai_instrumentations_counts_once_for_ours(
     cap: Capture, llm_server: FakeLLM, caplog: pytest.LogCaptureFixture, ours: str
 ) -> None:
-    """Whichever patch wraps the other, agentobs's span counts the call and the contrib
-    span is not counted again; one warning says so."""
+    """Whichever patch wraps the other, the innermost span counts the call and the other is
+    not counted again; one warning says so."""
     from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
 
     instrumentor = OpenAIInstrumentor()
@@ -211,6 +211,23 @@ def test_a_call_traced_by_both_openai_instrumentations_counts_once_for_ours(
     assert tokens(cap, "input", **{"agentobs.persona.name": "coder"}) == 2 * CHAT_IN
     assert budget.used_tokens == 2 * (CHAT_IN + CHAT_OUT)
     assert caplog.text.count("traced by both agentobs's LLM instrumentation") == 1
+    counted_by_ours = ours == "inside"  # the innermost span counts
+    assert all(("gen_ai.usage.input_tokens" in s.attributes) is counted_by_ours for s in ours_spans)
+    assert "reported no token usage" not in caplog.text
+
+
+def test_an_agentobs_llm_scope_around_another_instrumentations_call_counts_it_once(
+    cap: Capture, openai_v2: Any, llm_server: FakeLLM, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``agentobs.llm`` around a framework call: the framework's span inside counts, the
+    agentobs call records no usage of its own (and does not warn that it has none)."""
+    with scoped(), agentobs.llm(provider="openai", model="gpt-4o"):
+        client(llm_server).chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert tokens(cap, "input", **{"agentobs.persona.name": "coder"}) == CHAT_IN
+    ours = only([s for s in cap.spans if s.attributes.get("agentobs.span.type") == "llm"])
+    assert "gen_ai.usage.input_tokens" not in ours.attributes
+    assert "agentobs.usage.missing" not in ours.attributes
+    assert "reported no token usage" not in caplog.text
 
 
 # --- LangChain and LangGraph with OpenInference ---

@@ -19,10 +19,11 @@ Only model calls count: spans of agent runs, workflows and tools repeat the tota
 inside them (Pydantic AI's ``invoke_agent``, OpenInference's ``AGENT`` and ``CHAIN`` spans), so
 they are stamped but not counted.
 
-**One call, counted once.** When agentobs's own OpenAI (or Anthropic) instrumentation and
-another one both trace a call, agentobs's span wins: it already counted the call (with its
-budgets refusing calls on ``on_exceed="raise"``), so the other span, nested inside it or
-around it, is stamped but not counted, and one warning says so.
+**One call, counted once.** When agentobs's own LLM instrumentation (``instrument_openai``,
+``instrument_anthropic`` or ``agentobs.llm``) and another one both trace a call, the innermost
+span counts it, as with two nested ``agentobs.llm`` calls: another instrumentation's span
+inside an agentobs LLM call counts, and the agentobs call then records no usage of its own;
+one started around an agentobs LLM call is stamped but not counted. One warning says so.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ _OPENINFERENCE_KIND = "openinference.span.kind"
 class _Followed:
     """What an agentobs scope gave a span of another instrumentation when it started."""
 
-    __slots__ = ("budgets", "flow", "inside_ours", "outer", "persona", "superseded")
+    __slots__ = ("budgets", "flow", "outer", "persona", "run", "superseded")
 
     def __init__(
         self,
@@ -97,13 +98,13 @@ class _Followed:
         flow: str | None,
         budgets: tuple[Any, ...],
         outer: Any,
-        inside_ours: bool,
+        run: Any,
     ) -> None:
         self.persona = persona
         self.flow = flow
         self.budgets = budgets
         self.outer = outer  # the span a budget breach is reported on (the enclosing one)
-        self.inside_ours = inside_ours  # started inside one of agentobs's LLM calls
+        self.run = run  # the agentobs LLM call (LLMRun) it started inside, if any
         self.superseded = False  # one of agentobs's LLM calls started inside it
 
 
@@ -206,7 +207,7 @@ class GenAISpanProcessor(SpanProcessor):
             flow_name,
             budgets,
             outer,
-            context.get(LLM_RUN_KEY) is not None,
+            context.get(LLM_RUN_KEY),
         )
         span_id = span.get_span_context().span_id
         with self._lock:
@@ -270,16 +271,18 @@ class GenAISpanProcessor(SpanProcessor):
         kind = attributes.get(_OPENINFERENCE_KIND)
         if kind is not None and kind not in _CALL_KINDS:
             return
-        scope = span.instrumentation_scope
-        if followed.inside_ours or followed.superseded:
+        if followed.superseded or followed.run is not None:
+            scope = span.instrumentation_scope
             self.duplicates += 1
             warn_once(
                 "interop-duplicate",
                 "agentobs: a model call was traced by both agentobs's LLM instrumentation and "
-                "%s; agentobs's span counts it, the other span is not counted again",
+                "%s; the innermost of the two spans counts it, the other is not counted again",
                 scope.name if scope is not None else "another instrumentation",
             )
-            return
+            if followed.superseded:  # an agentobs LLM call inside counted it
+                return
+            followed.run.children_counted = True  # the agentobs call around it does not
         provider = _first(attributes, n.PROVIDER, "gen_ai.system", "llm.provider", "llm.system")
         model = _first(attributes, n.REQUEST_MODEL, "llm.model_name")
         response_model = _first(attributes, n.RESPONSE_MODEL)

@@ -255,6 +255,8 @@ def stamp_personas() -> None:
     pipeline = _PIPELINE
     if pipeline is None or pipeline.persona_processor is not None:
         return
+    if pipeline.interop is not None:  # the interop processor stamps the persona already
+        return
     from .processors import PersonaSpanProcessor
 
     with _LOCK:
