@@ -19,10 +19,10 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from . import _context as ctx
+from . import _hooks
 from . import _names as n
 from ._engine import NO_RESULT, Run, Scope, clean_attributes, clean_name
 from ._errors import internal_errors, warn_once
-from ._export import pipeline as _pipeline
 from ._state import STATE
 
 _CHAIN = "CHAIN"
@@ -329,7 +329,7 @@ class persona(Scope):
             )
         if flow is not None:
             flow.last_persona = self.name
-        _pipeline.stamp_personas()  # the first time: third-party spans inside carry it too
+        _hooks.first_persona()  # the first time: third-party spans inside carry it too
         info = ctx.PersonaInfo(self.name, self.chatmode, self.budget)
         context = _set_value(_PERSONA_KEY, info, run.context)
         return context if self.budget is None else ctx.push_budget(context, self.budget, self.name)
@@ -464,16 +464,11 @@ def _returned(result: Any) -> str:
     return f"returned {text}"[:MAX_REASON]
 
 
-RESULT_HOOKS: list[Any] = []
-"""Called as ``hook(span, name, passed, score, reason)`` with every gate result (the Langfuse
-integration sends them as scores); each runs inside its own internal-error guard."""
-
-
 def record_result(
     span: Any, parent: Any, name: str, passed: bool, score: float | None, reason: str | None
 ) -> None:
     """Put a gate's result on its span and record the evaluation event and metrics."""
-    for hook in RESULT_HOOKS:
+    for hook in _hooks.RESULT_HOOKS:
         with internal_errors("gate result hook"):
             hook(span, name, passed, score, reason)
     label = "pass" if passed else "fail"

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import _hooks
 from .._errors import logger
 from .._settings import Settings, resolve
 from .._state import INSTRUMENTATION_SCOPE, STATE
@@ -214,7 +215,7 @@ def install(
 ) -> None:
     """Build the pipeline from resolved settings plus extra parts (``agentobs.testing``)."""
     global _PIPELINE
-    from .. import _catalogue, _context
+    from .. import _catalogue
 
     with _LOCK:
         if _PIPELINE is not None:
@@ -228,10 +229,11 @@ def install(
         STATE.settings = settings
         STATE.meter = pipeline.meter_provider.get_meter(INSTRUMENTATION_SCOPE, __version__)
         STATE.recorders = _catalogue.build(
-            STATE.meter, {"agentobs.workflow.oldest_age": _context.oldest_workflow_ages}
+            STATE.meter, {name: _hooks.gauge_source(name) for name in _hooks.HOOKED_GAUGES}
         )
         STATE.tracer = pipeline.tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
         STATE.active = True
+        _hooks.set_first_persona(stamp_personas)
         _install_exit_hooks()
     if any("local" in names for names in settings.exporters.values()):
         logger.info(
@@ -532,6 +534,7 @@ def shutdown(timeout: float = _DEFAULT_TIMEOUT) -> bool:
     with _LOCK:
         pipeline = _PIPELINE
         _PIPELINE = None
+        _hooks.set_first_persona(None)
         STATE.active = False
         STATE.tracer = None
         STATE.meter = None
