@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 from time import monotonic
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import _names as n
 from .._context import PERSONA_KEY, WORKFLOW_KEY
@@ -22,10 +22,20 @@ from .._state import STATE
 from . import content as _content
 from . import cost as _cost
 from .budget import record_breach
+from .run import DEFAULT_MAX_CONTENT
 
 if TYPE_CHECKING:
+    from .run import LLMRun
     from .usage import Usage
-    from .wrapper import LLMRun, llm
+
+
+class CallKind(Protocol):
+    """What accounting reads of the ``llm`` scope of a call."""
+
+    provider: str | None
+    model: str | None
+    operation: str
+
 
 _EXTRA_TOKEN_TYPES = (
     ("cache_read", "cache_read_input_tokens", n.USAGE_CACHE_READ),
@@ -33,7 +43,6 @@ _EXTRA_TOKEN_TYPES = (
     ("reasoning", "reasoning_output_tokens", n.USAGE_REASONING),
 )
 """Token types that are parts of the input or output totals: recorded only when non-zero."""
-_DEFAULT_MAX_CONTENT = 16384
 _PLAN_LIMIT = 4096
 
 Bound = tuple[Callable[..., None], Any]
@@ -149,7 +158,7 @@ def plan_for(key: PlanKey) -> Plan:
     return plan
 
 
-def account(scope: llm, run: LLMRun, seconds: float, error: str | None) -> None:
+def account(scope: CallKind, run: LLMRun, seconds: float, error: str | None) -> None:
     """Finish the span attributes and record the metrics of the call ``run`` of ``scope``."""
     span = run.span
     response = run.response
@@ -179,7 +188,7 @@ def account(scope: llm, run: LLMRun, seconds: float, error: str | None) -> None:
         if run.stream_end:
             attributes[n.STREAM_END] = run.stream_end
     if run.output:
-        limit = getattr(STATE.settings, "max_content_size", _DEFAULT_MAX_CONTENT)
+        limit = getattr(STATE.settings, "max_content_size", DEFAULT_MAX_CONTENT)
         attributes[n.OUTPUT_MESSAGES], truncated = _content.encode(run.output, limit)
         if truncated:
             attributes[n.CONTENT_TRUNCATED] = True

@@ -107,7 +107,7 @@ class LLMRun(Run):
         """Record the prompt (chat messages, and system instructions) if content is captured."""
         if self.capture:
             with internal_errors("llm.record_input"):
-                _set_input(self, _content.input_messages(messages), system)
+                set_input(self, _content.input_messages(messages), system)
 
     # --- engine side ---
 
@@ -172,7 +172,7 @@ def _count(value: Any) -> int | None:
     return int(value)
 
 
-def _set_input(run: LLMRun, messages: list[dict[str, Any]], system: Any) -> None:
+def set_input(run: LLMRun, messages: list[dict[str, Any]], system: Any) -> None:
     limit = getattr(STATE.settings, "max_content_size", DEFAULT_MAX_CONTENT)
     attributes: dict[str, Any] = {}
     truncated = False

@@ -27,7 +27,7 @@ from . import content as _content
 from . import cost as _cost
 from .accounting import account
 from .budget import iter_refusals
-from .run import LLM_RUN_KEY, LLMRun, _set_input
+from .run import LLM_RUN_KEY, LLMRun, set_input
 from .streams import AsyncLLMStream, LLMStream
 from .usage import StreamState
 
@@ -251,7 +251,7 @@ def begin(
                 run.server = (address, attributes.get(n.SERVER_PORT))
         if content is not None and run.capture:
             messages, system = content()
-            _set_input(run, _content.input_messages(messages), system)
+            set_input(run, _content.input_messages(messages), system)
     scope.refuse(run)
     return run
 
