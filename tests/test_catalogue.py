@@ -15,9 +15,7 @@ from agentobs import _catalogue, testing
 from agentobs._catalogue import BY_NAME, CATALOGUE, prometheus_name, render_markdown
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
-API_SOURCES = [
-    Path(agentobs.__file__).parent / name for name in ("_api.py", "_engine.py", "_context.py")
-]
+SOURCES = sorted(Path(agentobs.__file__).parent.rglob("*.py"))
 
 
 def test_docs_metrics_md_is_current() -> None:
@@ -188,16 +186,23 @@ def test_every_instrument_the_api_records_is_catalogued() -> None:
             assert point.explicit_bounds == tuple(float(b) for b in instrument.buckets)
 
 
-def test_every_name_the_api_source_records_is_catalogued() -> None:
-    """A static check, so a metric on a rarely taken path cannot slip past the catalogue."""
-    names: set[str] = set()
-    for path in API_SOURCES:
+def test_the_source_names_instruments_by_their_constants() -> None:
+    """A static check: metrics are recorded through the catalogue's named constants (a typo
+    fails at import and in mypy), never through a name spelled out in a string."""
+    literal = re.compile(
+        r'(?:_record\(|recorders\[|recorders\.get\(|add_gauge_source\()\s*"'
+        r'|"(?:' + "|".join(re.escape(name) for name in BY_NAME) + r')"'
+    )
+    used: set[str] = set()
+    for path in SOURCES:
+        if path.name in ("_catalogue.py", "_names.py", "testing.py") or path.parent.name == "cli":
+            continue  # the table; attribute keys; a docstring example; the report's readers
         text = path.read_text(encoding="utf-8")
-        names |= set(re.findall(r'_record\(\s*"([^"]+)"', text))
-        for group in re.findall(r"_METRICS = \(([^)]*)\)", text):
-            names |= set(re.findall(r'"([^"]+)"', group))
-    assert len(names) >= 14
-    assert names <= set(BY_NAME), names - set(BY_NAME)
+        assert not literal.search(text), (path, literal.search(text))
+        used |= set(re.findall(r"\bcat\.([A-Z][A-Z0-9_]+)\.name\b", text))
+    assert len(used) >= 30
+    for constant in used:
+        assert getattr(_catalogue, constant) in CATALOGUE, constant
 
 
 def test_counters_are_totalled_in_process_and_read_as_monotonic_sums(

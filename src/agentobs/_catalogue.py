@@ -70,308 +70,380 @@ class Instrument:
 
 
 _PERSONA = n.PERSONA_NAME
-CATALOGUE: tuple[Instrument, ...] = (
-    Instrument(
-        "gen_ai.workflow.duration",
-        "histogram",
-        "s",
-        "Duration of a workflow run (equals its invoke_workflow span).",
-        (n.WORKFLOW_NAME, n.ERROR_TYPE, _PERSONA),
-        WORKFLOW_BUCKETS,
-    ),
-    Instrument(
-        "agentobs.workflow.runs",
-        "counter",
-        "{run}",
-        "Workflow runs that ended, by status (ok, error, cancelled).",
-        (n.WORKFLOW_NAME, n.STATUS, _PERSONA),
-    ),
-    Instrument(
-        "agentobs.workflow.active",
-        "updown_counter",
-        "{workflow}",
-        "Workflow runs in progress now.",
-        (n.WORKFLOW_NAME,),
-    ),
-    Instrument(
-        "agentobs.workflow.oldest_age",
-        "observable_gauge",
-        "s",
-        "Age of the oldest workflow run still in progress, per workflow (stuck detection).",
-        (n.WORKFLOW_NAME,),
-    ),
-    Instrument(
-        "agentobs.stage.duration",
-        "histogram",
-        "s",
-        "Duration of a stage, by workflow, stage and persona.",
-        (n.WORKFLOW_NAME, n.STAGE_NAME, _PERSONA, n.ERROR_TYPE),
-        STAGE_BUCKETS,
-    ),
-    Instrument(
-        "agentobs.stage.reentries",
-        "counter",
-        "{reentry}",
-        "Stages entered again within the same workflow run.",
-        (n.WORKFLOW_NAME, n.STAGE_NAME, _PERSONA),
-    ),
-    Instrument(
-        "agentobs.task.runs",
-        "counter",
-        "{run}",
-        "Tasks that ended, by agent, task type and status.",
-        (n.AGENT_NAME, n.TASK_TYPE, n.STATUS, _PERSONA),
-    ),
-    Instrument(
-        "agentobs.task.duration",
-        "histogram",
-        "s",
-        "Duration of a task, by agent, task type and status.",
-        (n.AGENT_NAME, n.TASK_TYPE, n.STATUS, _PERSONA),
-        STAGE_BUCKETS,
-    ),
-    Instrument(
-        "gen_ai.invoke_agent.duration",
-        "histogram",
-        "s",
-        "Duration of an agent invocation (equals its invoke_agent span).",
-        (n.AGENT_NAME, n.ERROR_TYPE, _PERSONA),
-        AGENT_BUCKETS,
-    ),
-    Instrument(
-        "gen_ai.execute_tool.duration",
-        "histogram",
-        "s",
-        "Duration of a tool execution (equals its execute_tool span).",
-        (n.TOOL_NAME, n.TOOL_TYPE, n.AGENT_NAME, n.ERROR_TYPE, _PERSONA),
-        DURATION_BUCKETS,
-    ),
-    Instrument(
-        "agentobs.persona.switches",
-        "counter",
-        "{switch}",
-        "Changes of the current persona, from one to another, with the new chat mode.",
-        (n.PERSONA_FROM, n.PERSONA_TO, n.PERSONA_CHATMODE, n.WORKFLOW_NAME),
-    ),
-    Instrument(
-        "agentobs.persona.duration",
-        "histogram",
-        "s",
-        "Time spent in a persona block.",
-        (_PERSONA, n.PERSONA_CHATMODE, n.WORKFLOW_NAME),
-        STAGE_BUCKETS,
-    ),
-    Instrument(
-        "agentobs.gate.checks",
-        "counter",
-        "{check}",
-        "Quality-gate checks, by gate and result (pass, fail), workflow and stage.",
-        (n.GATE_NAME, n.GATE_RESULT, n.WORKFLOW_NAME, n.STAGE_NAME, _PERSONA),
-    ),
-    Instrument(
-        "agentobs.gate.score",
-        "histogram",
-        "1",
-        "Scores given by quality gates.",
-        (n.GATE_NAME, n.WORKFLOW_NAME, n.STAGE_NAME, _PERSONA),
-        SCORE_BUCKETS,
-    ),
-    Instrument(
-        "agentobs.human_interventions",
-        "counter",
-        "{intervention}",
-        "Times a person had to step in, by reason.",
-        (n.INTERVENTION_REASON, n.WORKFLOW_NAME, n.STAGE_NAME, _PERSONA),
-    ),
-    # pytest plugin (agentobs.pytest_plugin): recorded once per test and once per run by the
-    # process that owns the session (the xdist controller), never by the workers.
-    Instrument(
-        "agentobs.test.cases",
-        "counter",
-        "{test}",
-        "Tests that ran, by final outcome (passed, failed, error, skipped, xfailed, xpassed), "
-        "category and suite.",
-        (n.TEST_OUTCOME, n.TEST_CATEGORY, n.TEST_SUITE_NAME),
-    ),
-    Instrument(
-        "agentobs.test.duration",
-        "histogram",
-        "s",
-        "Duration of a test (setup, call and teardown of every attempt), by outcome, category "
-        "and suite.",
-        (n.TEST_OUTCOME, n.TEST_CATEGORY, n.TEST_SUITE_NAME),
-        (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
-    ),
-    Instrument(
-        "agentobs.test.flaky",
-        "counter",
-        "{test}",
-        "Tests found flaky, by how (rerun: failed then passed in the same run; history: the "
-        "outcome flipped across runs while the test's code did not), category and suite.",
-        (n.TEST_FLAKY_KIND, n.TEST_CATEGORY, n.TEST_SUITE_NAME),
-    ),
-    Instrument(
-        "agentobs.test_run.tests",
-        "observable_gauge",
-        "{test}",
-        "Tests of the last run, by outcome and category (a gauge, fit for short-lived jobs).",
-        (n.TEST_OUTCOME, n.TEST_CATEGORY, n.TEST_SUITE_NAME),
-    ),
-    Instrument(
-        "agentobs.test_run.pass_rate",
-        "observable_gauge",
-        "1",
-        "Pass rate of the last run: passed / (passed + failed + error).",
-        (n.TEST_SUITE_NAME,),
-    ),
-    Instrument(
-        "agentobs.test_run.flaky",
-        "observable_gauge",
-        "{test}",
-        "Flaky tests in the last run (either way of detecting them).",
-        (n.TEST_SUITE_NAME,),
-    ),
-    Instrument(
-        "agentobs.test_run.duration",
-        "observable_gauge",
-        "s",
-        "Wall-clock duration of the last run.",
-        (n.TEST_SUITE_NAME,),
-    ),
-    Instrument(
-        "agentobs.test_run.coverage",
-        "observable_gauge",
-        "1",
-        "Line coverage ratio (0-1) of the last run, when pytest-cov measured it.",
-        (n.TEST_SUITE_NAME,),
-    ),
-    Instrument(
-        "agentobs.test_run.timestamp",
-        "observable_gauge",
-        "s",
-        "Unix time at which the last run ended.",
-        (n.TEST_SUITE_NAME,),
-    ),
-    # LLM calls (agentobs.llm and the OpenAI / Anthropic integrations). Token types of the
-    # agentobs.tokens counter: input and output are totals (input includes cached input,
-    # output includes reasoning); cache_read, cache_creation and reasoning are parts of them.
-    Instrument(
-        "gen_ai.client.token.usage",
-        "histogram",
-        "{token}",
-        "Billable tokens per LLM call, by token type (input, output), as the provider reported.",
-        (
-            n.OPERATION,
-            n.PROVIDER,
-            n.TOKEN_TYPE,
-            n.REQUEST_MODEL,
-            n.RESPONSE_MODEL,
-            n.SERVER_ADDRESS,
-            n.SERVER_PORT,
-            _PERSONA,
-        ),
-        TOKEN_BUCKETS,
-    ),
-    Instrument(
-        "gen_ai.client.operation.duration",
-        "histogram",
-        "s",
-        "Duration of an LLM call, until its stream (if any) ended.",
-        (
-            n.OPERATION,
-            n.PROVIDER,
-            n.REQUEST_MODEL,
-            n.RESPONSE_MODEL,
-            n.SERVER_ADDRESS,
-            n.SERVER_PORT,
-            n.ERROR_TYPE,
-            _PERSONA,
-        ),
-        DURATION_BUCKETS,
-    ),
-    Instrument(
-        "gen_ai.client.operation.time_to_first_chunk",
-        "histogram",
-        "s",
-        "Time from the start of a streaming LLM call to its first chunk.",
-        (
-            n.OPERATION,
-            n.PROVIDER,
-            n.REQUEST_MODEL,
-            n.RESPONSE_MODEL,
-            n.SERVER_ADDRESS,
-            n.SERVER_PORT,
-            _PERSONA,
-        ),
-        DURATION_BUCKETS,
-    ),
-    Instrument(
-        "agentobs.tokens",
-        "counter",
-        "{token}",
-        "Tokens used by LLM calls, by type (input and output are totals; cache_read, "
-        "cache_creation and reasoning are parts of them), model, provider, persona, workflow.",
-        (n.TOKEN_TYPE, n.REQUEST_MODEL, n.PROVIDER, _PERSONA, n.WORKFLOW_NAME),
-    ),
-    Instrument(
-        "agentobs.cost",
-        "counter",
-        "{USD}",
-        "Cost of LLM calls in US dollars, by model, provider, persona, workflow and where the "
-        "price came from (genai-prices, user, provider). Unpriced calls add nothing here.",
-        (n.REQUEST_MODEL, n.PROVIDER, _PERSONA, n.WORKFLOW_NAME, n.COST_SOURCE),
-    ),
-    Instrument(
-        "agentobs.cost.unpriced_calls",
-        "counter",
-        "{call}",
-        "LLM calls whose model has no known price (their cost is unknown, not zero).",
-        (n.REQUEST_MODEL, n.PROVIDER, _PERSONA),
-    ),
-    Instrument(
-        "agentobs.cost.unpriced_tokens",
-        "counter",
-        "{token}",
-        "Tokens (input, output) of LLM calls whose model has no known price.",
-        (n.REQUEST_MODEL, n.PROVIDER, n.TOKEN_TYPE, _PERSONA),
-    ),
-    Instrument(
-        "agentobs.budget.tokens.limit",
-        "gauge",
-        "{token}",
-        "Token limit of a budget.",
-        (n.BUDGET_NAME, _PERSONA),
-    ),
-    Instrument(
-        "agentobs.budget.tokens.remaining",
-        "gauge",
-        "{token}",
-        "Tokens left in a budget (negative once it is overspent).",
-        (n.BUDGET_NAME, _PERSONA),
-    ),
-    Instrument(
-        "agentobs.budget.cost.limit",
-        "gauge",
-        "{USD}",
-        "Cost limit of a budget, in US dollars.",
-        (n.BUDGET_NAME, _PERSONA),
-    ),
-    Instrument(
-        "agentobs.budget.cost.remaining",
-        "gauge",
-        "{USD}",
-        "US dollars left in a budget (negative once it is overspent).",
-        (n.BUDGET_NAME, _PERSONA),
-    ),
-    Instrument(
-        "agentobs.budget.breaches",
-        "counter",
-        "{breach}",
-        "Budgets that ran out, by budget, unit (token or USD), policy (warn, raise), persona.",
-        (n.BUDGET_NAME, n.BUDGET_UNIT, n.BUDGET_POLICY, _PERSONA),
-    ),
+WORKFLOW_DURATION = Instrument(
+    "gen_ai.workflow.duration",
+    "histogram",
+    "s",
+    "Duration of a workflow run (equals its invoke_workflow span).",
+    (n.WORKFLOW_NAME, n.ERROR_TYPE, _PERSONA),
+    WORKFLOW_BUCKETS,
 )
-"""Every instrument agentobs emits."""
+
+WORKFLOW_RUNS = Instrument(
+    "agentobs.workflow.runs",
+    "counter",
+    "{run}",
+    "Workflow runs that ended, by status (ok, error, cancelled).",
+    (n.WORKFLOW_NAME, n.STATUS, _PERSONA),
+)
+
+WORKFLOW_ACTIVE = Instrument(
+    "agentobs.workflow.active",
+    "updown_counter",
+    "{workflow}",
+    "Workflow runs in progress now.",
+    (n.WORKFLOW_NAME,),
+)
+
+WORKFLOW_OLDEST_AGE = Instrument(
+    "agentobs.workflow.oldest_age",
+    "observable_gauge",
+    "s",
+    "Age of the oldest workflow run still in progress, per workflow (stuck detection).",
+    (n.WORKFLOW_NAME,),
+)
+
+STAGE_DURATION = Instrument(
+    "agentobs.stage.duration",
+    "histogram",
+    "s",
+    "Duration of a stage, by workflow, stage and persona.",
+    (n.WORKFLOW_NAME, n.STAGE_NAME, _PERSONA, n.ERROR_TYPE),
+    STAGE_BUCKETS,
+)
+
+STAGE_REENTRIES = Instrument(
+    "agentobs.stage.reentries",
+    "counter",
+    "{reentry}",
+    "Stages entered again within the same workflow run.",
+    (n.WORKFLOW_NAME, n.STAGE_NAME, _PERSONA),
+)
+
+TASK_RUNS = Instrument(
+    "agentobs.task.runs",
+    "counter",
+    "{run}",
+    "Tasks that ended, by agent, task type and status.",
+    (n.AGENT_NAME, n.TASK_TYPE, n.STATUS, _PERSONA),
+)
+
+TASK_DURATION = Instrument(
+    "agentobs.task.duration",
+    "histogram",
+    "s",
+    "Duration of a task, by agent, task type and status.",
+    (n.AGENT_NAME, n.TASK_TYPE, n.STATUS, _PERSONA),
+    STAGE_BUCKETS,
+)
+
+INVOKE_AGENT_DURATION = Instrument(
+    "gen_ai.invoke_agent.duration",
+    "histogram",
+    "s",
+    "Duration of an agent invocation (equals its invoke_agent span).",
+    (n.AGENT_NAME, n.ERROR_TYPE, _PERSONA),
+    AGENT_BUCKETS,
+)
+
+EXECUTE_TOOL_DURATION = Instrument(
+    "gen_ai.execute_tool.duration",
+    "histogram",
+    "s",
+    "Duration of a tool execution (equals its execute_tool span).",
+    (n.TOOL_NAME, n.TOOL_TYPE, n.AGENT_NAME, n.ERROR_TYPE, _PERSONA),
+    DURATION_BUCKETS,
+)
+
+PERSONA_SWITCHES = Instrument(
+    "agentobs.persona.switches",
+    "counter",
+    "{switch}",
+    "Changes of the current persona, from one to another, with the new chat mode.",
+    (n.PERSONA_FROM, n.PERSONA_TO, n.PERSONA_CHATMODE, n.WORKFLOW_NAME),
+)
+
+PERSONA_DURATION = Instrument(
+    "agentobs.persona.duration",
+    "histogram",
+    "s",
+    "Time spent in a persona block.",
+    (_PERSONA, n.PERSONA_CHATMODE, n.WORKFLOW_NAME),
+    STAGE_BUCKETS,
+)
+
+GATE_CHECKS = Instrument(
+    "agentobs.gate.checks",
+    "counter",
+    "{check}",
+    "Quality-gate checks, by gate and result (pass, fail), workflow and stage.",
+    (n.GATE_NAME, n.GATE_RESULT, n.WORKFLOW_NAME, n.STAGE_NAME, _PERSONA),
+)
+
+GATE_SCORE = Instrument(
+    "agentobs.gate.score",
+    "histogram",
+    "1",
+    "Scores given by quality gates.",
+    (n.GATE_NAME, n.WORKFLOW_NAME, n.STAGE_NAME, _PERSONA),
+    SCORE_BUCKETS,
+)
+
+HUMAN_INTERVENTIONS = Instrument(
+    "agentobs.human_interventions",
+    "counter",
+    "{intervention}",
+    "Times a person had to step in, by reason.",
+    (n.INTERVENTION_REASON, n.WORKFLOW_NAME, n.STAGE_NAME, _PERSONA),
+)
+
+# pytest plugin (agentobs.pytest_plugin): recorded once per test and once per run by the
+# process that owns the session (the xdist controller), never by the workers.
+TEST_CASES = Instrument(
+    "agentobs.test.cases",
+    "counter",
+    "{test}",
+    "Tests that ran, by final outcome (passed, failed, error, skipped, xfailed, xpassed), "
+    "category and suite.",
+    (n.TEST_OUTCOME, n.TEST_CATEGORY, n.TEST_SUITE_NAME),
+)
+
+TEST_DURATION = Instrument(
+    "agentobs.test.duration",
+    "histogram",
+    "s",
+    "Duration of a test (setup, call and teardown of every attempt), by outcome, category "
+    "and suite.",
+    (n.TEST_OUTCOME, n.TEST_CATEGORY, n.TEST_SUITE_NAME),
+    (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+
+TEST_FLAKY = Instrument(
+    "agentobs.test.flaky",
+    "counter",
+    "{test}",
+    "Tests found flaky, by how (rerun: failed then passed in the same run; history: the "
+    "outcome flipped across runs while the test's code did not), category and suite.",
+    (n.TEST_FLAKY_KIND, n.TEST_CATEGORY, n.TEST_SUITE_NAME),
+)
+
+TEST_RUN_TESTS = Instrument(
+    "agentobs.test_run.tests",
+    "observable_gauge",
+    "{test}",
+    "Tests of the last run, by outcome and category (a gauge, fit for short-lived jobs).",
+    (n.TEST_OUTCOME, n.TEST_CATEGORY, n.TEST_SUITE_NAME),
+)
+
+TEST_RUN_PASS_RATE = Instrument(
+    "agentobs.test_run.pass_rate",
+    "observable_gauge",
+    "1",
+    "Pass rate of the last run: passed / (passed + failed + error).",
+    (n.TEST_SUITE_NAME,),
+)
+
+TEST_RUN_FLAKY = Instrument(
+    "agentobs.test_run.flaky",
+    "observable_gauge",
+    "{test}",
+    "Flaky tests in the last run (either way of detecting them).",
+    (n.TEST_SUITE_NAME,),
+)
+
+TEST_RUN_DURATION = Instrument(
+    "agentobs.test_run.duration",
+    "observable_gauge",
+    "s",
+    "Wall-clock duration of the last run.",
+    (n.TEST_SUITE_NAME,),
+)
+
+TEST_RUN_COVERAGE = Instrument(
+    "agentobs.test_run.coverage",
+    "observable_gauge",
+    "1",
+    "Line coverage ratio (0-1) of the last run, when pytest-cov measured it.",
+    (n.TEST_SUITE_NAME,),
+)
+
+TEST_RUN_TIMESTAMP = Instrument(
+    "agentobs.test_run.timestamp",
+    "observable_gauge",
+    "s",
+    "Unix time at which the last run ended.",
+    (n.TEST_SUITE_NAME,),
+)
+
+# LLM calls (agentobs.llm and the OpenAI / Anthropic integrations). Token types of the
+# agentobs.tokens counter: input and output are totals (input includes cached input,
+# output includes reasoning); cache_read, cache_creation and reasoning are parts of them.
+CLIENT_TOKEN_USAGE = Instrument(
+    "gen_ai.client.token.usage",
+    "histogram",
+    "{token}",
+    "Billable tokens per LLM call, by token type (input, output), as the provider reported.",
+    (
+        n.OPERATION,
+        n.PROVIDER,
+        n.TOKEN_TYPE,
+        n.REQUEST_MODEL,
+        n.RESPONSE_MODEL,
+        n.SERVER_ADDRESS,
+        n.SERVER_PORT,
+        _PERSONA,
+    ),
+    TOKEN_BUCKETS,
+)
+
+CLIENT_OPERATION_DURATION = Instrument(
+    "gen_ai.client.operation.duration",
+    "histogram",
+    "s",
+    "Duration of an LLM call, until its stream (if any) ended.",
+    (
+        n.OPERATION,
+        n.PROVIDER,
+        n.REQUEST_MODEL,
+        n.RESPONSE_MODEL,
+        n.SERVER_ADDRESS,
+        n.SERVER_PORT,
+        n.ERROR_TYPE,
+        _PERSONA,
+    ),
+    DURATION_BUCKETS,
+)
+
+CLIENT_OPERATION_TIME_TO_FIRST_CHUNK = Instrument(
+    "gen_ai.client.operation.time_to_first_chunk",
+    "histogram",
+    "s",
+    "Time from the start of a streaming LLM call to its first chunk.",
+    (
+        n.OPERATION,
+        n.PROVIDER,
+        n.REQUEST_MODEL,
+        n.RESPONSE_MODEL,
+        n.SERVER_ADDRESS,
+        n.SERVER_PORT,
+        _PERSONA,
+    ),
+    DURATION_BUCKETS,
+)
+
+TOKENS = Instrument(
+    "agentobs.tokens",
+    "counter",
+    "{token}",
+    "Tokens used by LLM calls, by type (input and output are totals; cache_read, "
+    "cache_creation and reasoning are parts of them), model, provider, persona, workflow.",
+    (n.TOKEN_TYPE, n.REQUEST_MODEL, n.PROVIDER, _PERSONA, n.WORKFLOW_NAME),
+)
+
+COST = Instrument(
+    "agentobs.cost",
+    "counter",
+    "{USD}",
+    "Cost of LLM calls in US dollars, by model, provider, persona, workflow and where the "
+    "price came from (genai-prices, user, provider). Unpriced calls add nothing here.",
+    (n.REQUEST_MODEL, n.PROVIDER, _PERSONA, n.WORKFLOW_NAME, n.COST_SOURCE),
+)
+
+COST_UNPRICED_CALLS = Instrument(
+    "agentobs.cost.unpriced_calls",
+    "counter",
+    "{call}",
+    "LLM calls whose model has no known price (their cost is unknown, not zero).",
+    (n.REQUEST_MODEL, n.PROVIDER, _PERSONA),
+)
+
+COST_UNPRICED_TOKENS = Instrument(
+    "agentobs.cost.unpriced_tokens",
+    "counter",
+    "{token}",
+    "Tokens (input, output) of LLM calls whose model has no known price.",
+    (n.REQUEST_MODEL, n.PROVIDER, n.TOKEN_TYPE, _PERSONA),
+)
+
+BUDGET_TOKENS_LIMIT = Instrument(
+    "agentobs.budget.tokens.limit",
+    "gauge",
+    "{token}",
+    "Token limit of a budget.",
+    (n.BUDGET_NAME, _PERSONA),
+)
+
+BUDGET_TOKENS_REMAINING = Instrument(
+    "agentobs.budget.tokens.remaining",
+    "gauge",
+    "{token}",
+    "Tokens left in a budget (negative once it is overspent).",
+    (n.BUDGET_NAME, _PERSONA),
+)
+
+BUDGET_COST_LIMIT = Instrument(
+    "agentobs.budget.cost.limit",
+    "gauge",
+    "{USD}",
+    "Cost limit of a budget, in US dollars.",
+    (n.BUDGET_NAME, _PERSONA),
+)
+
+BUDGET_COST_REMAINING = Instrument(
+    "agentobs.budget.cost.remaining",
+    "gauge",
+    "{USD}",
+    "US dollars left in a budget (negative once it is overspent).",
+    (n.BUDGET_NAME, _PERSONA),
+)
+
+BUDGET_BREACHES = Instrument(
+    "agentobs.budget.breaches",
+    "counter",
+    "{breach}",
+    "Budgets that ran out, by budget, unit (token or USD), policy (warn, raise), persona.",
+    (n.BUDGET_NAME, n.BUDGET_UNIT, n.BUDGET_POLICY, _PERSONA),
+)
+
+CATALOGUE: tuple[Instrument, ...] = (
+    WORKFLOW_DURATION,
+    WORKFLOW_RUNS,
+    WORKFLOW_ACTIVE,
+    WORKFLOW_OLDEST_AGE,
+    STAGE_DURATION,
+    STAGE_REENTRIES,
+    TASK_RUNS,
+    TASK_DURATION,
+    INVOKE_AGENT_DURATION,
+    EXECUTE_TOOL_DURATION,
+    PERSONA_SWITCHES,
+    PERSONA_DURATION,
+    GATE_CHECKS,
+    GATE_SCORE,
+    HUMAN_INTERVENTIONS,
+    TEST_CASES,
+    TEST_DURATION,
+    TEST_FLAKY,
+    TEST_RUN_TESTS,
+    TEST_RUN_PASS_RATE,
+    TEST_RUN_FLAKY,
+    TEST_RUN_DURATION,
+    TEST_RUN_COVERAGE,
+    TEST_RUN_TIMESTAMP,
+    CLIENT_TOKEN_USAGE,
+    CLIENT_OPERATION_DURATION,
+    CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+    TOKENS,
+    COST,
+    COST_UNPRICED_CALLS,
+    COST_UNPRICED_TOKENS,
+    BUDGET_TOKENS_LIMIT,
+    BUDGET_TOKENS_REMAINING,
+    BUDGET_COST_LIMIT,
+    BUDGET_COST_REMAINING,
+    BUDGET_BREACHES,
+)
+"""Every instrument agentobs emits, in the order docs/metrics.md lists them."""
 
 BY_NAME: dict[str, Instrument] = {i.name: i for i in CATALOGUE}
 

@@ -15,6 +15,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from opentelemetry import context as otel_context
 
+from . import _catalogue as cat
 from . import _hooks
 from ._errors import warn_once
 
@@ -87,7 +88,7 @@ def oldest_workflow_ages() -> Iterable[tuple[float, Mapping[str, Any]]]:
     return [(age, {"gen_ai.workflow.name": name}) for name, age in oldest.items()]
 
 
-_hooks.add_gauge_source("agentobs.workflow.oldest_age", oldest_workflow_ages)
+_hooks.add_gauge_source(cat.WORKFLOW_OLDEST_AGE.name, oldest_workflow_ages)
 
 
 BUDGETS_KEY = otel_context.create_key("agentobs.budgets")

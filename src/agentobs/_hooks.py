@@ -1,7 +1,7 @@
 """Hooks the instrumentation calls and the export layer fills at ``configure()``.
 
-A leaf module (it imports nothing of ours), so that the instrumentation never imports the
-pipeline and the pipeline never reads instrumentation state directly:
+A leaf module (it imports only the catalogue, which is data), so that the instrumentation
+never imports the pipeline and the pipeline never reads instrumentation state directly:
 
 * ``RESULT_HOOKS``: called with every quality-gate result (the Langfuse exporter sends them
   as scores);
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+from . import _catalogue as cat
 
 GaugeSource = Callable[[], Iterable[tuple[float, Mapping[str, Any]]]]
 
@@ -38,7 +40,7 @@ def set_first_persona(hook: Callable[[], None] | None) -> None:
     first_persona = _nothing if hook is None else hook
 
 
-HOOKED_GAUGES = ("agentobs.workflow.oldest_age",)
+HOOKED_GAUGES = (cat.WORKFLOW_OLDEST_AGE.name,)
 """The observable gauges whose values the instrumentation supplies."""
 
 _gauge_sources: dict[str, GaugeSource] = {}

@@ -15,6 +15,7 @@ from collections.abc import Callable, Hashable
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .. import _catalogue as cat
 from .. import _names as n
 from .._context import PERSONA_KEY, WORKFLOW_KEY
 from .._errors import warn_once
@@ -51,15 +52,15 @@ PlanKey = tuple[str, Any, Any, Any, Any, Any, Any]
 
 # What a plan records, by kind: (metric, whether its labels are the GenAI ``base`` or the
 # agentobs ``labels``, whether the workflow is one of them, the extra label's key).
-_DURATION = "gen_ai.client.operation.duration"
+_DURATION = cat.CLIENT_OPERATION_DURATION.name
 _SPECS: dict[str, tuple[str, bool, bool, str | None]] = {
     "duration": (_DURATION, True, False, n.ERROR_TYPE),
-    "ttfc": ("gen_ai.client.operation.time_to_first_chunk", True, False, None),
-    "usage": ("gen_ai.client.token.usage", True, False, n.TOKEN_TYPE),
-    "tokens": ("agentobs.tokens", False, True, n.TOKEN_TYPE),
-    "cost": ("agentobs.cost", False, True, n.COST_SOURCE),
-    "unpriced_calls": ("agentobs.cost.unpriced_calls", False, False, None),
-    "unpriced_tokens": ("agentobs.cost.unpriced_tokens", False, False, n.TOKEN_TYPE),
+    "ttfc": (cat.CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name, True, False, None),
+    "usage": (cat.CLIENT_TOKEN_USAGE.name, True, False, n.TOKEN_TYPE),
+    "tokens": (cat.TOKENS.name, False, True, n.TOKEN_TYPE),
+    "cost": (cat.COST.name, False, True, n.COST_SOURCE),
+    "unpriced_calls": (cat.COST_UNPRICED_CALLS.name, False, False, None),
+    "unpriced_tokens": (cat.COST_UNPRICED_TOKENS.name, False, False, n.TOKEN_TYPE),
 }
 _OK = ("duration", None)
 _TTFC = ("ttfc", None)
