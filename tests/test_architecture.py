@@ -186,3 +186,20 @@ def test_the_cycle_check_sees_every_kind_of_import(tmp_path: Path, importer_line
     (package / "c.py").write_text("from . import a\n")
 
     assert cycles(import_graph(tmp_path)) == [["pkg.a", "pkg.b"]]
+
+
+def test_every_module_is_held_by_the_contract() -> None:
+    """A new module cannot slip past "nothing imports the CLI or the pytest plugin"."""
+    tomllib = pytest.importorskip("tomllib")
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = {c["id"]: c for c in config["tool"]["importlinter"]["contracts"]}
+    package = SRC / "agentobs"
+    modules = {
+        f"agentobs.{path.stem}"
+        for path in package.iterdir()
+        if (path.suffix == ".py" and path.stem not in ("__init__", "__main__"))
+        or (path / "__init__.py").exists()
+    }
+    top = {"agentobs.cli", "agentobs.pytest_plugin"}
+    assert set(contracts["top"]["source_modules"]) == modules - top
+    assert set(contracts["top"]["forbidden_modules"]) == top

@@ -215,7 +215,7 @@ def install(
 ) -> None:
     """Build the pipeline from resolved settings plus extra parts (``agentobs.testing``)."""
     global _PIPELINE
-    from .. import _catalogue
+    from .. import _recorder
 
     with _LOCK:
         if _PIPELINE is not None:
@@ -228,7 +228,7 @@ def install(
         _PIPELINE = pipeline
         STATE.settings = settings
         STATE.meter = pipeline.meter_provider.get_meter(INSTRUMENTATION_SCOPE, __version__)
-        STATE.recorders = _catalogue.build(
+        STATE.recorders = _recorder.build(
             STATE.meter, {name: _hooks.gauge_source(name) for name in _hooks.HOOKED_GAUGES}
         )
         STATE.tracer = pipeline.tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)

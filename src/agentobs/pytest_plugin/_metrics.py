@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import _catalogue as cat
 from .. import _names as n
+from .._prometheus import prometheus_name
 from ._outcomes import FAIL_LIKE, OUTCOMES, PASSED
 
 RUN_PREFIX = n.TEST_RUN_PREFIX
@@ -174,7 +175,7 @@ def push(gateway: str, job: str, grouping_key: Mapping[str, str], stats: RunStat
             continue
         keys = [k for k in values[0][1] if _label(k) not in grouped]
         gauge = Gauge(
-            instrument.prometheus_name,
+            prometheus_name(instrument),
             instrument.description,
             [_label(k) for k in keys],
             registry=registry,
