@@ -9,7 +9,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 
 from .. import _names as n
-from .._engine import NO_RESULT, Run, Scope
+from .._engine import Run, Scope
 from .._errors import internal_errors, warn_once
 from .._state import STATE
 from . import content as _content
@@ -43,15 +43,7 @@ class LLMRun(Run):
     )
 
     def __init__(self, scope: Scope, span: Any, parent: Any, context: Any, start: int) -> None:
-        # Run.__init__'s assignments, inlined (this runs once per model call)
-        self.scope = scope
-        self.span = span
-        self.parent = parent
-        self.context = context
-        self.start = start
-        self.token: Any = None
-        self.state: Any = None
-        self.result: Any = NO_RESULT
+        Run.__init__(self, scope, span, parent, context, start)
         self.usage: Usage | None = None
         self.explicit = False
         self.response: Response | None = None
@@ -157,10 +149,6 @@ class LLMRun(Run):
                 raise exc
         self.scope.end(self, None)
         return result
-
-    def fail(self, exc: BaseException) -> None:
-        """End the call with the exception the model call raised."""
-        self.scope.end(self, exc)
 
 
 def _count(value: Any) -> int | None:

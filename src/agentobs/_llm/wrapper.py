@@ -31,8 +31,6 @@ from .run import LLM_RUN_KEY, LLMRun, set_input
 from .streams import AsyncLLMStream, LLMStream
 from .usage import StreamState
 
-_attach = otel_context.attach
-_detach = otel_context.detach
 _set_value = otel_context.set_value
 
 
@@ -153,15 +151,7 @@ class llm(Scope):
                 return fn(*args, **kwargs)
             if run.budgets:
                 scope.refuse(run)
-            token = _attach(run.context)
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as exc:
-                _detach(token)
-                scope.end(run, exc)
-                raise
-            _detach(token)
-            return run.finish(result)
+            return run.call(fn, args, kwargs)
 
         return wrapper
 
@@ -174,15 +164,7 @@ class llm(Scope):
                 return await fn(*args, **kwargs)
             assert isinstance(run, LLMRun)
             scope.refuse(run)
-            token = _attach(run.context)
-            try:
-                result = await fn(*args, **kwargs)
-            except BaseException as exc:
-                _detach(token)
-                scope.end(run, exc)
-                raise
-            _detach(token)
-            return run.finish(result)
+            return await run.acall(fn, args, kwargs)
 
         return wrapper
 

@@ -194,15 +194,11 @@ def instrument(*, keep_sdk_spans: bool = False) -> bool:
         return _PATCHES.active
 
 
-def uninstrument() -> None:
-    """Undo :func:`instrument` (safe to call when not instrumented)."""
-    with _PATCHES.lock:
-        _PATCHES.undo()
+uninstrument = _PATCHES.uninstrument
+"""Undo :func:`instrument` (safe to call when not instrumented)."""
 
-
-def instrumented() -> bool:
-    """Whether the anthropic library is instrumented now."""
-    return _PATCHES.active
+instrumented = _PATCHES.instrumented
+"""Whether the anthropic library is instrumented now."""
 
 
 instrument_anthropic = instrument
