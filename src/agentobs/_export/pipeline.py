@@ -357,7 +357,7 @@ def _build(
     if settings.prometheus_port is not None:
         readers.append(_start_prometheus(settings, pipeline))
     interval_ms = settings.metric_export_interval * 1000
-    for metric_exporter in _exporters.metric_exporters(settings):
+    for metric_exporter in _exporters.build(settings, "metrics"):
         readers.append(
             PeriodicExportingMetricReader(metric_exporter, export_interval_millis=interval_ms)
         )
@@ -372,7 +372,7 @@ def _build(
                 max_queue_size=queue,
                 max_export_batch_size=batch,
             )
-            for exporter in _exporters.span_exporters(settings)
+            for exporter in _exporters.build(settings, "traces")
         ]
         if settings.langfuse is not None:
             from . import langfuse
@@ -392,7 +392,7 @@ def _build(
             )
         log_processors = list(extra_log_processors) + [
             BatchLogRecordProcessor(exporter, max_queue_size=queue, max_export_batch_size=batch)
-            for exporter in _exporters.log_exporters(settings)
+            for exporter in _exporters.build(settings, "logs")
         ]
     except Exception:
         if pipeline.prometheus_server is not None:
