@@ -36,7 +36,7 @@ class Recorder:
         key = tuple(attributes.items())
         clean = self._cache.get(key)
         if clean is None:
-            clean = self._clean(attributes)
+            clean = self.clean(attributes)
             if len(self._cache) < _CACHE_LIMIT:
                 self._cache[key] = clean
         self._record(value, clean)
@@ -48,7 +48,7 @@ class Recorder:
         key = tuple(attributes.items())
         clean = self._cache.get(key)
         if clean is None:
-            clean = self._clean(attributes)
+            clean = self.clean(attributes)
             if len(self._cache) < _CACHE_LIMIT:
                 self._cache[key] = clean
         totals = getattr(self._record, "__self__", None)
@@ -56,7 +56,7 @@ class Recorder:
             return totals.add_key, frozenset(clean.items())
         return self._record, clean
 
-    def _clean(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+    def clean(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         clean: dict[str, Any] = {}
         name = self.instrument.name
         with self._lock:
@@ -191,7 +191,7 @@ def build(
                 source: Callable[[], Iterable[tuple[float, Mapping[str, Any]]]] = source,
                 recorder: Recorder = recorder,
             ) -> Iterable[Observation]:
-                return [Observation(v, recorder._clean(a)) for v, a in source()]
+                return [Observation(v, recorder.clean(a)) for v, a in source()]
 
             meter.create_observable_gauge(
                 i.name, callbacks=[observe], unit=i.unit, description=i.description

@@ -97,8 +97,7 @@ class llm(Scope):
 
     def on_start(self, run: Run, parent: Any) -> Any:
         run = cast(LLMRun, run)
-        if _cost._warm_thread is None:
-            _cost.warm()
+        _cost.warm()  # once per process; then a check of one global
         capture = self._capture
         settings = STATE.settings
         if capture[0] is not settings:  # worked out once per configuration
