@@ -33,24 +33,22 @@ class Recorder:
 
     def record(self, value: float, attributes: Mapping[str, Any]) -> None:
         """Record ``value`` with ``attributes`` (cleaned once per distinct attribute set)."""
+        self._record(value, self._cleaned(attributes))
+
+    def _cleaned(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         key = tuple(attributes.items())
         clean = self._cache.get(key)
         if clean is None:
             clean = self.clean(attributes)
             if len(self._cache) < _CACHE_LIMIT:
                 self._cache[key] = clean
-        self._record(value, clean)
+        return clean
 
     def bind(self, attributes: Mapping[str, Any]) -> tuple[Callable[..., None], Any]:
         """A record function and ``attributes`` cleaned (for a counter: their key), for a
         caller that keeps both and records with ``fn(value, clean, context)`` (the hot path
         of ``_api``)."""
-        key = tuple(attributes.items())
-        clean = self._cache.get(key)
-        if clean is None:
-            clean = self.clean(attributes)
-            if len(self._cache) < _CACHE_LIMIT:
-                self._cache[key] = clean
+        clean = self._cleaned(attributes)
         totals = getattr(self._record, "__self__", None)
         if isinstance(totals, CounterTotals):  # the key, computed once instead of per add
             return totals.add_key, frozenset(clean.items())
