@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import _hooks
 from .._errors import logger
 from .._settings import Settings, resolve
 from .._state import INSTRUMENTATION_SCOPE, STATE
@@ -215,7 +214,7 @@ def install(
 ) -> None:
     """Build the pipeline from resolved settings plus extra parts (``agentobs.testing``)."""
     global _PIPELINE
-    from .. import _recorder
+    from .. import _hooks, _recorder  # not at import: `import agentobs` stays small
 
     with _LOCK:
         if _PIPELINE is not None:
@@ -534,7 +533,10 @@ def shutdown(timeout: float = _DEFAULT_TIMEOUT) -> bool:
     with _LOCK:
         pipeline = _PIPELINE
         _PIPELINE = None
-        _hooks.set_first_persona(None)
+        if pipeline is not None:
+            from .. import _hooks
+
+            _hooks.set_first_persona(None)
         STATE.active = False
         STATE.tracer = None
         STATE.meter = None
