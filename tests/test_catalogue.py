@@ -197,8 +197,8 @@ def test_the_source_names_instruments_by_their_constants() -> None:
     )
     used: set[str] = set()
     for path in SOURCES:
-        if path.name in ("_catalogue.py", "_names.py", "testing.py") or path.parent.name == "cli":
-            continue  # the table; attribute keys; a docstring example; the report's readers
+        if path.name in ("_catalogue.py", "_names.py", "testing.py") or "cli" in path.parts:
+            continue  # the table; attribute keys; a docstring example; the CLI reads, not records
         text = path.read_text(encoding="utf-8")
         assert not literal.search(text), (path, literal.search(text))
         used |= set(re.findall(r"\bcat\.([A-Z][A-Z0-9_]+)\.name\b", text))
