@@ -9,6 +9,7 @@ terminal and JUnit XML count a test, so the counts agree with them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -102,3 +103,21 @@ def result_status(outcome: str) -> str | None:
     if outcome in FAIL_LIKE:
         return "fail"
     return None
+
+
+_RAISED = re.compile(r"^E\s+([A-Za-z_][\w.]*): ?(.*)$")
+COLLECT_ERROR = "CollectError"
+
+
+def collect_failure(longrepr: Any) -> tuple[str, str | None]:
+    """(error type, message) of a failed collection report, from its text: pytest keeps no
+    exception there, only the ``E   SyntaxError: invalid syntax`` lines of its traceback."""
+    try:
+        lines = str(longrepr).splitlines()
+    except Exception:
+        return COLLECT_ERROR, None
+    for line in reversed(lines):
+        found = _RAISED.match(line)
+        if found:
+            return found.group(1), _text(found.group(2)) or None
+    return COLLECT_ERROR, _text(lines[-1] if lines else None)

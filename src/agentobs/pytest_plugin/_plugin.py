@@ -48,6 +48,7 @@ class SessionPlugin:
         self.ci: dict[str, str] = {}
         self.xdist: _xdist.XdistController | None = None
         self._reported = False
+        self.collection_errors = 0
 
     # --- start ---------------------------------------------------------------------------
 
@@ -127,6 +128,37 @@ class SessionPlugin:
         if self.telemetry is not None:
             runner.use(self.telemetry)
 
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """A collection error is an ``error`` of its module, a module-level skip one
+        ``skipped`` (pytest's counts); xdist hands the controller each one once."""
+        if report.passed or self.recorder is None:
+            return
+        with internal_errors("pytest plugin: collection report"):
+            from ._outcomes import ERROR, SKIPPED, collect_failure, skip_reason
+
+            if report.failed:
+                outcome, reason = ERROR, None
+                error_type, message = collect_failure(report.longrepr)
+                self.collection_errors += 1
+            else:
+                outcome, reason = SKIPPED, skip_reason(report)
+                error_type = message = None
+            self.recorder.add_collected(report.nodeid, outcome, reason)
+            telemetry = self.telemetry
+            if self.session_span is not None and telemetry is not None and telemetry.usable:
+                from . import _spans
+
+                _spans.collector_span(
+                    telemetry.tracer,
+                    self.session_span,
+                    report.nodeid,
+                    self.recorder.collected[report.nodeid].category,
+                    outcome,
+                    reason,
+                    error_type,
+                    message,
+                )
+
     # --- end -----------------------------------------------------------------------------
 
     @pytest.hookimpl(trylast=True)
@@ -200,7 +232,7 @@ class SessionPlugin:
             flaky = [t.nodeid for t in result.flaky][:_SHOWN_FLAKY]
             if flaky:
                 summary["flaky_tests"] = flaky
-            _spans.end_session_span(self.session_span, exitstatus, summary)
+            _spans.end_session_span(self.session_span, exitstatus, summary, self.collection_errors)
             self.session_span = None
         if self.options.pushgateway and result.tests:
             from .. import _names as n

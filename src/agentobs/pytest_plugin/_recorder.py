@@ -88,10 +88,19 @@ class Recorder:
     def __init__(self, categories: Categories) -> None:
         self.categories = categories
         self.tests: dict[str, Seen | tuple[Any, ...]] = {}
+        self.collected: dict[str, TestResult] = {}
+        """Modules (or other collectors) that failed to collect or skipped themselves: a
+        collection error counts as an ``error``, a module-level skip as one ``skipped``, as
+        pytest counts them; neither is a test of the flaky-test history."""
 
     def add(self, nodeid: str, finished: Finished) -> None:
         """A finished test, from the runner of this process."""
         self.tests[nodeid] = tuple(finished)
+
+    def add_collected(self, nodeid: str, outcome: str, reason: str | None) -> None:
+        """A collector's failed or skipped collection (each once, as xdist dedups them)."""
+        category = self.categories.of_nodeid(nodeid)
+        self.collected[nodeid] = TestResult(nodeid, outcome, reason, category, 0.0, None, 0)
 
     def finish(
         self,
@@ -150,6 +159,8 @@ class Recorder:
         warnings: list[str] = []
         if history_path is not None and tests and exitstatus not in _NO_HISTORY_EXIT:
             tests = self._with_history(tests, history_path, window, warnings)
+        if self.collected:
+            tests = sorted([*tests, *self.collected.values()], key=lambda t: t.nodeid)
         stats = RunStats(suite=suite, coverage=coverage, timestamp=time.time())
         stats.duration = max(time.time() - started, 0.0)
         for test in tests:

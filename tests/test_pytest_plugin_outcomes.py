@@ -1,0 +1,98 @@
+"""Outcomes pytest reports outside the test protocol, on projects with their own settings:
+collection errors, module-level skips, interrupts, subtests, strict xpasses, stepwise runs.
+
+Each inner run writes spans and metrics to the local files (``--agentobs-export local``) and
+the counts are compared with pytest's own summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.test_pytest_plugin_support import (
+    isolate,
+    last_gauges,
+    local,
+    outcome_counts,
+    run,
+    session_spans,
+    spans_of_tests,
+)
+
+pytest_plugins = ["pytester"]
+
+PYPROJECT = """\
+[tool.pytest.ini_options]
+addopts = ["-p", "no:randomly", "-p", "no:flaky", "--strict-markers"]
+markers = ["gpu: needs a GPU"]
+asyncio_default_fixture_loop_scope = "function"
+"""
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from isolate(monkeypatch)
+
+
+def _project(pytester: pytest.Pytester, files: dict[str, str]) -> None:
+    pytester.makepyprojecttoml(PYPROJECT)
+    for name, text in files.items():
+        path = pytester.path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def _spans(pytester: pytest.Pytester) -> dict[str, Any]:
+    return {s.name: s for s in spans_of_tests(local(pytester.path))}
+
+
+COLLECTION = {
+    "tests/unit/test_ok.py": "import pytest\n\n@pytest.mark.gpu\ndef test_a():\n    pass\n\n"
+    "def test_b():\n    pass\n",
+    "tests/unit/test_broken.py": "import not_a_module_anywhere\n\ndef test_x():\n    pass\n",
+    "tests/unit/test_gpu.py": "import pytest\n\npytest.skip('no GPU here', allow_module_level=True)\n",
+}
+
+
+@pytest.mark.parametrize("mode", ["continue", "xdist"])
+def test_collection_errors_and_module_skips_count_as_pytest_counts_them(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    _project(pytester, COLLECTION)
+    args = ["--continue-on-collection-errors"] if mode == "continue" else ["-n", "2"]
+    result = pytester.runpytest_subprocess("--agentobs-export", "local", *args)
+    result.assert_outcomes(passed=2, errors=1, skipped=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    data = local(pytester.path)
+    assert outcome_counts(data) == {"passed": 2, "error": 1, "skipped": 1}
+    (rate,) = last_gauges(data, "agentobs.test_run.pass_rate").values()
+    assert rate == pytest.approx(2 / 3)
+    spans = _spans(pytester)
+    broken = spans["tests/unit/test_broken.py"]
+    assert broken.attributes["agentobs.test.outcome"] == "error"
+    assert broken.attributes["agentobs.test.phase"] == "collect"
+    assert broken.attributes["error.type"] == "ModuleNotFoundError"
+    assert "not_a_module_anywhere" in broken.status_message
+    skipped = spans["tests/unit/test_gpu.py"]
+    assert skipped.attributes["agentobs.test.outcome"] == "skipped"
+    assert skipped.attributes["agentobs.test.reason"] == "no GPU here"
+    (session,) = session_spans(data)
+    assert broken.parent_id == session.span_id
+    assert session.attributes["agentobs.test_run.tests.error"] == 1
+
+
+def test_a_run_stopped_by_collection_errors_says_why(pytester: pytest.Pytester) -> None:
+    _project(pytester, COLLECTION)
+    result = run(pytester, "--agentobs-export", "local")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    data = local(pytester.path)
+    (session,) = session_spans(data)
+    assert session.attributes["test.suite.run.status"] == "aborted"
+    assert "1 error during collection" in session.status_message
+    assert session.attributes["agentobs.test_run.collection_errors"] == 1
+    assert _spans(pytester)["tests/unit/test_broken.py"].attributes["error.type"] == (
+        "ModuleNotFoundError"
+    )
