@@ -53,7 +53,9 @@ COLLECTION = {
     "tests/unit/test_ok.py": "import pytest\n\n@pytest.mark.gpu\ndef test_a():\n    pass\n\n"
     "def test_b():\n    pass\n",
     "tests/unit/test_broken.py": "import not_a_module_anywhere\n\ndef test_x():\n    pass\n",
-    "tests/unit/test_gpu.py": "import pytest\n\npytest.skip('no GPU here', allow_module_level=True)\n",
+    "tests/unit/test_gpu.py": (
+        "import pytest\n\npytest.skip('no GPU here', allow_module_level=True)\n"
+    ),
 }
 
 
