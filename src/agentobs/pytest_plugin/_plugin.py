@@ -136,13 +136,14 @@ class SessionPlugin:
         with internal_errors("pytest plugin: collection report"):
             from ._outcomes import ERROR, SKIPPED, collect_failure, skip_reason
 
+            error_type: str | None = None
+            message: str | None = None
             if report.failed:
                 outcome, reason = ERROR, None
                 error_type, message = collect_failure(report.longrepr)
                 self.collection_errors += 1
             else:
                 outcome, reason = SKIPPED, skip_reason(report)
-                error_type = message = None
             self.recorder.add_collected(report.nodeid, outcome, reason)
             telemetry = self.telemetry
             if self.session_span is not None and telemetry is not None and telemetry.usable:
