@@ -98,3 +98,44 @@ def test_a_run_stopped_by_collection_errors_says_why(pytester: pytest.Pytester) 
     assert _spans(pytester)["tests/unit/test_broken.py"].attributes["error.type"] == (
         "ModuleNotFoundError"
     )
+
+
+INTERRUPTED = """
+def test_a():
+    pass
+
+
+def test_b():
+    pass
+
+
+def test_c():
+    raise KeyboardInterrupt  # what Ctrl-C does
+
+
+def test_d():
+    pass
+"""
+
+
+def test_an_interrupted_test_is_interrupted_not_an_error(pytester: pytest.Pytester) -> None:
+    _project(pytester, {"tests/test_ctrl_c.py": INTERRUPTED})
+    result = pytester.runpytest_subprocess("--agentobs-export", "local")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.assert_outcomes(passed=2)
+    data = local(pytester.path)
+    assert outcome_counts(data) == {"passed": 2, "interrupted": 1}
+    (rate,) = last_gauges(data, "agentobs.test_run.pass_rate").values()
+    assert rate == 1.0
+    cases = {
+        dict(p.attributes)["agentobs.test.outcome"]: p.value
+        for p in data.points
+        if p.name == "agentobs.test.cases"
+    }
+    assert cases == {"passed": 2, "interrupted": 1}
+    span = _spans(pytester)["tests/test_ctrl_c.py::test_c"]
+    assert span.attributes["agentobs.test.outcome"] == "interrupted"
+    assert "test.case.result.status" not in span.attributes
+    assert not span.is_error
+    (session,) = session_spans(data)
+    assert session.attributes["test.suite.run.status"] == "aborted"

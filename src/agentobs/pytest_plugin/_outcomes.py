@@ -19,7 +19,10 @@ ERROR = "error"
 SKIPPED = "skipped"
 XFAILED = "xfailed"
 XPASSED = "xpassed"
-OUTCOMES = (PASSED, FAILED, ERROR, SKIPPED, XFAILED, XPASSED)
+INTERRUPTED = "interrupted"
+"""The test that was running when the run was interrupted (Ctrl-C, ``pytest.exit()``):
+pytest reports nothing for it, so it is outside the pass rate and the flaky-test history."""
+OUTCOMES = (PASSED, FAILED, ERROR, SKIPPED, XFAILED, XPASSED, INTERRUPTED)
 
 PASS_LIKE = frozenset((PASSED, XPASSED))
 FAIL_LIKE = frozenset((FAILED, ERROR))

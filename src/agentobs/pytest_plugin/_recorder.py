@@ -184,6 +184,7 @@ class Recorder:
             (
                 (t.nodeid, t.fingerprint, "k" if t.flaky_kind == "rerun" else LETTERS[t.outcome])
                 for t in tests
+                if t.outcome in LETTERS
             ),
             window,
         )

@@ -27,7 +27,7 @@ from .._errors import internal_errors
 from ._budget import BUDGET_MARKER, Budget, Usage, budget_of
 from ._category import Categories
 from ._fingerprint import fingerprint
-from ._outcomes import FAIL_LIKE, PASS_LIKE, PAYLOAD, classify, failure_message
+from ._outcomes import FAIL_LIKE, INTERRUPTED, PASS_LIKE, PAYLOAD, classify, failure_message
 from ._recorder import Finished
 
 if TYPE_CHECKING:
@@ -147,6 +147,7 @@ class Runner:
         if test is not None and test.item is item:  # a rerun of the same test
             test.attempts += 1
             test.reports = []
+            test.outcome = None
             test.attempt_error = test.attempt_message = None
             if self._usage is not None:
                 test.usage_start = self._usage.usage()
@@ -231,13 +232,14 @@ class Runner:
         if test.token is not None:  # its teardown never reported (an interrupted run)
             token, test.token = test.token, None
             self._spans.detach(token)
-        if self.deliver is not None and test.reports:
-            outcome, reason = classify(test.reports)  # as the reports stand now
+        if test.outcome is None:  # its teardown never reported: the run was interrupted
+            test.outcome, test.reason = INTERRUPTED, None
+        if self.deliver is not None:
             self.deliver(
                 test.item.nodeid,
                 Finished(
-                    outcome,
-                    reason,
+                    test.outcome,
+                    test.reason,
                     test.category,
                     test.duration,
                     test.fingerprint,
@@ -258,7 +260,7 @@ class Runner:
             attributes[n.TEST_INPUT_TOKENS] = used.input_tokens
             attributes[n.TEST_OUTPUT_TOKENS] = used.output_tokens
             attributes[n.TEST_COST_USD] = used.usd
-        outcome = test.outcome or "error"
+        outcome = test.outcome
         failed = outcome in FAIL_LIKE
         self._spans.set_test_outcome(
             span,
