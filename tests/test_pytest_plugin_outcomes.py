@@ -139,3 +139,41 @@ def test_an_interrupted_test_is_interrupted_not_an_error(pytester: pytest.Pytest
     assert not span.is_error
     (session,) = session_spans(data)
     assert session.attributes["test.suite.run.status"] == "aborted"
+
+
+def test_runs_sharing_a_history_wait_for_each_other_and_both_count(
+    pytester: pytest.Pytester,
+) -> None:
+    import fcntl
+    import json
+    import time
+
+    import subprocess
+
+    ended = pytester.path / "ended"
+    conftest = f"def pytest_sessionfinish():\n    open({str(ended)!r}, 'w').close()\n"
+    _project(pytester, {"tests/test_a.py": "def test_a():\n    pass\n", "conftest.py": conftest})
+    path = pytester.path / "history.json"
+    other = {"fp": None, "h": "ppp", "last": 3}
+    with open(pytester.path / "history.json.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another run is updating the history
+        inner = pytester.popen(
+            [*pytester._getpytestargs(), "--agentobs-history", str(path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while not ended.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        try:  # the inner run reached its end: it waits for the lock (or, unlocked, finishes)
+            inner.wait(3)
+        except subprocess.TimeoutExpired:
+            pass
+        document = {"format": "agentobs-flaky-history", "version": 1, "runs": 3}
+        path.write_text(json.dumps({**document, "tests": {"tests/test_other.py::t": other}}))
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        assert inner.wait(60) == 0
+    saved = json.loads(path.read_text())
+    assert saved["runs"] == 4
+    assert saved["tests"]["tests/test_other.py::t"]["h"] == "ppp"
+    assert saved["tests"]["tests/test_a.py::test_a"]["h"] == "p"

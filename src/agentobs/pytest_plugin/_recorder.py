@@ -173,6 +173,19 @@ class Recorder:
     def _with_history(
         tests: list[TestResult], path: Path, window: int, warnings: list[str]
     ) -> list[TestResult]:
+        with _history.locked(path) as held:
+            if not held:
+                warnings.append(
+                    f"the flaky-test history {path} stayed locked by another run for "
+                    f"{_history.LOCK_TIMEOUT:.0f} s; this run is not recorded in it"
+                )
+                return tests
+            return Recorder._update_history(tests, path, window, warnings)
+
+    @staticmethod
+    def _update_history(
+        tests: list[TestResult], path: Path, window: int, warnings: list[str]
+    ) -> list[TestResult]:
         try:
             history, problem = _history.load(path)
         except _history.Unreadable as exc:
