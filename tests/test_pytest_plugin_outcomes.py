@@ -7,6 +7,11 @@ the counts are compared with pytest's own summary.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
+import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -144,12 +149,6 @@ def test_an_interrupted_test_is_interrupted_not_an_error(pytester: pytest.Pytest
 def test_runs_sharing_a_history_wait_for_each_other_and_both_count(
     pytester: pytest.Pytester,
 ) -> None:
-    import fcntl
-    import json
-    import time
-
-    import subprocess
-
     ended = pytester.path / "ended"
     conftest = f"def pytest_sessionfinish():\n    open({str(ended)!r}, 'w').close()\n"
     _project(pytester, {"tests/test_a.py": "def test_a():\n    pass\n", "conftest.py": conftest})
@@ -165,10 +164,9 @@ def test_runs_sharing_a_history_wait_for_each_other_and_both_count(
         deadline = time.monotonic() + 60
         while not ended.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-        try:  # the inner run reached its end: it waits for the lock (or, unlocked, finishes)
+        # the inner run reached its end: it waits for the lock (or, unlocked, finishes)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             inner.wait(3)
-        except subprocess.TimeoutExpired:
-            pass
         document = {"format": "agentobs-flaky-history", "version": 1, "runs": 3}
         path.write_text(json.dumps({**document, "tests": {"tests/test_other.py::t": other}}))
         fcntl.flock(lock, fcntl.LOCK_UN)
