@@ -175,3 +175,70 @@ def test_runs_sharing_a_history_wait_for_each_other_and_both_count(
     assert saved["runs"] == 4
     assert saved["tests"]["tests/test_other.py::t"]["h"] == "ppp"
     assert saved["tests"]["tests/test_a.py::test_a"]["h"] == "p"
+
+
+STRICT_AND_FAILING = """
+import pytest
+
+
+@pytest.mark.xfail(reason="should still fail", strict=True)
+def test_strict_xpass():
+    pass
+
+
+def test_plain_failure():
+    assert False, "plain"
+"""
+
+
+def test_strict_xpass_has_an_error_type_and_plain_failures_no_attempt_event(
+    pytester: pytest.Pytester,
+) -> None:
+    _project(pytester, {"tests/test_strict.py": STRICT_AND_FAILING})
+    result = run(pytester, "--agentobs-export", "local")
+    result.assert_outcomes(failed=2)
+    spans = _spans(pytester)
+    strict = spans["tests/test_strict.py::test_strict_xpass"]
+    assert strict.attributes["agentobs.test.outcome"] == "failed"
+    assert strict.attributes["error.type"] == "xpass_strict"
+    plain = spans["tests/test_strict.py::test_plain_failure"]
+    assert plain.attributes["error.type"] == "AssertionError"
+    assert plain.events == []  # attempt events are for reruns
+    assert strict.events == []
+
+
+def test_a_non_sampled_traceparent_is_honoured_and_said_once(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRACEPARENT", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
+    _project(pytester, {"tests/test_a.py": "def test_a():\n    pass\n\ndef test_b():\n    pass\n"})
+    result = run(pytester, "--agentobs-export", "local")
+    result.assert_outcomes(passed=2)
+    warnings = [line for line in result.outlines if line.startswith("agentobs: warning")]
+    assert len(warnings) == 1, warnings
+    assert "TRACEPARENT is not sampled" in warnings[0]
+    data = local(pytester.path)
+    assert data.spans == []
+    assert outcome_counts(data) == {"passed": 2}
+
+
+def test_stepwise_runs_update_the_history(pytester: pytest.Pytester) -> None:
+    suite = (
+        "def test_a():\n    pass\n\ndef test_b():\n    assert False\n\ndef test_c():\n    pass\n"
+    )
+    _project(pytester, {"tests/test_sw.py": suite})
+    for number in (1, 2):
+        result = run(pytester, "--sw", "--agentobs-history", "history.json")
+        assert result.ret == pytest.ExitCode.INTERRUPTED  # pytest stops at the failure
+        saved = json.loads((pytester.path / "history.json").read_text())
+        assert saved["runs"] == number
+    assert saved["tests"]["tests/test_sw.py::test_b"]["h"] == "ff"
+
+
+def test_metrics_are_exported_once_per_run(pytester: pytest.Pytester) -> None:
+    _project(pytester, {"tests/test_a.py": "def test_a():\n    pass\n"})
+    run(pytester, "--agentobs-export", "local")
+    data = local(pytester.path)
+    cases = [p for p in data.points if p.name == "agentobs.test.cases"]
+    assert len(cases) == 1, cases
+    assert len([p for p in data.points if p.name == "agentobs.test_run.pass_rate"]) == 1

@@ -49,6 +49,7 @@ class SessionPlugin:
         self.xdist: _xdist.XdistController | None = None
         self._reported = False
         self.collection_errors = 0
+        self.interrupted = False
 
     # --- start ---------------------------------------------------------------------------
 
@@ -110,6 +111,11 @@ class SessionPlugin:
             self.telemetry.tracer, self.options.suite, self.ci, parent, workers
         )
         self.traceparent = _spans.traceparent_of(self.session_span)
+        if parent is not None and not self.session_span.is_recording():
+            self.problems.append(
+                "TRACEPARENT is not sampled (trace flags 00): as its sampling decision says, "
+                "the run's spans are not recorded (its metrics are)"
+            )
         return trace.set_span_in_context(self.session_span, parent or otel_context.Context())
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -127,6 +133,12 @@ class SessionPlugin:
             return
         if self.telemetry is not None:
             runner.use(self.telemetry)
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Ctrl-C or ``pytest.exit()``: the run stopped short of its end. (A session that
+        stopped itself, e.g. stepwise at its first failure, raises ``Session.Interrupted``.)"""
+        if not isinstance(excinfo.value, pytest.Session.Interrupted):
+            self.interrupted = True
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         """A collection error is an ``error`` of its module, a module-level skip one
@@ -171,7 +183,10 @@ class SessionPlugin:
                 self._finish_run(int(exitstatus))
         if self.telemetry is not None:
             with internal_errors("pytest plugin: flush"):
-                self.telemetry.flush()
+                if self.telemetry.owned:  # shut down now: one export of the run's metrics
+                    self.telemetry.close()
+                else:
+                    self.telemetry.flush()
                 self.problems.extend(self.telemetry.problems())
         if self.worker is not None:
             _xdist.send_to_controller(self.config, self.problems)
@@ -203,7 +218,9 @@ class SessionPlugin:
         assert self.recorder is not None
         result = self.recorder.finish(
             suite=self.options.suite,
-            exitstatus=exitstatus,
+            # not after Ctrl-C or pytest.exit(), nor an internal error; stepwise (--sw) and
+            # collection errors also end with exit code 2, and do update it
+            update_history=not self.interrupted and exitstatus != pytest.ExitCode.INTERNAL_ERROR,
             started=self.started,
             coverage=self._coverage(),
             history_path=self._history_path(),

@@ -22,8 +22,6 @@ from ._category import Categories
 from ._metrics import RunStats
 from ._outcomes import LETTERS, PASS_LIKE, PAYLOAD, classify
 
-_NO_HISTORY_EXIT = (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
-
 
 class Finished(NamedTuple):
     """A test the runner of this process finished (a serial run), already classified.
@@ -106,7 +104,7 @@ class Recorder:
         self,
         *,
         suite: str,
-        exitstatus: int,
+        update_history: bool,
         started: float,
         coverage: float | None,
         history_path: Path | None,
@@ -157,7 +155,7 @@ class Recorder:
                 )
             )
         warnings: list[str] = []
-        if history_path is not None and tests and exitstatus not in _NO_HISTORY_EXIT:
+        if history_path is not None and tests and update_history:
             tests = self._with_history(tests, history_path, window, warnings)
         if self.collected:
             tests = sorted([*tests, *self.collected.values()], key=lambda t: t.nodeid)

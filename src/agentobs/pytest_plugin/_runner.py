@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from ._telemetry import Telemetry
 
 _NO_USAGE = Usage()
+STRICT_XPASS = "xpass_strict"
+"""``error.type`` of a test that passed while marked ``xfail(strict=True)``."""
+OTHER_ERROR = "_OTHER"
+"""``error.type`` of a failure that carries no exception (OpenTelemetry's fallback value)."""
 
 
 def _failed(where: str, exc: Exception) -> None:
@@ -68,6 +72,8 @@ class _Test:
     attempt_message: str | None = None
     end: float | None = None
     usage_start: Usage = _NO_USAGE
+    failures: list[tuple[dict[str, Any], int]] = field(default_factory=list)
+    """Each failed attempt (event attributes, time), events only when the test was rerun."""
 
 
 def _error_type(exc: BaseException) -> str:
@@ -182,7 +188,12 @@ class Runner:
         test.duration += report.duration
         if report.failed and test.attempt_error is None:
             excinfo = call.excinfo
-            test.attempt_error = _error_type(excinfo.value) if excinfo is not None else when
+            if excinfo is not None:
+                test.attempt_error = _error_type(excinfo.value)
+            elif when == "call" and str(report.longrepr).startswith("[XPASS(strict)]"):
+                test.attempt_error = STRICT_XPASS
+            else:  # a failed report without an exception (another plugin's)
+                test.attempt_error = OTHER_ERROR
             test.attempt_message = failure_message(report)
         if when != "teardown":
             return
@@ -198,15 +209,13 @@ class Runner:
         test.failed_attempts += 1
         test.error_type, test.message = test.attempt_error, test.attempt_message
         if test.span is not None:
-            test.span.add_event(
-                n.TEST_ATTEMPT_EVENT,
-                {
-                    "attempt": test.attempts,
-                    n.TEST_OUTCOME: outcome,
-                    n.ERROR_TYPE: test.error_type or outcome,
-                    "message": test.message or "",
-                },
-            )
+            event = {
+                "attempt": test.attempts,
+                n.TEST_OUTCOME: outcome,
+                n.ERROR_TYPE: test.error_type or OTHER_ERROR,
+                "message": test.message or "",
+            }
+            test.failures.append((event, int(report.stop * 1e9)))
 
     @staticmethod
     def _payload(test: _Test) -> dict[str, Any]:
@@ -260,6 +269,9 @@ class Runner:
             attributes[n.TEST_INPUT_TOKENS] = used.input_tokens
             attributes[n.TEST_OUTPUT_TOKENS] = used.output_tokens
             attributes[n.TEST_COST_USD] = used.usd
+        if test.attempts > 1:  # the failed attempts of a rerun test
+            for event, when in test.failures:
+                span.add_event(n.TEST_ATTEMPT_EVENT, event, timestamp=when)
         outcome = test.outcome
         failed = outcome in FAIL_LIKE
         self._spans.set_test_outcome(
