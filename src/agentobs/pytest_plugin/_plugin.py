@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from .. import _names as n
 from .._errors import internal_errors, logger
 from . import _xdist
 from ._budget import BUDGET_MARKER
@@ -26,6 +27,8 @@ from ._runner import Runner
 from ._telemetry import BindError, Telemetry
 
 _SHOWN_FLAKY = 50
+WORKER_CRASH = "worker_crashed"
+"""``error.type`` of a test whose xdist worker process died while running it."""
 
 
 class SessionPlugin:
@@ -90,7 +93,7 @@ class SessionPlugin:
             self.runner = Runner(self.telemetry, parent, categories, self.worker, deliver)
             manager.register(self.runner, "agentobs-runner")
         if controller:
-            self.xdist = _xdist.XdistController(lambda: self.traceparent)
+            self.xdist = _xdist.XdistController(lambda: self.traceparent, self.on_worker_crash)
             manager.register(self.xdist, "agentobs-xdist")
 
     def _start_session_span(self, controller: bool) -> Any:
@@ -157,20 +160,46 @@ class SessionPlugin:
             else:
                 outcome, reason = SKIPPED, skip_reason(report)
             self.recorder.add_collected(report.nodeid, outcome, reason)
-            telemetry = self.telemetry
-            if self.session_span is not None and telemetry is not None and telemetry.usable:
-                from . import _spans
+            category = self.recorder.collected[report.nodeid].category
+            extra = {n.TEST_PHASE: "collect"}
+            self._reported_span(
+                report.nodeid, category, outcome, reason, error_type, message, extra
+            )
 
-                _spans.collector_span(
-                    telemetry.tracer,
-                    self.session_span,
-                    report.nodeid,
-                    self.recorder.collected[report.nodeid].category,
-                    outcome,
-                    reason,
-                    error_type,
-                    message,
-                )
+    def _reported_span(
+        self,
+        nodeid: str,
+        category: str,
+        outcome: str,
+        reason: str | None,
+        error_type: str | None,
+        message: str | None,
+        extra: dict[str, Any],
+    ) -> None:
+        telemetry = self.telemetry
+        if self.session_span is not None and telemetry is not None and telemetry.usable:
+            from . import _spans
+
+            _spans.reported_span(
+                telemetry.tracer,
+                self.session_span,
+                nodeid,
+                category,
+                outcome,
+                reason,
+                error_type,
+                message,
+                extra,
+            )
+
+    def on_worker_crash(self, nodeid: str, worker: str, message: str) -> None:
+        """An xdist worker died running ``nodeid``: the worker made no span for it, so the
+        controller makes one from xdist's crash report (the test counts as an ``error``)."""
+        with internal_errors("pytest plugin: worker crash"):
+            assert self.recorder is not None
+            category = self.recorder.categories.of_nodeid(nodeid)
+            extra = {n.TEST_WORKER: worker}
+            self._reported_span(nodeid, category, "error", None, WORKER_CRASH, message, extra)
 
     # --- end -----------------------------------------------------------------------------
 
@@ -253,8 +282,6 @@ class SessionPlugin:
             _spans.end_session_span(self.session_span, exitstatus, summary, self.collection_errors)
             self.session_span = None
         if self.options.pushgateway and result.tests:
-            from .. import _names as n
-
             grouping = {
                 n.TEST_SUITE_NAME.replace(".", "_"): self.options.suite,
                 n.CICD_TASK_NAME.replace(".", "_"): self.ci.get(n.CICD_TASK_NAME, "local"),

@@ -178,7 +178,7 @@ def set_test_outcome(
         span.set_status(_OK)
 
 
-def collector_span(
+def reported_span(
     tracer: Any,
     session_span: Any,
     nodeid: str,
@@ -187,8 +187,10 @@ def collector_span(
     reason: str | None,
     error_type: str | None,
     message: str | None,
+    extra: Mapping[str, Any],
 ) -> None:
-    """The span of a module that failed to collect (``error``) or skipped itself."""
+    """The span of something the recording process knows only from a report: a module that
+    failed to collect (``error``) or skipped itself, a test whose xdist worker crashed."""
     path = nodeid.split("::", 1)[0]
     span = tracer.start_span(
         nodeid,
@@ -198,7 +200,7 @@ def collector_span(
             n.TEST_CASE_NAME: nodeid,
             n.CODE_FILE_PATH: path,
             n.TEST_CATEGORY: category,
-            n.TEST_PHASE: "collect",
+            **extra,
         },
     )
     set_test_outcome(span, outcome, reason, error_type, message, {})
