@@ -242,3 +242,63 @@ def test_metrics_are_exported_once_per_run(pytester: pytest.Pytester) -> None:
     cases = [p for p in data.points if p.name == "agentobs.test.cases"]
     assert len(cases) == 1, cases
     assert len([p for p in data.points if p.name == "agentobs.test_run.pass_rate"]) == 1
+
+
+SUBTESTS = """
+import unittest
+
+import pytest
+
+
+def test_native(subtests):
+    for i in range(3):
+        with subtests.test(msg="case", i=i):
+            if i == 1:
+                pytest.skip("skip one")
+            assert i != 2
+
+
+def test_native_passes_with_a_skipped_subtest(subtests):
+    for i in range(2):
+        with subtests.test(i=i):
+            if i == 1:
+                pytest.skip("skip one")
+
+
+class TestCase(unittest.TestCase):
+    def test_sub(self):
+        for i in range(3):
+            with self.subTest(i=i):
+                self.assertNotEqual(i, 2)
+"""
+
+
+@pytest.mark.parametrize("mode", ["serial", "xdist"])
+def test_subtests_follow_pytests_counts_and_are_events_of_their_test(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    _project(pytester, {"tests/test_sub.py": SUBTESTS})
+    args = ["-n", "2"] if mode == "xdist" else []
+    result = pytester.runpytest_subprocess("--agentobs-export", "local", *args)
+    result.assert_outcomes(failed=3, passed=2)  # two failed subtests, one failed test
+    data = local(pytester.path)
+    assert outcome_counts(data) == {"failed": 3, "passed": 2}
+    spans = _spans(pytester)
+    native = spans["tests/test_sub.py::test_native"]
+    assert native.attributes["agentobs.test.outcome"] == "failed"
+    assert native.attributes["error.type"] == "subtests_failed"
+    assert native.attributes["agentobs.test.subtests.passed"] == 1
+    assert native.attributes["agentobs.test.subtests.skipped"] == 1
+    assert native.attributes["agentobs.test.subtests.failed"] == 1
+    events = [e for e in native.events if e.name == "agentobs.test.subtest"]
+    assert [e.attributes["agentobs.test.outcome"] for e in events] == [
+        "passed",
+        "skipped",
+        "failed",
+    ]
+    assert events[2].attributes["subtest"] == "tests/test_sub.py::test_native [case] (i=2)"
+    skipping = spans["tests/test_sub.py::test_native_passes_with_a_skipped_subtest"]
+    assert skipping.attributes["agentobs.test.outcome"] == "passed"
+    unit = spans["tests/test_sub.py::TestCase::test_sub"]
+    assert unit.attributes["agentobs.test.outcome"] == "passed"  # as pytest reports it
+    assert unit.attributes["agentobs.test.subtests.failed"] == 1

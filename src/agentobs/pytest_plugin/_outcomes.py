@@ -124,3 +124,22 @@ def collect_failure(longrepr: Any) -> tuple[str, str | None]:
         if found:
             return found.group(1), _text(found.group(2)) or None
     return COLLECT_ERROR, _text(lines[-1] if lines else None)
+
+
+_SUBTEST_REPORTS = frozenset(("SubtestReport", "SubTestReport"))  # pytest 9, pytest-subtests
+
+
+def is_subtest(report: Any) -> bool:
+    """True for the report of a subtest (pytest's ``subtests`` fixture, unittest's
+    ``subTest``): pytest counts a failed one as one ``failed``, and it never decides the
+    outcome of its test."""
+    return type(report).__name__ in _SUBTEST_REPORTS
+
+
+def subtest_id(report: Any) -> str:
+    """``<node id> <subtest>``, e.g. ``tests/test_a.py::test_b [case] (i=2)``."""
+    try:
+        description = report._sub_test_description()
+    except Exception:
+        description = "(<subtest>)"
+    return f"{report.nodeid} {description}"

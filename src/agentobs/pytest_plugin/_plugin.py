@@ -91,6 +91,8 @@ class SessionPlugin:
         else:
             deliver = self.recorder.add if self.recorder is not None else None
             self.runner = Runner(self.telemetry, parent, categories, self.worker, deliver)
+            if self.recorder is not None:
+                self.runner.deliver_other = self.recorder.add_other
             manager.register(self.runner, "agentobs-runner")
         if controller:
             self.xdist = _xdist.XdistController(lambda: self.traceparent, self.on_worker_crash)
@@ -159,8 +161,8 @@ class SessionPlugin:
                 self.collection_errors += 1
             else:
                 outcome, reason = SKIPPED, skip_reason(report)
-            self.recorder.add_collected(report.nodeid, outcome, reason)
-            category = self.recorder.collected[report.nodeid].category
+            self.recorder.add_other(report.nodeid, outcome, reason)
+            category = self.recorder.others[report.nodeid].category
             extra = {n.TEST_PHASE: "collect"}
             self._reported_span(
                 report.nodeid, category, outcome, reason, error_type, message, extra

@@ -20,7 +20,7 @@ import pytest
 from . import _history
 from ._category import Categories
 from ._metrics import RunStats
-from ._outcomes import LETTERS, PASS_LIKE, PAYLOAD, classify
+from ._outcomes import FAILED, LETTERS, PASS_LIKE, PAYLOAD, classify, is_subtest, subtest_id
 
 
 class Finished(NamedTuple):
@@ -86,19 +86,20 @@ class Recorder:
     def __init__(self, categories: Categories) -> None:
         self.categories = categories
         self.tests: dict[str, Seen | tuple[Any, ...]] = {}
-        self.collected: dict[str, TestResult] = {}
-        """Modules (or other collectors) that failed to collect or skipped themselves: a
-        collection error counts as an ``error``, a module-level skip as one ``skipped``, as
-        pytest counts them; neither is a test of the flaky-test history."""
+        self.others: dict[str, TestResult] = {}
+        """What pytest counts beside the tests: a module (or other collector) that failed to
+        collect is an ``error``, a module-level skip one ``skipped``, a failed subtest one
+        ``failed`` (keyed ``<test node id> <subtest>``); none is in the flaky-test history."""
 
     def add(self, nodeid: str, finished: Finished) -> None:
         """A finished test, from the runner of this process."""
         self.tests[nodeid] = tuple(finished)
 
-    def add_collected(self, nodeid: str, outcome: str, reason: str | None) -> None:
-        """A collector's failed or skipped collection (each once, as xdist dedups them)."""
+    def add_other(self, nodeid: str, outcome: str, reason: str | None) -> None:
+        """A collector's failed or skipped collection (each once, as xdist dedups them), or
+        a failed subtest."""
         category = self.categories.of_nodeid(nodeid)
-        self.collected[nodeid] = TestResult(nodeid, outcome, reason, category, 0.0, None, 0)
+        self.others[nodeid] = TestResult(nodeid, outcome, reason, category, 0.0, None, 0)
 
     def finish(
         self,
@@ -157,8 +158,8 @@ class Recorder:
         warnings: list[str] = []
         if history_path is not None and tests and update_history:
             tests = self._with_history(tests, history_path, window, warnings)
-        if self.collected:
-            tests = sorted([*tests, *self.collected.values()], key=lambda t: t.nodeid)
+        if self.others:
+            tests = sorted([*tests, *self.others.values()], key=lambda t: t.nodeid)
         stats = RunStats(suite=suite, coverage=coverage, timestamp=time.time())
         stats.duration = max(time.time() - started, 0.0)
         for test in tests:
@@ -218,6 +219,10 @@ class ReportListener:
         self.recorder = recorder
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if is_subtest(report):  # the test's own reports decide its outcome
+            if report.failed:
+                self.recorder.add_other(subtest_id(report), FAILED, None)
+            return
         tests = self.recorder.tests
         seen = tests.get(report.nodeid)
         if not isinstance(seen, Seen):  # none yet (a controller's runner delivers none)

@@ -27,7 +27,18 @@ from .._errors import internal_errors
 from ._budget import BUDGET_MARKER, Budget, Usage, budget_of
 from ._category import Categories
 from ._fingerprint import fingerprint
-from ._outcomes import FAIL_LIKE, INTERRUPTED, PASS_LIKE, PAYLOAD, classify, failure_message
+from ._outcomes import (
+    FAIL_LIKE,
+    FAILED,
+    INTERRUPTED,
+    PASS_LIKE,
+    PAYLOAD,
+    classify,
+    failure_message,
+    is_subtest,
+    skip_reason,
+    subtest_id,
+)
 from ._recorder import Finished
 
 if TYPE_CHECKING:
@@ -36,6 +47,10 @@ if TYPE_CHECKING:
 _NO_USAGE = Usage()
 STRICT_XPASS = "xpass_strict"
 """``error.type`` of a test that passed while marked ``xfail(strict=True)``."""
+SUBTESTS_FAILED = "subtests_failed"
+"""``error.type`` of a test that pytest failed because subtests of it failed."""
+MAX_SUBTEST_EVENTS = 20
+"""Subtest events on one test span; the counts cover every subtest."""
 OTHER_ERROR = "_OTHER"
 """``error.type`` of a failure that carries no exception (OpenTelemetry's fallback value)."""
 
@@ -73,6 +88,10 @@ class _Test:
     end: float | None = None
     usage_start: Usage = _NO_USAGE
     failures: list[tuple[dict[str, Any], int]] = field(default_factory=list)
+    subtests: dict[str, int] | None = None
+    """Subtests by outcome, when the test has any."""
+    attempt_error_at: int = -1
+    """Index in ``reports`` of the report ``attempt_error`` came from."""
     """Each failed attempt (event attributes, time), events only when the test was rerun."""
 
 
@@ -100,6 +119,8 @@ class Runner:
         self.worker = worker
         self.deliver = deliver
         self.current: _Test | None = None
+        self.deliver_other: Callable[[str, str, str | None], None] | None = None
+        """Where a failed subtest is counted (the recorder of a serial run)."""
         self.spans = 0
         self._usage: Any = None
         self._spans: Any = None  # the OpenTelemetry API is imported only with telemetry
@@ -142,6 +163,37 @@ class Runner:
                 _failed("pytest plugin: report", exc)
         return report
 
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """A subtest's report: counted and kept as an event of its test, and taken out of the
+        reports that decide the test's outcome (pytest made it with ``makereport`` too)."""
+        test = self.current
+        if test is None or not is_subtest(report) or report.nodeid != test.item.nodeid:
+            return
+        try:
+            self._on_subtest(test, report)
+        except Exception as exc:
+            _failed("pytest plugin: subtest", exc)
+
+    def _on_subtest(self, test: _Test, report: Any) -> None:
+        reports = test.reports
+        if reports and reports[-1].when == "call":
+            reports.pop()
+            if test.attempt_error_at == len(reports):
+                test.attempt_error = test.attempt_message = None
+                test.attempt_error_at = -1
+        outcome = report.outcome
+        if report.failed and self.deliver_other is not None:
+            self.deliver_other(subtest_id(report), FAILED, None)
+        counts = test.subtests = test.subtests or {}
+        counts[outcome] = counts.get(outcome, 0) + 1
+        if test.span is not None and sum(counts.values()) <= MAX_SUBTEST_EVENTS:
+            event: dict[str, Any] = {"subtest": subtest_id(report), n.TEST_OUTCOME: outcome}
+            if report.failed:
+                event["message"] = failure_message(report) or ""
+            elif report.skipped:
+                event[n.TEST_REASON] = skip_reason(report) or ""
+            test.span.add_event(n.TEST_SUBTEST_EVENT, event, timestamp=int(report.stop * 1e9))
+
     def pytest_sessionfinish(self) -> None:
         with internal_errors("pytest plugin: last test"):
             self.close()
@@ -154,6 +206,7 @@ class Runner:
             test.attempts += 1
             test.reports = []
             test.outcome = None
+            test.subtests = None
             test.attempt_error = test.attempt_message = None
             if self._usage is not None:
                 test.usage_start = self._usage.usage()
@@ -187,6 +240,7 @@ class Runner:
         test.reports.append(report)
         test.duration += report.duration
         if report.failed and test.attempt_error is None:
+            test.attempt_error_at = len(test.reports) - 1
             excinfo = call.excinfo
             if excinfo is not None:
                 test.attempt_error = _error_type(excinfo.value)
@@ -208,6 +262,11 @@ class Runner:
             return
         test.failed_attempts += 1
         test.error_type, test.message = test.attempt_error, test.attempt_message
+        if test.error_type is None:  # failed after its report was made (failed subtests)
+            failed = test.subtests and test.subtests.get("failed")
+            test.error_type = SUBTESTS_FAILED if failed else OTHER_ERROR
+            main = next((r for r in test.reports if r.failed), None)
+            test.message = failure_message(main) if main is not None else None
         if test.span is not None:
             event = {
                 "attempt": test.attempts,
@@ -269,6 +328,9 @@ class Runner:
             attributes[n.TEST_INPUT_TOKENS] = used.input_tokens
             attributes[n.TEST_OUTPUT_TOKENS] = used.output_tokens
             attributes[n.TEST_COST_USD] = used.usd
+        if test.subtests:
+            for state, count in test.subtests.items():
+                attributes[n.TEST_SUBTESTS_PREFIX + state] = count
         if test.attempts > 1:  # the failed attempts of a rerun test
             for event, when in test.failures:
                 span.add_event(n.TEST_ATTEMPT_EVENT, event, timestamp=when)
