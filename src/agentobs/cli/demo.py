@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._localfiles import FILE_NAMES
+from .._export.localfiles import FILE_NAMES
 
 DEFAULT_DEMO_DIR = ".agentobs/demo"
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..pytest_plugin import _history
+from .. import _flaky_history as _history
 
 _LAST = {
     "p": "passed",

@@ -21,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from .._localfiles import FILE_NAMES
+from .._export.localfiles import FILE_NAMES
 from .._settings import DEFAULT_LOCAL_DIR
 from ._html import render_html as _render_html
 from ._localdata import read_directory
