@@ -72,17 +72,26 @@ def correct(config: Any, args: list[str]) -> bool:
     cleaned, collides = without_option_values(given)
     if not collides:
         return False
-    from _pytest.config.findpaths import determine_setup
+    from .._errors import internal_errors
 
     parser = config._parser
     ns = parser.parse_known_args(cleaned, namespace=copy.copy(config.option))
-    rootpath, inipath, inicfg, *rest = determine_setup(
-        inifile=ns.inifilename,
-        override_ini=ns.override_ini,
-        args=ns.file_or_dir,
-        rootdir_cmd_arg=ns.rootdir or None,
-        invocation_dir=config.invocation_params.dir,
-    )
+    found: tuple[Any, ...] = ()
+    with internal_errors("pytest plugin: rootdir"):  # pytest internals of another version
+        from _pytest.config.findpaths import determine_setup
+
+        found = tuple(
+            determine_setup(
+                inifile=ns.inifilename,
+                override_ini=ns.override_ini,
+                args=ns.file_or_dir,
+                rootdir_cmd_arg=ns.rootdir or None,
+                invocation_dir=config.invocation_params.dir,
+            )
+        )
+    if not found:
+        return False
+    rootpath, inipath, inicfg, *rest = found
     if rootpath == config.rootpath and inipath == config.inipath:
         return False
     old_addopts = list(config.getini("addopts"))
