@@ -168,31 +168,13 @@ class SessionPlugin:
                 report.nodeid, category, outcome, reason, error_type, message, extra
             )
 
-    def _reported_span(
-        self,
-        nodeid: str,
-        category: str,
-        outcome: str,
-        reason: str | None,
-        error_type: str | None,
-        message: str | None,
-        extra: dict[str, Any],
-    ) -> None:
+    def _reported_span(self, *fields: Any) -> None:
+        """:func:`_spans.reported_span` of ``fields``, under the session span (if any)."""
         telemetry = self.telemetry
         if self.session_span is not None and telemetry is not None and telemetry.usable:
             from . import _spans
 
-            _spans.reported_span(
-                telemetry.tracer,
-                self.session_span,
-                nodeid,
-                category,
-                outcome,
-                reason,
-                error_type,
-                message,
-                extra,
-            )
+            _spans.reported_span(telemetry.tracer, self.session_span, *fields)
 
     def on_worker_crash(self, nodeid: str, worker: str, message: str) -> None:
         """An xdist worker died running ``nodeid``: the worker made no span for it, so the
