@@ -42,8 +42,8 @@ from .._context import BUDGETS_KEY, PERSONA_KEY, STAGE_KEY, WORKFLOW_KEY, Person
 from .._errors import warn_once
 from .._llm import accounting as _accounting
 from .._llm.budget import record_breach
+from .._llm.run import LLM_RUN_KEY
 from .._llm.usage import Usage
-from .._llm.wrapper import LLM_RUN_KEY
 from .._state import INSTRUMENTATION_SCOPE
 
 CallHook = Callable[[ReadableSpan, Usage, "float | None"], None]
