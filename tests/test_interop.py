@@ -490,3 +490,26 @@ def test_phoenix_reads_the_langchain_llm_span_with_our_persona_under_our_stage(
         span = by_id[span["parent_id"]]
         chain.append(span["name"])
     assert chain == ["persona coder", "stage plan", "invoke_workflow release"]
+
+
+def test_spans_beyond_the_followed_limit_are_stamped_not_counted_and_said_once(
+    cap: Capture,
+    openai_v2: Any,
+    llm_server: FakeLLM,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from agentobs._export import interop, pipeline
+
+    monkeypatch.setattr(interop, "PENDING_LIMIT", 0)
+    with scoped():
+        for _ in range(2):
+            client(llm_server).chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert all(
+        s.attributes["agentobs.persona.name"] == "coder" for s in cap.spans_named("chat gpt-4o")
+    )
+    assert cap.metric_points("agentobs.tokens") == []
+    current = pipeline.current()
+    assert current is not None
+    assert current.interop.dropped == 2
+    assert caplog.text.count("spans of other instrumentations are open at once") == 1
