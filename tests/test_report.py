@@ -560,7 +560,7 @@ def test_text_has_every_section_and_fits_the_width(sample_dir: Path) -> None:
         "METRICS",
     ):
         assert re.search(rf"^{section}( \(.*\))? -+$", text, re.MULTILINE), section
-    assert max(len(line) for line in text.splitlines()) <= 100
+    assert max(len(line) for line in text.splitlines() if not line.startswith("  $ ")) <= 100
     assert "2 unreadable skipped" in text
     assert "coder-tokens" in text
     assert "80.0%" in text  # the lint gate pass rate

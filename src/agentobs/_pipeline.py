@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._commands import report_command
 from ._errors import logger
 from ._settings import Settings, resolve
 from ._state import INSTRUMENTATION_SCOPE, STATE
@@ -236,8 +237,9 @@ def install(
     if any("local" in names for names in settings.exporters.values()):
         logger.info(
             "agentobs: telemetry is written to %s (traces.jsonl, metrics.jsonl, logs.jsonl); "
-            "read it with `agentobs report`",
+            "read it with `%s`",
             settings.local_dir.resolve(),
+            report_command(settings.local_dir),
         )
 
 

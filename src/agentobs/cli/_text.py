@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from .._commands import report_command
 from . import _format as fmt
 from ._model import DurationRow, Report, TraceView
 
@@ -84,7 +85,9 @@ def render_text(report: Report) -> str:
         out += _waterfall(report.slowest_trace)
     out += _logs(report)
     out += _metrics(report)
-    out += ["", "Tip: `agentobs report --html report.html` writes this report with charts."]
+    command = report_command(report.directory, "--html", "report.html")
+    out += ["", "Tip: write this report as an HTML page with charts:"]
+    out += [f"  $ {command}"]
     return "\n".join(out) + "\n"
 
 
