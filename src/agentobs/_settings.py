@@ -117,8 +117,11 @@ class _Resolver:
         parse: Callable[[str], T],
         default: T,
         check: Callable[[T], str | None] = lambda _v: None,
+        default_text: str | None = None,
     ) -> T:
-        """Argument (checked: raises), else the first env var set (checked: warns), else default."""
+        """Argument (checked: raises), else the first env var set (checked: warns), else default.
+
+        ``default_text`` is how a warning names the default, when its value is a sentinel."""
         if arg is not None:
             problem = check(arg)
             if problem:
@@ -137,11 +140,11 @@ class _Resolver:
             if problem:
                 warn_once(
                     f"env:{env_name}:{raw}",
-                    "agentobs: ignoring %s=%s: %s; using the default %r",
+                    "agentobs: ignoring %s=%s: %s; using the default %s",
                     env_name,
                     "<hidden>" if "HEADERS" in env_name else repr(raw),  # may hold credentials
                     problem,
-                    default,
+                    repr(default) if default_text is None else default_text,
                 )
                 break
             self.sources[name] = f"env {env_name}"
@@ -416,6 +419,7 @@ def resolve(
         _parse_port_env,
         -1,
         lambda p: None if p == -1 else _check_port(p),
+        default_text="(off: no /metrics endpoint)",
     )
     host = r.value(
         "prometheus_host", prometheus_host, ["AGENTOBS_PROMETHEUS_HOST"], str, "127.0.0.1"
