@@ -41,6 +41,14 @@ def cost(usd: float) -> str:
     return f"{sign}$0.{decimals.ljust(2, '0')}"
 
 
+def known_cost(usd: float | None, unpriced: int = 0) -> str:
+    """A cost that may be partly or wholly unknown: ``unknown`` when no price was known,
+    ``$0.0016 + ?`` when some calls had none; never a silent ``$0``."""
+    if usd is None:
+        return "unknown" if unpriced else "-"
+    return f"{cost(usd)} + ?" if unpriced else cost(usd)
+
+
 def percent(ratio: float | None) -> str:
     """A ratio as a percentage, ``-`` when undefined."""
     return "-" if ratio is None else f"{ratio * 100:.1f}%"
@@ -82,20 +90,22 @@ def highlights(report: Report) -> list[str]:
         most = max(reentered, key=lambda r: r.reentries)
         lines.append(f"Most re-entered stage: {most.name} ({plural(most.reentries, 're-entry')})")
     spenders = sorted(
-        report.personas, key=lambda r: (-r.cost_usd, -(r.input_tokens + r.output_tokens))
+        report.personas, key=lambda r: (-(r.cost_usd or 0.0), -(r.input_tokens + r.output_tokens))
     )
     if spenders and (spenders[0].cost_usd or spenders[0].input_tokens):
         top_persona = spenders[0]
         tokens = top_persona.input_tokens + top_persona.output_tokens
         lines.append(
             f"Biggest spender: persona {top_persona.name} "
-            f"({cost(top_persona.cost_usd)}, {integer(tokens)} tokens)"
+            f"({known_cost(top_persona.cost_usd, top_persona.unpriced)}, "
+            f"{integer(tokens)} tokens)"
         )
     if report.llm:
         llm = report.llm
         lines.append(
             f"LLM: {integer(llm.calls)} calls, "
-            f"{integer(llm.input_tokens + llm.output_tokens)} tokens, {cost(llm.cost_usd)}"
+            f"{integer(llm.input_tokens + llm.output_tokens)} tokens, "
+            f"{known_cost(llm.cost_usd, llm.unpriced)}"
             + (f", {llm.unpriced} unpriced calls (cost unknown)" if llm.unpriced else "")
         )
         if llm.budget_breaches:

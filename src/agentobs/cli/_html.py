@@ -135,7 +135,7 @@ def _cards(report: Report) -> str:
         cards += [
             _card("llm calls", fmt.integer(report.llm.calls)),
             _card("tokens", fmt.integer(tokens)),
-            _card("cost", fmt.cost(report.llm.cost_usd)),
+            _card("cost", fmt.known_cost(report.llm.cost_usd, report.llm.unpriced)),
         ]
         if report.llm.budget_breaches:
             breaches = sum(b.count for b in report.llm.budget_breaches)

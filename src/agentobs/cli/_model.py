@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-REPORT_VERSION = 1
-"""Bumped when a field of :class:`Report` changes meaning or disappears."""
+REPORT_VERSION = 2
+"""Bumped when a field of :class:`Report` changes meaning or disappears (2: ``cost_usd`` is
+None when no call had a known price, and ``unpriced`` counts the calls without one)."""
 
 
 @dataclass
@@ -51,7 +52,8 @@ class PersonaRow:
     llm_calls: int
     input_tokens: int
     output_tokens: int
-    cost_usd: float
+    cost_usd: float | None  # None: no LLM call of this persona had a known price
+    unpriced: int = 0  # LLM calls with no known price (not counted in cost_usd)
 
 
 @dataclass
@@ -78,7 +80,7 @@ class ModelRow:
     errors: int
     input_tokens: int
     output_tokens: int
-    cost_usd: float
+    cost_usd: float | None  # None: no call to this model had a known price
     unpriced: int
     p50_s: float
     p95_s: float
@@ -92,7 +94,7 @@ class LLMSummary:
     errors: int
     input_tokens: int
     output_tokens: int
-    cost_usd: float
+    cost_usd: float | None  # None: no call had a known price
     unpriced: int
     models: list[ModelRow] = field(default_factory=list)
     budget_breaches: list[CountRow] = field(default_factory=list)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timezone
 
 from ._localdata import LocalData, SpanData
@@ -145,7 +146,7 @@ def _personas(index: SpanIndex) -> list[PersonaRow]:
         name = index.persona(span)
         if not name:
             continue
-        row = rows.setdefault(name, PersonaRow(name, 0, 0.0, 0, 0, 0, 0.0))
+        row = rows.setdefault(name, PersonaRow(name, 0, 0.0, 0, 0, 0, None))
         row.spans += 1
         kind = index.kind_of(span)
         if kind == "persona":
@@ -156,7 +157,11 @@ def _personas(index: SpanIndex) -> list[PersonaRow]:
             row.output_tokens += int(
                 number_attr(span.attributes, "gen_ai.usage.output_tokens") or 0
             )
-            row.cost_usd += number_attr(span.attributes, "agentobs.cost.usd") or 0.0
+            usd = priced_cost(span)
+            if usd is None:
+                row.unpriced += 1
+            else:
+                row.cost_usd = (row.cost_usd or 0.0) + usd
     return sorted(rows.values(), key=lambda r: (-r.time_s, -r.spans, r.name))
 
 
@@ -259,13 +264,13 @@ def _llm(index: SpanIndex) -> LLMSummary | None:
         )
         models[model or "(unknown model)"].append(span)
     rows = [_model_row(model, spans) for model, spans in models.items()]
-    rows.sort(key=lambda r: (-r.cost_usd, -(r.input_tokens + r.output_tokens), r.model))
+    rows.sort(key=lambda r: (-(r.cost_usd or 0.0), -(r.input_tokens + r.output_tokens), r.model))
     return LLMSummary(
         calls=len(calls),
         errors=sum(r.errors for r in rows),
         input_tokens=sum(r.input_tokens for r in rows),
         output_tokens=sum(r.output_tokens for r in rows),
-        cost_usd=sum(r.cost_usd for r in rows),
+        cost_usd=known_sum(r.cost_usd for r in rows),
         unpriced=sum(r.unpriced for r in rows),
         models=rows,
         budget_breaches=[CountRow(name, n) for name, n in breaches.most_common()],
@@ -286,11 +291,24 @@ def _model_row(model: str, spans: list[SpanData]) -> ModelRow:
         errors=sum(1 for s in spans if s.is_error),
         input_tokens=int(total("gen_ai.usage.input_tokens")),
         output_tokens=int(total("gen_ai.usage.output_tokens")),
-        cost_usd=total("agentobs.cost.usd"),
-        unpriced=sum(1 for s in spans if flag_attr(s.attributes, "agentobs.cost.unpriced")),
+        cost_usd=known_sum(priced_cost(s) for s in spans),
+        unpriced=sum(1 for s in spans if priced_cost(s) is None),
         p50_s=percentile(durations, 0.5),
         p95_s=percentile(durations, 0.95),
     )
+
+
+def priced_cost(span: SpanData) -> float | None:
+    """The USD cost of one LLM call, or None when no price was known for it."""
+    if flag_attr(span.attributes, "agentobs.cost.unpriced"):
+        return None
+    return number_attr(span.attributes, "agentobs.cost.usd")
+
+
+def known_sum(values: Iterable[float | None]) -> float | None:
+    """The sum of the known values; None when none is known."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 def _outcome(span: SpanData) -> str:

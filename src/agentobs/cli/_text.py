@@ -143,7 +143,7 @@ def _personas(report: Report) -> list[str]:
         row = [p.name, fmt.integer(p.spans), fmt.duration(p.time_s)]
         if llm:
             row += [fmt.integer(p.llm_calls), fmt.integer(p.input_tokens)]
-            row += [fmt.integer(p.output_tokens), fmt.cost(p.cost_usd)]
+            row += [fmt.integer(p.output_tokens), fmt.known_cost(p.cost_usd, p.unpriced)]
         rows.append(row)
     return heading("Personas") + table(headers, rows, "lrrrrrr"[: len(headers)])
 
@@ -156,7 +156,8 @@ def _llm(report: Report) -> list[str]:
     out.append(
         f"  {fmt.integer(llm.calls)} calls, {fmt.integer(llm.errors)} errors, "
         f"{fmt.integer(llm.input_tokens)} input + {fmt.integer(llm.output_tokens)} output "
-        f"tokens, {fmt.cost(llm.cost_usd)}" + (f", {llm.unpriced} unpriced" if llm.unpriced else "")
+        f"tokens, {fmt.known_cost(llm.cost_usd, llm.unpriced)}"
+        + (f", {llm.unpriced} unpriced" if llm.unpriced else "")
     )
     if llm.models:
         out.append("")
@@ -170,7 +171,7 @@ def _llm(report: Report) -> list[str]:
                 fmt.integer(m.errors),
                 fmt.integer(m.input_tokens),
                 fmt.integer(m.output_tokens),
-                fmt.cost(m.cost_usd),
+                fmt.known_cost(m.cost_usd, m.unpriced),
                 fmt.integer(m.unpriced),
                 fmt.duration(m.p50_s),
                 fmt.duration(m.p95_s),
