@@ -67,3 +67,88 @@ def test_unknown_cost_is_shown_as_unknown_never_zero(sample_dir: Path) -> None:
     assert not re.search(r"<td[^>]*>\$0</td>", page)
     assert '<td class="n">unknown</td>' in page
     assert "No known price, not charted: local-llama." in page
+
+
+# --- 17 and 18: metrics by meaning, rows that can be told apart --------------------------------
+
+RUN_ENDED = 1_764_757_405.0  # 2025-12-03 10:23:25 UTC
+
+
+def write_metrics(directory: Path) -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(
+        metric_readers=[reader], resource=Resource.create({"service.name": "fleet"})
+    )
+    meter = provider.get_meter("agentobs")
+    suite = {"test.suite.name": "release-checks"}
+    meter.create_gauge("agentobs.test_run.timestamp", unit="s").set(RUN_ENDED, suite)
+    meter.create_gauge("agentobs.test_run.duration", unit="s").set(0.415, suite)
+    meter.create_gauge("agentobs.test_run.pass_rate", unit="1").set(0.8571, suite)
+    meter.create_gauge("agentobs.test_run.coverage", unit="1").set(0.9, suite)
+    meter.create_counter("agentobs.cost", unit="{USD}").add(0.0016, {"agentobs.persona.name": "c"})
+    meter.create_histogram("agentobs.gate.score", unit="1").record(
+        0.75, {"agentobs.gate.name": "g"}
+    )
+    tokens = meter.create_counter("agentobs.tokens", unit="{token}")
+    common = {
+        "agentobs.persona.name": "reviewer",
+        "gen_ai.provider.name": "local",
+        "gen_ai.request.model": "fleet-reviewer-7b-instruct-q4-k-m-long-model-name",
+        "agentobs.status": "ok",
+    }
+    tokens.add(331, {**common, "gen_ai.token.type": "output"})
+    tokens.add(240, {**common, "gen_ai.token.type": "input"})
+    directory.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(encode_metrics(reader.get_metrics_data()).to_dict())
+    (directory / "metrics.jsonl").write_text(line + "\n", encoding="utf-8")
+    provider.shutdown()
+
+
+@pytest.fixture(scope="module")
+def metrics_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("metrics") / ".agentobs"
+    write_metrics(directory)
+    return directory
+
+
+def metric_block(text: str, name: str) -> list[str]:
+    """The lines of one metric in the terminal METRICS section: its header and its rows."""
+    lines = section(text, "METRICS").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"  {name}  ("))
+    end = next(
+        (i for i, line in enumerate(lines[start + 1 :], start + 1) if not line.startswith("    ")),
+        len(lines),
+    )
+    return lines[start:end]
+
+
+def test_metrics_are_rendered_by_meaning(metrics_dir: Path) -> None:
+    report = build_report(metrics_dir)
+    text = render_text(report)
+    expected = {
+        "agentobs.test_run.timestamp": "2025-12-03 10:23:25Z",
+        "agentobs.test_run.duration": "415ms",
+        "agentobs.test_run.pass_rate": "85.7%",
+        "agentobs.test_run.coverage": "90.0%",
+        "agentobs.cost": "$0.0016",
+        "agentobs.gate.score": "avg 0.75",
+    }
+    for name, shown in expected.items():
+        block = metric_block(text, name)
+        assert block[-1].rstrip().endswith(shown), (name, block)
+    assert not re.search(r"\d+h\d\dm", text)  # no timestamp shown as a duration
+    page = render_html(report)
+    for shown in expected.values():
+        assert f">{shown.removeprefix('avg ')}<" in page, shown
+    assert "490" not in page.split('id="metrics"', 1)[1]  # hours since 1970, as a duration
+
+
+def test_metric_rows_stay_apart_and_keys_are_shortened_alike(metrics_dir: Path) -> None:
+    text = render_text(build_report(metrics_dir))
+    header, *rows = metric_block(text, "agentobs.tokens")
+    assert "all: " in header  # what every series shares is said once
+    assert [row.split()[0] for row in rows] == ["token.type=output", "token.type=input"]
+    assert [row.split()[-1] for row in rows] == ["331", "240"]
+    assert "status=ok" in header and "persona.name=reviewer" in header
+    assert "agentobs." not in " ".join([header.split("all:", 1)[1], *rows])
+    assert max(len(line) for line in text.splitlines() if not line.startswith("  $ ")) <= 100

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timezone
+
 from ._model import Report
 
 
@@ -63,6 +66,32 @@ def number(value: float | None) -> str:
     if abs(value) >= 1000:
         return f"{value:,.1f}"
     return f"{value:.4g}"
+
+
+_RATIO_SUFFIXES = ("rate", "ratio", "coverage", "utilization", "share")
+
+
+def metric_formatter(name: str, unit: str) -> Callable[[float], str]:
+    """How to show values of one metric, by its meaning: Unix timestamps as UTC times,
+    durations in seconds as durations, ratios as percentages, USD as money."""
+    if unit == "s" and name.endswith("timestamp"):
+        return timestamp
+    if unit == "s":
+        return duration
+    if unit == "1" and name.endswith(_RATIO_SUFFIXES):
+        return percent
+    if unit.strip("{}").upper() == "USD":
+        return cost
+    return number
+
+
+def timestamp(seconds: float) -> str:
+    """A Unix time in seconds as ``2026-12-03 10:23:25Z``."""
+    try:
+        moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return number(seconds)
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def plural(count: int, noun: str) -> str:

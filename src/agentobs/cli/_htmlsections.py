@@ -350,7 +350,7 @@ def metrics_section(report: Report) -> Section:
         return None
     rows = []
     for m in report.metrics[:MAX_HTML_METRICS]:
-        show = fmt.duration if m.unit == "s" else fmt.number
+        show = fmt.metric_formatter(m.name, m.unit)
         count = fmt.integer(m.count) if m.kind == "histogram" else ""
         mean = show(m.value / m.count) if m.kind == "histogram" and m.count else ""
         rows.append([m.name, m.kind, m.unit, m.attributes or "-", show(m.value), count, mean])

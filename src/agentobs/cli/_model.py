@@ -157,6 +157,7 @@ class MetricRow:
     attributes: str
     value: float  # counter total, gauge value, or histogram sum
     count: int = 0  # histogram count
+    labels: dict[str, str] = field(default_factory=dict)  # the attributes, one key each
 
 
 @dataclass

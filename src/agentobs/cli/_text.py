@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from .._commands import report_command
 from . import _format as fmt
-from ._model import DurationRow, Report, TraceView
+from ._model import DurationRow, MetricRow, Report, TraceView
 
 WIDTH = 100
 MAX_TEXT_METRICS = 60
@@ -266,32 +265,72 @@ def _logs(report: Report) -> list[str]:
     return out
 
 
-def metric_value(kind: str, unit: str, value: float, count: int) -> str:
-    """A metric's final value; histograms as count, sum and mean (durations when in s)."""
-    show = fmt.duration if unit == "s" else fmt.number
+def metric_value(name: str, kind: str, unit: str, value: float, count: int) -> str:
+    """A metric's final value by its meaning; histograms as count, sum and mean."""
+    show = fmt.metric_formatter(name, unit)
     if kind != "histogram":
         return show(value)
     mean = value / count if count else 0.0
     return f"n={fmt.integer(count)}  sum {show(value)}  avg {show(mean)}"
 
 
-_NAMESPACE = re.compile(r"(^|, )[\w.]*?([\w]+\.[\w]+)=")
+_NAMESPACES = ("agentobs.", "gen_ai.")
+
+
+def short_keys(keys: Sequence[str]) -> dict[str, str]:
+    """Attribute keys without their ``agentobs.`` or ``gen_ai.`` namespace, the same rule for
+    every key; a metric whose keys would then collide keeps them whole."""
+    short = {key: key.removeprefix(_NAMESPACES[0]).removeprefix(_NAMESPACES[1]) for key in keys}
+    return short if len(set(short.values())) == len(short) else {key: key for key in keys}
+
+
+def _wrap(pairs: list[str], room: int) -> list[str]:
+    """``k=v`` pairs joined by ``, `` into lines of at most ``room`` characters; a pair
+    longer than a line is cut, the only case where text is lost."""
+    lines: list[str] = []
+    for pair in pairs:
+        if lines and len(lines[-1]) + 2 + len(pair) <= room:
+            lines[-1] += ", " + pair
+        else:
+            if lines:
+                lines[-1] += ","
+            lines.append(clip(pair, room))
+    return lines or ["(no attributes)"]
 
 
 def _metrics(report: Report) -> list[str]:
     if not report.metrics:
         return []
     out = heading("Metrics (final values)")
-    previous = ""
-    for m in report.metrics[:MAX_TEXT_METRICS]:
-        if m.name != previous:
-            unit = f", {m.unit}" if m.unit else ""
-            out.append(f"  {clip(m.name, WIDTH - 30)}  ({m.kind}{unit})")
-            previous = m.name
-        value = metric_value(m.kind, m.unit, m.value, m.count)
-        labels = _NAMESPACE.sub(r"\1\2=", m.attributes) or "(no attributes)"
-        room = WIDTH - 6 - max(len(value), 12) - 2
-        out.append(f"      {clip(labels, room).ljust(room)}  {value.rjust(12)}".rstrip())
+    out.append(f"  (attribute keys without their {' or '.join(_NAMESPACES)} prefix)")
+    shown = report.metrics[:MAX_TEXT_METRICS]
+    groups: dict[str, list[MetricRow]] = {}
+    for m in shown:
+        groups.setdefault(m.name, []).append(m)
+    for name, rows in groups.items():
+        first = rows[0]
+        keys = sorted({key for row in rows for key in row.labels})
+        short = short_keys(keys)
+        common = {
+            key
+            for key in keys
+            if len(rows) > 1
+            and len({row.labels.get(key) for row in rows}) == 1
+            and key in first.labels
+        }
+        unit = f", {first.unit}" if first.unit else ""
+        header = f"  {clip(name, WIDTH - 30)}  ({first.kind}{unit})"
+        if common:
+            shared = ", ".join(f"{short[k]}={first.labels[k]}" for k in sorted(common))
+            header += f"  all: {clip(shared, max(12, WIDTH - len(header) - 7))}"
+        out.append(header)
+        for m in rows:
+            value = metric_value(m.name, m.kind, m.unit, m.value, m.count)
+            pairs = [f"{short[k]}={v}" for k, v in m.labels.items() if k not in common]
+            room = WIDTH - 6 - max(len(value), 12) - 2
+            lines = _wrap(pairs, room)
+            out.append(f"      {lines[0].ljust(room)}  {value.rjust(12)}".rstrip())
+            out += [f"        {line}" for line in lines[1:]]
     hidden = len(report.metrics) - MAX_TEXT_METRICS + report.metrics_omitted
     if hidden > 0:
         out.append(f"  ... {hidden} more series (see --json or --html)")
