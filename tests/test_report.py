@@ -664,7 +664,7 @@ def test_html_escapes_user_provided_names(tmp_path: Path) -> None:
     assert report.gates[0].name == EVIL  # the names did reach the report
     assert report.llm is not None
     assert report.llm.models[0].model == EVIL
-    page = render_html(report)
+    page = render_html(report).replace("<wbr>", "")  # break points, not text
     assert EVIL not in page
     assert "<img" not in page
     assert "<script" not in page.lower()

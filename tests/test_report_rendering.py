@@ -17,7 +17,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 
 from agentobs.cli.report import build_report, render_html, render_text
-from tests.test_report import write_sample_telemetry
+from tests.test_report import new_telemetry, write_sample_telemetry
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +154,47 @@ def test_metric_rows_stay_apart_and_keys_are_shortened_alike(metrics_dir: Path) 
     assert "persona.name=reviewer" in header
     assert "agentobs." not in " ".join([header.split("all:", 1)[1], *rows])
     assert max(len(line) for line in text.splitlines() if not line.startswith("  $ ")) <= 100
+
+
+# --- 19: concurrent runs are not re-entries ----------------------------------------------------
+
+
+def test_tasks_run_many_times_are_not_reentries_stages_are(tmp_path: Path) -> None:
+    t = new_telemetry()
+    with t.span(
+        "invoke_workflow release",
+        0.0,
+        10.0,
+        agentobs__span__type="workflow",
+        gen_ai__workflow__name="release",
+    ) as root:
+        for attempt in range(2):  # the same stage twice, one after the other: 1 re-entry
+            at = 1.0 + attempt * 4
+            with t.span(
+                "stage implement",
+                at,
+                3.0,
+                root,
+                agentobs__span__type="stage",
+                agentobs__stage__name="implement",
+            ) as stage:
+                for i in range(4 if attempt == 0 else 0):  # four at once (asyncio.gather)
+                    with t.span(
+                        "task fetch",
+                        at + 0.01 * i,
+                        1.0,
+                        stage,
+                        agentobs__span__type="task",
+                        agentobs__task__name="fetch",
+                    ):
+                        pass
+    (tmp_path / "traces.jsonl").write_text(t.flush_line() + "\n", encoding="utf-8")
+    report = build_report(tmp_path)
+    (stage_row,) = report.stages
+    (task_row,) = report.tasks
+    assert (stage_row.count, stage_row.reentries) == (2, 1)
+    assert (task_row.count, task_row.reentries) == (4, 0)
+    page = render_html(report)
+    tasks = page.split('id="tasks"', 1)[1].split("</section>", 1)[0]
+    assert "re-entries" not in tasks
+    assert "re-entries" in page.split('id="stages"', 1)[1].split("</section>", 1)[0]

@@ -340,7 +340,7 @@ def logs_section(report: Report) -> Section:
         rows = [[e.time, e.severity, e.logger, e.body] for e in logs.recent_problems]
         parts += [
             "<h3>Latest warnings and errors</h3>",
-            table(["time", "level", "logger", "message"], rows),
+            table(["time", "level", "logger", "message"], rows, "tt"),
         ]
     return section("logs", "Logs", *parts)
 

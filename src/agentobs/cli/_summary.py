@@ -118,7 +118,9 @@ def _duration_row(name: str, spans: list[SpanData], group: str = "") -> Duration
 
 
 def _durations(index: SpanIndex, kind: str, *, grouped: bool) -> list[DurationRow]:
-    """Rows per name; for stages and tasks per (workflow, name) in order of first run."""
+    """Rows per name; for stages and tasks per (workflow, name) in order of first run.
+    Stages count their re-entries: entries beyond the first within one workflow run. Tasks
+    do not: many runs of one task in a workflow run is what ``asyncio.gather`` does."""
     groups: dict[tuple[str, str], list[SpanData]] = defaultdict(list)
     runs: Counter[tuple[str, str, str, str]] = Counter()
     for span in sorted(index.of_kind(kind), key=lambda s: s.start_ns):
@@ -129,7 +131,7 @@ def _durations(index: SpanIndex, kind: str, *, grouped: bool) -> list[DurationRo
         run_id = workflow.span_id if workflow else span.trace_id
         runs[(*key, span.trace_id, run_id)] += 1
     rows = [_duration_row(name, spans, group) for (group, name), spans in groups.items()]
-    if grouped:
+    if kind == "stage":  # as agentobs.stage.reentries counts them; tasks run concurrently
         extra: Counter[tuple[str, str]] = Counter()
         for (group, name, _, _), n in runs.items():
             extra[(group, name)] += n - 1
