@@ -16,8 +16,10 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 
+from agentobs.cli import main
+from agentobs.cli._spanindex import iso_time
 from agentobs.cli.report import build_report, render_html, render_text
-from tests.test_report import new_telemetry, write_sample_telemetry
+from tests.test_report import BASE_NS, Telemetry, new_telemetry, write_sample_telemetry
 
 
 @pytest.fixture(scope="module")
@@ -198,3 +200,108 @@ def test_tasks_run_many_times_are_not_reentries_stages_are(tmp_path: Path) -> No
     tasks = page.split('id="tasks"', 1)[1].split("</section>", 1)[0]
     assert "re-entries" not in tasks
     assert "re-entries" in page.split('id="stages"', 1)[1].split("</section>", 1)[0]
+
+
+# --- 20: filters and any trace ----------------------------------------------------------------
+
+
+def _run(t: Telemetry, workflow: str, at: float, seconds: float) -> str:
+    with (
+        t.span(
+            f"invoke_workflow {workflow}",
+            at,
+            seconds,
+            agentobs__span__type="workflow",
+            gen_ai__workflow__name=workflow,
+        ) as root,
+        t.span(
+            "stage build",
+            at,
+            seconds / 2,
+            root,
+            agentobs__span__type="stage",
+            agentobs__stage__name="build",
+        ),
+    ):
+        pass
+    return format(root.get_span_context().trace_id, "032x")
+
+
+@pytest.fixture(scope="module")
+def two_services(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """``fleet`` ran ``release`` at +0s (slow) and ``nightly`` at +100s; ``ops`` ran
+    ``backup`` at +200s."""
+    directory = tmp_path_factory.mktemp("filters")
+    fleet, ops = new_telemetry("fleet"), new_telemetry("ops")
+    traces = {
+        "release": _run(fleet, "release", 0.0, 9.0),
+        "nightly": _run(fleet, "nightly", 100.0, 2.0),
+        "backup": _run(ops, "backup", 200.0, 1.0),
+    }
+    lines = [fleet.flush_line(), ops.flush_line()]
+    (directory / "traces.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return directory, traces
+
+
+def report_lines(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(["report", *args])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_filters_by_service_workflow_and_time(
+    two_services: tuple[Path, dict[str, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory, _ = two_services
+    by_service = build_report(directory, service="ops")
+    assert [w.name for w in by_service.workflows] == ["backup"]
+    assert by_service.services == ["ops"]
+    by_workflow = build_report(directory, workflow="nightly")
+    assert [w.name for w in by_workflow.workflows] == ["nightly"]
+    assert [s.name for s in by_workflow.stages] == ["build"]
+    since = iso_time(BASE_NS + 50 * 10**9)
+    recent = build_report(directory, since=since)
+    assert sorted(w.name for w in recent.workflows) == ["backup", "nightly"]
+    assert recent.filters == {"--since": since}
+    assert build_report(directory, since="1m").is_empty  # the sample is 15 minutes old
+    assert not build_report(directory, since="1h").is_empty
+
+    status, out, _ = report_lines(
+        capsys, "--dir", str(directory), "--service", "fleet", "--since", since
+    )
+    assert status == 0
+    assert f"Filtered     --since {since} --service fleet" in out
+    assert "nightly" in out
+    assert "release" not in out
+    assert "backup" not in out
+    status, _, err = report_lines(capsys, "--dir", str(directory), "--workflow", "nope")
+    assert status == 1
+    assert "nothing in" in err
+    assert "matches --workflow nope" in err
+    status, _, err = report_lines(capsys, "--dir", str(directory), "--since", "yesterday")
+    assert status == 2
+    assert "expected a duration such as 30m" in err
+
+
+def test_any_trace_as_a_waterfall(
+    two_services: tuple[Path, dict[str, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory, traces = two_services
+    default = build_report(directory)
+    assert default.slowest_trace is not None
+    assert default.slowest_trace.trace_id == traces["release"]  # the slowest
+    chosen = traces["backup"]
+    status, out, _ = report_lines(capsys, "--dir", str(directory), "--trace", chosen[:8])
+    assert status == 0
+    assert re.search(r"^TRACE -+$", out, re.MULTILINE)
+    assert f"backup  1.00s  trace {chosen}" in out
+    assert "stage build" in section(out, "TRACE")
+    assert "release" not in out
+    page = render_html(build_report(directory, trace=chosen))
+    assert "Timeline of the trace: backup" in page
+    status, _, err = report_lines(capsys, "--dir", str(directory), "--trace", "abc")
+    assert status == 2
+    assert "at least 6 hex digits" in err
+    status, _, err = report_lines(capsys, "--dir", str(directory), "--trace", "f" * 32)
+    assert status == 2
+    assert "no trace in" in err

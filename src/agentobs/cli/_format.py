@@ -102,6 +102,16 @@ def plural(count: int, noun: str) -> str:
     return f"{integer(count)} {suffix}"
 
 
+def waterfall_title(report: Report) -> str:
+    """``Trace`` for the trace chosen with ``--trace``, else ``Slowest run``."""
+    return "Trace" if "--trace" in report.filters else "Slowest run"
+
+
+def filters(report: Report) -> str:
+    """The filters in force, as they were given: ``--service fleet --since 2h``."""
+    return " ".join(f"{option} {value}" for option, value in report.filters.items())
+
+
 def highlights(report: Report) -> list[str]:
     """The few findings a person wants first: slowest stage, biggest spender, worst gate..."""
     lines: list[str] = []

@@ -91,6 +91,7 @@ def render_html(report: Report) -> str:
     )
     when += f"({esc(fmt.duration(report.duration_s))})" if report.start else ""
     services = f" &middot; {esc(', '.join(report.services))}" if report.services else ""
+    services += f" &middot; filtered: {esc(fmt.filters(report))}" if report.filters else ""
     skipped = f", {report.lines_skipped} unreadable lines skipped" if report.lines_skipped else ""
     return f"""<!doctype html>
 <html lang="en">

@@ -294,7 +294,7 @@ def slowest_section(report: Report) -> Section:
     chart = waterfall(
         view,
         duration_format=fmt.duration,
-        title=f"Timeline of the slowest run: {view.name}",
+        title=f"Timeline of the {fmt.waterfall_title(report).lower()}: {view.name}",
     )
     omitted = f" {view.omitted} deeper spans are not shown." if view.omitted else ""
     note = (
@@ -313,7 +313,7 @@ def slowest_section(report: Report) -> Section:
     ]
     return section(
         "slowest",
-        "Slowest run",
+        fmt.waterfall_title(report),
         figure(chart, note),
         table(["span", "kind", "start", "duration", "status"], rows, "--nn-"),
     )

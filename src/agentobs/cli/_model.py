@@ -215,7 +215,8 @@ class Report:
     logs: LogSummary | None = None
     metrics: list[MetricRow] = field(default_factory=list)
     metrics_omitted: int = 0
-    slowest_trace: TraceView | None = None
+    slowest_trace: TraceView | None = None  # or the trace chosen with --trace
+    filters: dict[str, str] = field(default_factory=dict)  # {"--service": "fleet", ...}
     version: int = REPORT_VERSION
 
     @property

@@ -40,8 +40,9 @@ _PASS_WORDS = {"pass", "passed", "true", "ok", "success"}
 _FAIL_WORDS = {"fail", "failed", "false", "error", "failure"}
 
 
-def summarize(data: LocalData) -> Report:
-    """Build the :class:`Report` for data already read from a directory."""
+def summarize(data: LocalData, trace_id: str = "") -> Report:
+    """Build the :class:`Report` for data already read from a directory; its waterfall is
+    of ``trace_id`` when given, else of the slowest run."""
     index = SpanIndex(data.spans)
     report = Report(
         directory=str(data.directory),
@@ -73,7 +74,7 @@ def summarize(data: LocalData) -> Report:
     report.tests = _tests(index)
     report.logs = summarize_logs(data.logs)
     report.metrics, report.metrics_omitted = summarize_metrics(data.points)
-    report.slowest_trace = _slowest_trace(index)
+    report.slowest_trace = _trace_view(index, trace_id)
     return report
 
 
@@ -354,10 +355,11 @@ def _tests(index: SpanIndex) -> TestSummary | None:
     )
 
 
-def _slowest_trace(index: SpanIndex) -> TraceView | None:
-    candidates = list(index.of_kind("workflow")) or [
-        s for s in index.spans if index.parent(s) is None
-    ]
+def _trace_view(index: SpanIndex, trace_id: str = "") -> TraceView | None:
+    """The waterfall of the slowest workflow run (or root span), within ``trace_id`` if given."""
+    spans = [s for s in index.spans if s.trace_id == trace_id] if trace_id else index.spans
+    workflows = [s for s in index.of_kind("workflow") if not trace_id or s.trace_id == trace_id]
+    candidates = workflows or [s for s in spans if index.parent(s) is None] or spans
     if not candidates:
         return None
     root = max(candidates, key=lambda s: s.duration_s)

@@ -81,7 +81,7 @@ def render_text(report: Report) -> str:
         out += table(["reason", "count"], rows, "lr")
     out += _tests(report)
     if report.slowest_trace:
-        out += _waterfall(report.slowest_trace)
+        out += _waterfall(report.slowest_trace, fmt.waterfall_title(report))
     out += _logs(report)
     out += _metrics(report)
     command = report_command(report.directory, "--html", "report.html")
@@ -92,6 +92,8 @@ def render_text(report: Report) -> str:
 
 def _overview(report: Report) -> list[str]:
     out = [f"agentobs report: {report.directory}", "=" * WIDTH]
+    if report.filters:
+        out.append(f"Filtered     {clip(fmt.filters(report), WIDTH - 13)}")
     if report.start and report.end:
         span = f"{report.start} .. {report.end}  ({fmt.duration(report.duration_s)})"
         out.append(f"Time range   {span}")
@@ -232,8 +234,8 @@ def _tests(report: Report) -> list[str]:
     return out
 
 
-def _waterfall(view: TraceView) -> list[str]:
-    out = heading("Slowest run")
+def _waterfall(view: TraceView, title: str) -> list[str]:
+    out = heading(title)
     out.append(f"  {view.name}  {fmt.duration(view.duration_s)}  trace {view.trace_id}")
     scale, label_width = 40, 34
     total = view.duration_s or 1.0
