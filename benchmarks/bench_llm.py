@@ -75,7 +75,7 @@ def _chunks() -> list[ChatCompletionChunk]:
 
 def _install() -> Callable[[], None]:
     import agentobs.testing
-    from agentobs import _pipeline
+    from agentobs._export import pipeline as _pipeline
     from agentobs._settings import resolve
 
     agentobs.testing.reset()
@@ -140,7 +140,7 @@ class RawLLMSpan(RawSpan):
 def llm_call(session: Session) -> None:
     """The wrapper around a non-streaming call, against raw spans (paired rounds)."""
     import agentobs
-    from agentobs import _cost
+    from agentobs._llm import cost as _cost
 
     reset = _install()
     try:

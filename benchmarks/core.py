@@ -119,7 +119,7 @@ def task_before_configure(session: Session) -> None:
 def task_configured(session: Session) -> None:
     """@agentobs.task after configure(exporter="none") plus the baseline's processor."""
     import agentobs.testing
-    from agentobs import _pipeline
+    from agentobs._export import pipeline as _pipeline
     from agentobs._settings import resolve
 
     name = "@agentobs.task call, configured (same processor)"

@@ -31,8 +31,8 @@ def _persona() -> str | None:
 def test_the_persona_processor_is_added_when_a_persona_is_first_entered(
     cap: testing.Capture,
 ) -> None:
-    from agentobs import _pipeline
-    from agentobs._processors import PersonaSpanProcessor
+    from agentobs._export import pipeline as _pipeline
+    from agentobs._export.processors import PersonaSpanProcessor
 
     pipeline = _pipeline.current()
     assert pipeline is not None

@@ -89,7 +89,7 @@ def test_raise_policy_refuses_the_next_call_not_the_one_in_flight(cap: Capture) 
     spans = cap.spans_named("chat gpt-4o")
     assert [s.attributes.get("gen_ai.usage.input_tokens") for s in spans] == [90, 90, None]
     refused = spans[-1]
-    assert refused.attributes["error.type"] == "agentobs._budget.BudgetExceededError"
+    assert refused.attributes["error.type"] == "agentobs._llm.budget.BudgetExceededError"
     assert len(breaches(cap)) == 1
 
 

@@ -20,7 +20,7 @@ import pytest
 
 import agentobs
 import agentobs.testing
-from agentobs import _pipeline
+from agentobs._export import pipeline as _pipeline
 from agentobs.cli import main
 from agentobs.cli.doctor import mask_env
 

@@ -18,7 +18,7 @@ from opentelemetry import metrics, trace
 
 import agentobs
 import agentobs.testing
-from agentobs import _pipeline
+from agentobs._export import pipeline as _pipeline
 
 pytestmark = pytest.mark.usefixtures("fresh_agentobs")
 

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 import agentobs
 import agentobs.testing
-from agentobs import _cost
-from agentobs._usage import Usage
+from agentobs._llm import cost as _cost
+from agentobs._llm.usage import Usage
 from agentobs.testing import Capture
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from agentobs import _flaky_history as _history
+from agentobs._flaky_history import Entry, History, flip_stats, verdict
 from agentobs.cli import main
-from agentobs.pytest_plugin import _fingerprint, _history
-from agentobs.pytest_plugin._history import Entry, History, flip_stats, verdict
+from agentobs.pytest_plugin import _fingerprint
 
 
 @pytest.mark.parametrize(

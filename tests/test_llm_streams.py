@@ -14,7 +14,8 @@ import pytest
 
 import agentobs
 import agentobs.testing
-from agentobs import _errors, _usage
+from agentobs import _errors
+from agentobs._llm import usage as _usage
 from agentobs.testing import Capture
 
 CHUNKS: list[dict[str, Any]] = [

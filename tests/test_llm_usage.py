@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agentobs._usage import StreamState, Usage, from_result, usage_from
+from agentobs._llm.usage import StreamState, Usage, from_result, usage_from
 
 
 def _openai_chat() -> Any:

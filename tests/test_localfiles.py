@@ -13,8 +13,8 @@ from opentelemetry import metrics, trace
 
 import agentobs
 import agentobs.testing
-from agentobs import _pipeline
-from agentobs._localfiles import JsonLinesWriter, rotated_files
+from agentobs._export import pipeline as _pipeline
+from agentobs._export.localfiles import JsonLinesWriter, rotated_files
 from agentobs._settings import resolve
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")

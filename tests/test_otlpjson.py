@@ -1,7 +1,7 @@
 """The local files' OTLP JSON encoder makes exactly the documents of OpenTelemetry's own.
 
 Each test builds real SDK telemetry (spans, metrics, log records) covering every field and
-value type the encoders handle, then compares ``agentobs._otlpjson`` with
+value type the encoders handle, then compares ``agentobs._export.otlpjson`` with
 ``opentelemetry.exporter.otlp.json.common``: the dicts (``encode_*``), and the lines the
 local files get (``*_json``), byte for byte those ``json.dumps`` makes of OTel's dicts.
 """
@@ -63,7 +63,7 @@ from opentelemetry.trace import (
     TraceState,
 )
 
-from agentobs import _otlpjson
+from agentobs._export import otlpjson as _otlpjson
 from agentobs.logs import bridge_handler
 
 NAN, INF = float("nan"), float("inf")
@@ -472,7 +472,7 @@ def test_logs_are_encoded_as_opentelemetry_encodes_them(
 
 
 def test_local_exporters_write_the_opentelemetry_documents(tmp_path: Any) -> None:
-    from agentobs._localfiles import LocalLogExporter, LocalMetricExporter, LocalSpanExporter
+    from agentobs._export.localfiles import LocalLogExporter, LocalMetricExporter, LocalSpanExporter
 
     spans = rich_spans()
     LocalSpanExporter(tmp_path, 10**8).export(spans)

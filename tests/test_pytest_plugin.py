@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from opentelemetry.trace import StatusCode
 
-from agentobs import _pipeline
+from agentobs._export import pipeline as _pipeline
 from agentobs.testing import capture
 from tests.backends import free_port
 from tests.test_pytest_plugin_support import (

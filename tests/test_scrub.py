@@ -16,7 +16,7 @@ from opentelemetry import trace
 
 import agentobs
 import agentobs.testing
-from agentobs._scrub import Scrubber, ScrubMatch
+from agentobs._export.scrub import Scrubber, ScrubMatch
 from agentobs.testing import Capture
 
 SECRETS = {
@@ -180,8 +180,8 @@ def test_batch_processors_given_to_the_pipeline_scrub_off_the_calling_thread(
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from agentobs import _pipeline
-    from agentobs._scrub import ScrubbingSpanExporter, ScrubbingSpanProcessor
+    from agentobs._export import pipeline as _pipeline
+    from agentobs._export.scrub import ScrubbingSpanExporter, ScrubbingSpanProcessor
     from agentobs._settings import resolve
 
     class Peeking(BatchSpanProcessor):
@@ -218,7 +218,7 @@ def test_with_nothing_to_clean_processors_are_given_as_they_are(clean_env: None)
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from agentobs import _pipeline
+    from agentobs._export import pipeline as _pipeline
     from agentobs._settings import resolve
 
     exporter = InMemorySpanExporter()

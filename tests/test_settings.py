@@ -239,7 +239,7 @@ def test_bad_argument_raises_value_error_naming_it(
 def test_bad_argument_raises_from_configure_too() -> None:
     with pytest.raises(ValueError, match=r"protocol='udp'.*expected one of"):
         agentobs.configure(protocol="udp")
-    assert agentobs._pipeline.current() is None
+    assert agentobs._export.pipeline.current() is None
 
 
 # --- malformed environment values warn once and use the default --------------------------
@@ -306,7 +306,7 @@ def test_bad_env_value_never_raises_from_configure(
 ) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon")
     agentobs.configure(exporter="none", local_dir=tmp_path)
-    pipeline = agentobs._pipeline.current()
+    pipeline = agentobs._export.pipeline.current()
     assert pipeline is not None
     assert pipeline.settings.otlp["traces"].protocol == "http/protobuf"
     assert len(agentobs_warnings(caplog)) == 1

@@ -18,7 +18,7 @@ from opentelemetry import trace
 
 import agentobs
 import agentobs.testing
-from agentobs import _pipeline
+from agentobs._export import pipeline as _pipeline
 from agentobs._state import STATE
 
 pytestmark = pytest.mark.usefixtures("fresh_agentobs")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._pipeline import configure, force_flush, shutdown
+from ._export.pipeline import configure, force_flush, shutdown
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -28,9 +28,9 @@ if TYPE_CHECKING:
         tool,
         workflow,
     )
-    from ._budget import BudgetExceededError, TokenBudget
     from ._context import bind_context
-    from ._llm import llm
+    from ._llm.budget import BudgetExceededError, TokenBudget
+    from ._llm.wrapper import llm
     from .integrations.anthropic import instrument_anthropic
     from .integrations.openai import instrument_openai
 
@@ -61,9 +61,9 @@ __all__ = [
 ]
 
 _LAZY = {
-    "llm": "_llm",
-    "TokenBudget": "_budget",
-    "BudgetExceededError": "_budget",
+    "llm": "_llm.wrapper",
+    "TokenBudget": "_llm.budget",
+    "BudgetExceededError": "_llm.budget",
     "instrument_openai": "integrations.openai",
     "instrument_anthropic": "integrations.anthropic",
     "agent": "_api",

@@ -20,9 +20,9 @@ from opentelemetry import trace
 
 from . import _context as ctx
 from . import _names as n
-from . import _pipeline
 from ._engine import NO_RESULT, Run, Scope, clean_attributes, clean_name
 from ._errors import internal_errors, warn_once
+from ._export import pipeline as _pipeline
 from ._state import STATE
 
 _CHAIN = "CHAIN"

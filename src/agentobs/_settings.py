@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from ._errors import warn_once
-from ._llm_settings import ENV_VARS as _LLM_ENV_VARS
-from ._llm_settings import LangfuseTarget, resolve_llm
+from ._llm.settings import ENV_VARS as _LLM_ENV_VARS
+from ._llm.settings import LangfuseTarget, resolve_llm
 
 T = TypeVar("T")
 

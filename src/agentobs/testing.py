@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import _errors, _pipeline
+from . import _errors
+from ._export import pipeline as _pipeline
 from ._settings import resolve
 
 if TYPE_CHECKING:

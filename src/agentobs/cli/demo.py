@@ -21,9 +21,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import _flaky_history
 from .._commands import DEFAULT_DEMO_DIR, agentobs_command, report_command
-from .._localfiles import FILE_NAMES
-from ..pytest_plugin._history import FILE_NAME as HISTORY_FILE
+from .._export.localfiles import FILE_NAMES
+
+HISTORY_FILE = _flaky_history.FILE_NAME
 
 log = logging.getLogger("agentobs.demo")
 

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import _flaky_history as _history
 from .._commands import DEFAULT_DEMO_DIR, agentobs_command
-from ..pytest_plugin import _history
 
 _LAST = {
     "p": "passed",

@@ -22,7 +22,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from .._localfiles import FILE_NAMES
+from .._export.localfiles import FILE_NAMES
 from .._settings import DEFAULT_LOCAL_DIR
 from ._filters import FilterError, Filters, apply, parse_since
 from ._html import render_html as _render_html

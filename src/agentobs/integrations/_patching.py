@@ -14,7 +14,7 @@ from opentelemetry import context as otel_context
 
 from .. import _names as n
 from .._errors import internal_errors, logger
-from .._llm import LLMRun, begin, call_scope
+from .._llm.wrapper import LLMRun, begin, call_scope
 from .._state import STATE
 
 try:  # the key every OpenTelemetry instrumentation honours

@@ -22,10 +22,10 @@ from opentelemetry import context as otel_context
 
 from .. import _names as n
 from .._errors import internal_errors, warn_once
-from .._llm import LLM_RUN_KEY, LLMRun
+from .._llm.streams import AsyncLLMStream, LLMStream
+from .._llm.usage import StreamState
+from .._llm.wrapper import LLM_RUN_KEY, LLMRun
 from .._state import STATE
-from .._streams import AsyncLLMStream, LLMStream
-from .._usage import StreamState
 from ._patching import (
     Patches,
     Plan,

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from .._errors import internal_errors, logger
+from .._flaky_history import CACHE_DIR, FILE_NAME
 from . import _xdist
 from ._budget import BUDGET_MARKER
 from ._category import Categories, roots_from
-from ._history import CACHE_DIR, FILE_NAME
 from ._options import Options
 from ._recorder import Recorder, ReportListener, RunResult
 from ._runner import Runner

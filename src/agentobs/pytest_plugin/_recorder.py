@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from . import _history
+from .. import _flaky_history as _history
 from ._category import Categories
 from ._metrics import RunStats
 from ._outcomes import LETTERS, PASS_LIKE, PAYLOAD, classify

@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
-from .. import _pipeline
+from .._export import pipeline as _pipeline
 from .._state import STATE
 
 FLUSH_TIMEOUT = 5.0

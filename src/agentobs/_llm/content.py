@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ._usage import get
+from .usage import get
 
 _TEXT_TYPES = ("text", "input_text", "output_text")
 _ROLES = {"developer": "system", "function": "tool", "model": "assistant"}

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ._errors import logger, warn_once
-from ._state import STATE
-from ._usage import Usage
+from .._errors import logger, warn_once
+from .._state import STATE
+from .usage import Usage
 
 SOURCE_PROVIDER = "provider"
 SOURCE_USER = "user"

@@ -1,7 +1,7 @@
 """What happens when an LLM call ends: response and usage attributes, cost, metrics, budgets.
 
-Called by :meth:`agentobs._llm.llm.on_end`, while the call's span is still open. What depends
-only on the kind of call (operation, provider, models, server, persona, workflow) is worked
+Called by :meth:`agentobs._llm.wrapper.llm.on_end`, while the call's span is still open. What
+depends only on the kind of call (operation, provider, models, server, persona, workflow) is worked
 out once per configuration and kept in a :class:`Plan`: the bound record function and cleaned
 attributes of each metric (``Recorder.bind``) and the call's price. A call then costs one
 ``set_attributes``, three histogram measurements (duration, input and output tokens), a few
@@ -15,16 +15,17 @@ from collections.abc import Callable, Hashable
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
-from . import _content, _cost
-from . import _names as n
-from ._budget import record_breach
-from ._context import PERSONA_KEY, WORKFLOW_KEY
-from ._errors import warn_once
-from ._state import STATE
+from .. import _names as n
+from .._context import PERSONA_KEY, WORKFLOW_KEY
+from .._errors import warn_once
+from .._state import STATE
+from . import content as _content
+from . import cost as _cost
+from .budget import record_breach
 
 if TYPE_CHECKING:
-    from ._llm import LLMRun, llm
-    from ._usage import Usage
+    from .usage import Usage
+    from .wrapper import LLMRun, llm
 
 _EXTRA_TOKEN_TYPES = (
     ("cache_read", "cache_read_input_tokens", n.USAGE_CACHE_READ),

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._errors import warn_once
+from .._errors import warn_once
 
 HARD_OFF_ENV = "AGENTOBS_DISABLE_CONTENT_CAPTURE"
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
@@ -204,7 +204,7 @@ def resolve_llm(
     prices: Mapping[str, Mapping[str, float]] | None,
 ) -> dict[str, Any]:
     """The LLM rows of :class:`~agentobs._settings.Settings`, resolved with ``resolver``."""
-    from ._settings import _parse_bool, _parse_int
+    from .._settings import _parse_bool, _parse_int
 
     r = resolver
     hard_off = content_hard_off(r.env)

@@ -43,7 +43,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
-from ._errors import logger, warn_once
+from .._errors import logger, warn_once
 
 if TYPE_CHECKING:  # the logs SDK is imported only by a pipeline that exports logs
     from opentelemetry.sdk._logs import ReadableLogRecord

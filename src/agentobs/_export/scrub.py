@@ -33,8 +33,8 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Status
 
-from . import _names as n
-from ._errors import warn_once
+from .. import _names as n
+from .._errors import warn_once
 
 _SECRET_VALUE = r"[^\s\"'\\&,;}<>]{3,}"
 DEFAULT_PATTERNS: tuple[tuple[str, str], ...] = (

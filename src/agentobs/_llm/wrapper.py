@@ -3,7 +3,7 @@
 ``llm(provider=..., model=..., operation="chat")`` is a decorator and a (async) context
 manager like every other scope. The span is ``{operation} {model}``, kind CLIENT, with the
 GenAI request and response attributes. Usage is read from the return value when it has a
-known shape (see :mod:`agentobs._usage`), or given with ``call.record_usage(...)``. A returned
+known shape (see :mod:`agentobs._llm.usage`), or given with ``call.record_usage(...)``. A returned
 stream (iterator or async iterator; a decorated generator function) is wrapped so the call
 ends when the stream does, with its time to first chunk and the usage of its last chunks.
 
@@ -19,16 +19,17 @@ from typing import Any, ClassVar, cast
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
 
-from . import _content, _cost
-from . import _names as n
-from ._accounting import account
-from ._budget import TokenBudget, iter_refusals
-from ._context import BUDGETS_KEY
-from ._engine import NO_RESULT, NOOP_RUN, Run, Scope, clean_attributes, clean_name
-from ._errors import internal_errors, warn_once
-from ._state import STATE
-from ._streams import ASYNC_STREAM, SYNC_STREAM, AsyncLLMStream, LLMStream, stream_kind
-from ._usage import Response, StreamState, Usage, from_result
+from .. import _names as n
+from .._context import BUDGETS_KEY
+from .._engine import NO_RESULT, NOOP_RUN, Run, Scope, clean_attributes, clean_name
+from .._errors import internal_errors, warn_once
+from .._state import STATE
+from . import content as _content
+from . import cost as _cost
+from .accounting import account
+from .budget import TokenBudget, iter_refusals
+from .streams import ASYNC_STREAM, SYNC_STREAM, AsyncLLMStream, LLMStream, stream_kind
+from .usage import Response, StreamState, Usage, from_result
 
 LLM_RUN_KEY = otel_context.create_key("agentobs.llm_run")
 """The LLM call the current code runs inside (set while an ``llm`` run is current)."""
@@ -136,7 +137,7 @@ class LLMRun(Run):
             self.output = _content.output_messages(result) or None
 
     def on_chunk(self, chunk: Any) -> bool:
-        """A stream chunk went by (see :class:`~agentobs._streams.StreamOwner`)."""
+        """A stream chunk went by (see :class:`~agentobs._llm.streams.StreamOwner`)."""
         if self.first_chunk is None:
             self.first_chunk = time_ns()
         state = self.stream

@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._commands import report_command
-from ._errors import logger
-from ._settings import Settings, resolve
-from ._state import INSTRUMENTATION_SCOPE, STATE
-from ._version import __version__
+from .._commands import report_command
+from .._errors import logger
+from .._settings import Settings, resolve
+from .._state import INSTRUMENTATION_SCOPE, STATE
+from .._version import __version__
 
 _LOCK = threading.RLock()
 _DEFAULT_TIMEOUT = 5.0
@@ -91,7 +91,7 @@ class _Pipeline:
         if self.system_metrics is not None:
             self.system_metrics.uninstrument()
         if self.langfuse_scores is not None:
-            from .integrations.langfuse import stop_scores
+            from .langfuse import stop_scores
 
             stop_scores(self.langfuse_scores)
         if self.prometheus_server is not None:
@@ -215,7 +215,7 @@ def install(
 ) -> None:
     """Build the pipeline from resolved settings plus extra parts (``agentobs.testing``)."""
     global _PIPELINE
-    from . import _catalogue, _context
+    from .. import _catalogue, _context
 
     with _LOCK:
         if _PIPELINE is not None:
@@ -245,13 +245,13 @@ def install(
 
 def stamp_personas() -> None:
     """Make third-party spans carry the current persona from now on: add the
-    :class:`~agentobs._processors.PersonaSpanProcessor`, the first time a persona is entered
+    :class:`~agentobs._export.processors.PersonaSpanProcessor`, the first time a persona is entered
     (before its context is attached). A process that uses no persona does not pay for it on
     every span; agentobs's own spans carry the persona by themselves."""
     pipeline = _PIPELINE
     if pipeline is None or pipeline.persona_processor is not None:
         return
-    from ._processors import PersonaSpanProcessor
+    from .processors import PersonaSpanProcessor
 
     with _LOCK:
         if _PIPELINE is not pipeline or pipeline.persona_processor is not None:
@@ -347,8 +347,8 @@ def _build(
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    from . import _exporters
-    from .logs import bridge_handler
+    from ..logs import bridge_handler
+    from . import exporters as _exporters
 
     if settings.system_metrics:
         _check_system_metrics()
@@ -362,7 +362,7 @@ def _build(
             PeriodicExportingMetricReader(metric_exporter, export_interval_millis=interval_ms)
         )
     queue, batch = settings.max_queue_size, _export_batch_size(settings.max_queue_size)
-    from . import _scrub
+    from . import scrub as _scrub
 
     cleaner = _scrub.cleaner(settings)  # secrets out of every span before any exporter
     try:
@@ -375,7 +375,7 @@ def _build(
             for exporter in _exporters.span_exporters(settings)
         ]
         if settings.langfuse is not None:
-            from .integrations import langfuse
+            from . import langfuse
 
             to_langfuse = langfuse.LangfuseSpanExporter(
                 settings.langfuse, settings.otlp["traces"].timeout

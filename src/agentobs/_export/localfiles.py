@@ -28,7 +28,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from ._errors import warn_once
+from .._errors import warn_once
 
 FILE_NAMES = {"traces": "traces.jsonl", "metrics": "metrics.jsonl", "logs": "logs.jsonl"}
 DEFAULT_BACKUPS = 3
@@ -113,9 +113,9 @@ class JsonLinesWriter:
 
 
 def _encoder(signal: str) -> Callable[[Any], str]:
-    """The OTLP JSON line of a batch (``agentobs._otlpjson``: the documents of
+    """The OTLP JSON line of a batch (``agentobs._export.otlpjson``: the documents of
     ``opentelemetry.exporter.otlp.json.common``, four times faster)."""
-    from . import _otlpjson
+    from . import otlpjson as _otlpjson
 
     if signal == "traces":
         return _otlpjson.spans_json

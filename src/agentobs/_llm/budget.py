@@ -21,10 +21,10 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 
-from . import _names as n
-from ._context import BUDGETS_KEY, push_budget
-from ._errors import warn_once
-from ._state import STATE
+from .. import _names as n
+from .._context import BUDGETS_KEY, push_budget
+from .._errors import warn_once
+from .._state import STATE
 
 POLICIES = ("warn", "raise")
 UNIT_TOKENS = "token"

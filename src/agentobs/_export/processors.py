@@ -7,8 +7,8 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from ._context import PERSONA_KEY, PersonaInfo
-from ._names import PERSONA_CHATMODE, PERSONA_NAME
+from .._context import PERSONA_KEY, PersonaInfo
+from .._names import PERSONA_CHATMODE, PERSONA_NAME
 
 
 class PersonaSpanProcessor(SpanProcessor):

@@ -11,8 +11,8 @@ from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, LogRecordEx
 from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, MetricExporter
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 
-from ._localfiles import LocalLogExporter, LocalMetricExporter, LocalSpanExporter
-from ._settings import OtlpTarget, Settings
+from .._settings import OtlpTarget, Settings
+from .localfiles import LocalLogExporter, LocalMetricExporter, LocalSpanExporter
 
 _OTLP_CLASSES = {
     ("traces", "grpc"): (

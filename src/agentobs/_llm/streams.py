@@ -4,7 +4,7 @@ The caller gets an object that behaves like the stream it wrapped (``wrapt.Objec
 same type for ``isinstance``, same attributes and methods), plus three things:
 
 * the time to the first chunk is measured;
-* every chunk is shown to the call's :class:`~agentobs._usage.StreamState` (usage arrives in
+* every chunk is shown to the call's :class:`~agentobs._llm.usage.StreamState` (usage arrives in
   the last chunks); a failure in our code on a chunk is logged once and the chunk is still
   returned, unchanged;
 * the call ends exactly once, on whichever comes first: the stream is exhausted, closed
@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import wrapt
 from opentelemetry import context as otel_context
 
-from ._errors import internal_errors
+from .._errors import internal_errors
 
 END_EXHAUSTED = "exhausted"
 END_CLOSED = "closed"

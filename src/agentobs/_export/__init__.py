@@ -1,0 +1,2 @@
+"""The export layer: the pipeline configure() builds, exporters, local files, OTLP JSON,
+scrubbing, span processors and the Langfuse exporter."""

@@ -1,0 +1,1 @@
+"""LLM calls: the wrapper and its run, usage, streams, content, cost, budgets and settings."""
