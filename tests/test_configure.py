@@ -260,3 +260,45 @@ def test_configure_takes_every_setting_resolve_knows() -> None:
     resolve_params = dict(inspect.signature(resolve).parameters)
     resolve_params.pop("env")  # a test seam, not a user setting
     assert list(configure_params) == list(resolve_params)
+
+
+WRONGLY_TYPED = {
+    "prometheus_port": "abc",
+    "max_queue_size": "10",
+    "timeout": "5",
+    "resource_attributes": "a=b",
+    "exporter": 1,
+    "endpoint": 4318,
+    "headers": 1,
+    "local_max_bytes": [],
+    "metric_export_interval": "1",
+    "sample_ratio": "0.5",
+    "logs": "yes",
+    "scrub_patterns": "secret",
+    "local_dir": 3,
+}
+
+
+@pytest.mark.parametrize("argument", list(WRONGLY_TYPED))
+def test_wrongly_typed_argument_is_a_value_error_naming_it(argument: str) -> None:
+    value = WRONGLY_TYPED[argument]
+    with pytest.raises(ValueError, match=rf"^agentobs\.configure\({argument}=.*: expected "):
+        agentobs.configure(**{argument: value})
+    assert _pipeline.current() is None  # nothing half-built
+
+
+@pytest.mark.parametrize("call", ["force_flush", "shutdown"])
+@pytest.mark.parametrize("timeout", [None, "5", -1.0, float("nan")])
+def test_bad_flush_and_shutdown_timeouts_warn_and_lose_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, call: str, timeout: object
+) -> None:
+    agentobs.configure(service_name="t", local_dir=tmp_path / "out", metric_export_interval=3600)
+    with agentobs.workflow("kept"):
+        pass
+    assert getattr(agentobs, call)(timeout) is True
+    assert f"{call}(timeout=" in caplog.text
+    if call == "force_flush":
+        agentobs.shutdown()
+    names = [s["name"] for s in read_spans(tmp_path / "out" / "traces.jsonl")]
+    assert names == ["invoke_workflow kept"]
+    assert "agentobs.workflow.runs" in (tmp_path / "out" / "metrics.jsonl").read_text()

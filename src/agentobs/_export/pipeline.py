@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._commands import report_command
-from .._errors import logger
+from .._errors import logger, warn_once
 from .._settings import Settings, resolve
 from .._state import INSTRUMENTATION_SCOPE, STATE
 from .._version import __version__
@@ -516,9 +516,25 @@ def _bounded(action: Callable[[], Any], timeout: float, what: str) -> bool:
     return bool(outcome and outcome[0])
 
 
+def _seconds(timeout: Any, what: str) -> float:
+    """``timeout`` as seconds; anything else than a number >= 0 (None included) is one
+    warning and the default, so a bad timeout never stops a flush or loses data."""
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout >= 0:
+        return float(min(timeout, 86_400.0))  # inf: a day is plenty for threads to join
+    warn_once(
+        f"timeout:{what}:{type(timeout).__name__}",
+        "agentobs: %s(timeout=%r): expected seconds >= 0; using %s",
+        what,
+        timeout,
+        _DEFAULT_TIMEOUT,
+    )
+    return _DEFAULT_TIMEOUT
+
+
 def force_flush(timeout: float = _DEFAULT_TIMEOUT) -> bool:
     """Export everything recorded so far; return within ``timeout`` seconds, even if the
     backend is down. True if every part flushed (which does not prove the backend kept it)."""
+    timeout = _seconds(timeout, "force_flush")
     pipeline = _PIPELINE
     if pipeline is None:
         return True
@@ -531,6 +547,7 @@ def shutdown(timeout: float = _DEFAULT_TIMEOUT) -> bool:
     Also runs at interpreter exit and on SIGTERM. Safe to call more than once.
     """
     global _PIPELINE
+    timeout = _seconds(timeout, "shutdown")  # before the pipeline is detached
     with _LOCK:
         pipeline = _PIPELINE
         _PIPELINE = None
