@@ -359,11 +359,19 @@ def _score(value: Any, what: str) -> float | None:
         return number
     warn_once(
         f"gate-{what}:{type(value).__name__}",
-        "agentobs: gate %s of type %s is not a finite number; ignored",
+        "agentobs: gate %s of type %s is not a finite number; ignored (a score so given "
+        "fails its gate)",
         what,
         type(value).__name__,
     )
     return None
+
+
+def _shown(value: Any) -> str:
+    try:
+        return repr(value)[:80]
+    except Exception:
+        return f"of type {type(value).__name__}"
 
 
 def _truthy(value: Any, what: str) -> bool:
@@ -402,8 +410,12 @@ class GateRun(Run):
             self.reason = _reason(reason)
 
     def score(self, value: Any) -> None:
-        """Give the gate a score; below the gate's threshold it fails."""
+        """Give the gate a score; below the gate's threshold it fails, and so does a score
+        that is not a finite number (a gate must not pass on a score it could not read)."""
         self.value = _score(value, "score")
+        if self.value is None and value is not None:
+            self.verdict = False
+            self.reason = f"invalid score {_shown(value)}: not a finite number"
 
 
 def _reason(value: Any) -> str:

@@ -347,6 +347,8 @@ class Scope:
             elif isinstance(exc, GeneratorExit):
                 status, error = n.STATUS_OK, None
                 span.set_attribute(n.GENERATOR_CLOSED, True)
+            elif isinstance(exc, SystemExit) and exc.code in (0, None):
+                status, error = _OK, None  # sys.exit(0): the program ends as it should
             else:
                 error = error_type(exc)
                 cancelled = error.endswith("CancelledError")  # asyncio's, concurrent's
