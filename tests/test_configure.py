@@ -302,3 +302,69 @@ def test_bad_flush_and_shutdown_timeouts_warn_and_lose_nothing(
     names = [s["name"] for s in read_spans(tmp_path / "out" / "traces.jsonl")]
     assert names == ["invoke_workflow kept"]
     assert "agentobs.workflow.runs" in (tmp_path / "out" / "metrics.jsonl").read_text()
+
+
+RECONFIGURE = """
+import logging, sys, threading
+import agentobs
+
+logging.basicConfig(level=logging.WARNING)
+agentobs.configure(service_name="one", local_dir="r1", logs=False)
+with agentobs.workflow("w"):
+    pass
+started, release = threading.Event(), threading.Event()
+
+def long_run():
+    with agentobs.workflow("across"):  # begun under "one", ends under "two"
+        started.set()
+        release.wait(10)
+
+worker = threading.Thread(target=long_run)
+worker.start()
+started.wait(10)
+agentobs.shutdown()
+agentobs.configure(service_name="two", local_dir="r2", logs=False)
+release.set()
+worker.join(10)
+with agentobs.workflow("w"):
+    pass
+agentobs.shutdown()
+"""
+
+
+def _resource_services(path: Path, key: str) -> set[str]:
+    services = set()
+    for line in path.read_text().splitlines():
+        for block in json.loads(line)[key]:
+            for attribute in block["resource"]["attributes"]:
+                if attribute["key"] == "service.name":
+                    services.add(attribute["value"]["stringValue"])
+    return services
+
+
+def test_shutdown_then_configure_gives_a_fresh_correct_pipeline(tmp_path: Path) -> None:
+    """In a fresh process, without agentobs.testing.reset(): the second pipeline has its
+    own metrics and resource, and the active-workflow gauge never goes negative."""
+    result = subprocess.run(
+        [sys.executable, "-c", RECONFIGURE],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "can not provide" not in result.stderr
+    assert "application's MeterProvider" not in result.stderr
+    second = tmp_path / "r2"
+    assert _resource_services(second / "traces.jsonl", "resourceSpans") == {"two"}
+    assert _resource_services(second / "metrics.jsonl", "resourceMetrics") == {"two"}
+    active = []
+    for line in (second / "metrics.jsonl").read_text().splitlines():
+        for block in json.loads(line)["resourceMetrics"]:
+            for scope in block["scopeMetrics"]:
+                for metric in scope["metrics"]:
+                    if metric["name"] == "agentobs.workflow.active":
+                        active += [int(p["asInt"]) for p in metric["sum"]["dataPoints"]]
+    assert active
+    assert min(active) >= 0

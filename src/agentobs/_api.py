@@ -81,6 +81,7 @@ class workflow(Scope):
 
     def on_start(self, run: Run, parent: Any) -> Any:
         run.state = ctx.start_workflow(self.name)
+        run.state.counted_in = STATE.recorders
         _record("agentobs.workflow.active", 1, {n.WORKFLOW_NAME: self.name})
         context = _set_value(_WORKFLOW_KEY, run.state, run.context)
         return context if self.budget is None else ctx.push_budget(context, self.budget, self.name)
@@ -94,7 +95,8 @@ class workflow(Scope):
     def on_end(self, run: Run, seconds: float, status: str, error: str | None) -> None:
         ctx.end_workflow(run.state)
         parent = run.parent
-        _record("agentobs.workflow.active", -1, {n.WORKFLOW_NAME: self.name})
+        if run.state.counted_in is STATE.recorders:  # not a run begun before a reconfigure
+            _record("agentobs.workflow.active", -1, {n.WORKFLOW_NAME: self.name})
         key = (status, error, _persona_name(parent))
         (duration, d_attrs), (runs, r_attrs) = self.metrics(key, self._METRICS, self._attributes)
         duration(seconds, d_attrs, parent)

@@ -48,6 +48,7 @@ class WorkflowRun:
     stage_entries: dict[str, int] = field(default_factory=dict)
     last_persona: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    counted_in: object = None  # the recorders its start was counted in (one pipeline's)
 
     def enter_stage(self, stage: str) -> int:
         """Count an entry into ``stage``; return how many times it was entered in this run."""

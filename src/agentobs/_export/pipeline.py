@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -401,6 +402,7 @@ def _build(
         raise
     resource = _resource(settings)
     adopted = []
+    release_globals()
 
     tracer_provider = trace.get_tracer_provider()
     if isinstance(tracer_provider, TracerProvider):
@@ -411,6 +413,7 @@ def _build(
         )
         trace.set_tracer_provider(tracer_provider)
         pipeline.owned.add("traces")
+        _OUR_PROVIDERS.add(tracer_provider)
     # The PersonaSpanProcessor is added by stamp_personas(), when a persona is first entered.
     span_processors = [*_scrub.processors(cleaner, list(extra_span_processors)), *span_processors]
     for span_processor in span_processors:
@@ -435,6 +438,7 @@ def _build(
         )
         metrics.set_meter_provider(meter_provider)
         pipeline.owned.add("metrics")
+        _OUR_PROVIDERS.add(meter_provider)
 
     logger_provider = _logs.get_logger_provider()
     if isinstance(logger_provider, LoggerProvider):
@@ -443,6 +447,7 @@ def _build(
         logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
         _logs.set_logger_provider(logger_provider)
         pipeline.owned.add("logs")
+        _OUR_PROVIDERS.add(logger_provider)
     for log_processor in log_processors:
         logger_provider.add_log_record_processor(log_processor)
 
@@ -465,6 +470,32 @@ def _build(
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).addFilter(pipeline.noise_filter)
     return pipeline
+
+
+_OUR_PROVIDERS: weakref.WeakSet[Any] = weakref.WeakSet()
+"""The global providers agentobs installed itself (and shuts down with its pipeline)."""
+
+
+def release_globals(*, only_ours: bool = True) -> None:
+    """Let a new pipeline install fresh global providers where the current ones are those a
+    previous agentobs pipeline installed and shut down: adopting them would record into
+    providers that drop everything, under the old resource.
+
+    OpenTelemetry lets a global provider be set once per process; agentobs resets that guard
+    (as OpenTelemetry's own test utilities do) for its own providers only, never for the
+    application's, unless ``only_ours`` is False (:func:`agentobs.testing.reset`)."""
+    from opentelemetry import _logs, metrics, trace
+    from opentelemetry.util._once import Once
+
+    if not only_ours or trace.get_tracer_provider() in _OUR_PROVIDERS:
+        trace._TRACER_PROVIDER_SET_ONCE = Once()
+        trace._TRACER_PROVIDER = None
+    if not only_ours or metrics.get_meter_provider() in _OUR_PROVIDERS:
+        metrics._internal._METER_PROVIDER_SET_ONCE = Once()
+        metrics._internal._METER_PROVIDER = None
+    if not only_ours or _logs.get_logger_provider() in _OUR_PROVIDERS:
+        _logs._internal._LOGGER_PROVIDER_SET_ONCE = Once()
+        _logs._internal._LOGGER_PROVIDER = None
 
 
 _PROCESS_METRICS: dict[str, list[str] | None] = {
