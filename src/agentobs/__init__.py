@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._export.pipeline import configure, force_flush, shutdown
+from ._export.pipeline import configure, force_flush, prometheus_address, shutdown
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ __all__ = [
     "llm",
     "logs",
     "persona",
+    "prometheus_address",
     "quality_gate",
     "record_gate",
     "set_attributes",

@@ -323,7 +323,24 @@ def _start_prometheus(settings: Settings, pipeline: _Pipeline) -> Any:
         ) from exc
     pipeline.prometheus_server = server
     pipeline.prometheus_address = (settings.prometheus_host, server.server_address[1])
+    logger.info(
+        "agentobs: Prometheus metrics are served at http://%s/metrics",
+        _host_port(*pipeline.prometheus_address),
+    )
     return reader
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def prometheus_address() -> str | None:
+    """``host:port`` where the running pipeline serves Prometheus ``/metrics`` (the port
+    picked when ``prometheus_port=0``), or None when it serves none."""
+    pipeline = _PIPELINE
+    if pipeline is None or pipeline.prometheus_address is None:
+        return None
+    return _host_port(*pipeline.prometheus_address)
 
 
 _DEFAULT_EXPORT_BATCH_SIZE = 512
