@@ -53,6 +53,43 @@ def test_prometheus_port_in_use_raises_os_error_naming_it() -> None:
     assert not isinstance(trace.get_tracer_provider(), _sdk_tracer_provider())
 
 
+def test_prometheus_port_in_use_from_the_environment_warns_and_runs_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """The second worker of a multi-process server, all given one AGENTOBS_PROMETHEUS_PORT:
+    the first serves /metrics, the others run on without it."""
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import agentobs, sys; agentobs.configure(exporter='none', "
+            "logs=False); print(agentobs.prometheus_address(), flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AGENTOBS_PROMETHEUS_PORT": "0"},
+    )
+    try:
+        assert first.stdout is not None
+        address = first.stdout.readline().strip()
+        port = address.rsplit(":", 1)[1]
+        monkeypatch.setenv("AGENTOBS_PROMETHEUS_PORT", port)
+        agentobs.configure(local_dir=tmp_path, logs=False)  # does not raise
+        assert f"cannot serve /metrics on 127.0.0.1:{port} from AGENTOBS_PROMETHEUS_PORT" in (
+            caplog.text
+        )
+        assert agentobs.prometheus_address() is None
+        with agentobs.workflow("still-recorded"):
+            pass
+        agentobs.shutdown()
+        assert [s["name"] for s in read_spans(tmp_path / "traces.jsonl")] == [
+            "invoke_workflow still-recorded"
+        ]
+    finally:
+        first.communicate("", timeout=10)
+
+
 def test_prometheus_serves_metrics_on_a_picked_port() -> None:
     agentobs.configure(exporter="none", prometheus_port=0, logs=False)
     pipeline = _pipeline.current()

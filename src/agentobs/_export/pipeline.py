@@ -315,6 +315,19 @@ def _start_prometheus(settings: Settings, pipeline: _Pipeline) -> Any:
     try:
         server, _thread = start_http_server(port, addr=settings.prometheus_host, registry=registry)
     except OSError as exc:
+        source = settings.sources.get("prometheus_port", "")
+        if source.startswith("env "):  # e.g. the second worker of a multi-process server
+            warn_once(
+                f"prometheus-port:{port}",
+                "agentobs: cannot serve /metrics on %s:%s from %s (%s); this process "
+                "serves no /metrics and runs on. With several worker processes give each "
+                "its own port, or export OTLP to a collector (docs/configuration.md)",
+                settings.prometheus_host,
+                port,
+                source.removeprefix("env "),
+                exc.strerror or exc,
+            )
+            return None
         raise OSError(
             exc.errno,
             f"agentobs.configure(prometheus_port={port}): cannot serve /metrics on "
@@ -373,7 +386,9 @@ def _build(
     pipeline = _Pipeline(settings, None, None, None, owned=set())
     readers: list[Any] = list(extra_metric_readers)
     if settings.prometheus_port is not None:
-        readers.append(_start_prometheus(settings, pipeline))
+        prometheus_reader = _start_prometheus(settings, pipeline)
+        if prometheus_reader is not None:
+            readers.append(prometheus_reader)
     interval_ms = settings.metric_export_interval * 1000
     for metric_exporter in _exporters.metric_exporters(settings):
         readers.append(
