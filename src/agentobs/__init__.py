@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ._llm.wrapper import llm
     from .integrations.anthropic import instrument_anthropic
     from .integrations.openai import instrument_openai
+    from .integrations.threading import instrument_threading, uninstrument_threading
 
 __all__ = [
     "BudgetExceededError",
@@ -46,6 +47,7 @@ __all__ = [
     "human_intervention",
     "instrument_anthropic",
     "instrument_openai",
+    "instrument_threading",
     "llm",
     "logs",
     "persona",
@@ -58,6 +60,7 @@ __all__ = [
     "task",
     "testing",
     "tool",
+    "uninstrument_threading",
     "workflow",
 ]
 
@@ -67,6 +70,8 @@ _LAZY = {
     "BudgetExceededError": "_llm.budget",
     "instrument_openai": "integrations.openai",
     "instrument_anthropic": "integrations.anthropic",
+    "instrument_threading": "integrations.threading",
+    "uninstrument_threading": "integrations.threading",
     "agent": "_api",
     "event": "_api",
     "human_intervention": "_api",
