@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ NOT_RUN_HERE = {"make test": "make -n test"}  # it would run this very suite
 PLACEHOLDERS = ("http://collector:4318", "http://pushgateway:9091")
 TIMEOUT = 180
 
-_FENCE = re.compile(r"^```([\w-]*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+_FENCE = re.compile(r"^( *)```([\w-]*)\n(.*?)^\1```$", re.MULTILINE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ def blocks(doc: str | None = None, kind: str | None = None) -> list[Block]:
         text = (ROOT / name).read_text(encoding="utf-8")
         for match in _FENCE.finditer(text):
             line = text.count("\n", 0, match.start()) + 1
-            found.append(Block(name, line, match.group(1), match.group(2)))
+            code = textwrap.dedent(match.group(3))  # a block inside a list item is indented
+            found.append(Block(name, line, match.group(2), code))
     return [b for b in found if kind is None or b.kind == kind]
 
 

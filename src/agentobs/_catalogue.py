@@ -370,6 +370,14 @@ CATALOGUE: tuple[Instrument, ...] = (
         "Budgets that ran out, by budget, unit (token or USD), policy (warn, raise), persona.",
         (n.BUDGET_NAME, n.BUDGET_UNIT, n.BUDGET_POLICY, _PERSONA),
     ),
+    Instrument(
+        "agentobs.budget.refusals",
+        "counter",
+        "{call}",
+        "LLM calls refused by a spent budget with on_exceed='raise', by budget, unit, persona "
+        "(not counted as LLM calls, errors or durations).",
+        (n.BUDGET_NAME, n.BUDGET_UNIT, _PERSONA),
+    ),
 )
 """Every instrument agentobs emits."""
 

@@ -96,6 +96,7 @@ def push_budget(context: Any, budget: Any, owner: str | None) -> Any:
     name is named after ``owner`` (the persona, workflow or stage it was given to)."""
     persona = context.get(PERSONA_KEY)
     try:
+        budget = budget.for_run()
         budget.bind(owner, persona.name if isinstance(persona, PersonaInfo) else None)
     except Exception:  # not a TokenBudget: the scope still runs, without a budget
         warn_once(
