@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -305,3 +307,44 @@ def test_any_trace_as_a_waterfall(
     status, _, err = report_lines(capsys, "--dir", str(directory), "--trace", "f" * 32)
     assert status == 2
     assert "no trace in" in err
+
+
+# --- 8: the Budgets section ---------------------------------------------------------------------
+
+
+def test_budgets_section_from_a_real_run(tmp_path: Path) -> None:
+    """Limit, used, remaining, breaches and refusals of each budget, from what the SDK
+    recorded in a real (local-files) pipeline."""
+    script = (
+        "import agentobs\n"
+        "agentobs.configure(service_name='b', local_dir='out', logs=False)\n"
+        "budget = agentobs.TokenBudget('coder', tokens=150, on_exceed='raise')\n"
+        "with budget:\n"
+        "    for _ in range(3):\n"
+        "        try:\n"
+        "            with agentobs.llm(provider='openai', model='gpt-4o') as call:\n"
+        "                call.record_usage(input_tokens=90, output_tokens=10)\n"
+        "        except agentobs.BudgetExceededError:\n"
+        "            pass\n"
+        "agentobs.shutdown()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    report = build_report(tmp_path / "out")
+    (row,) = report.budgets
+    assert (row.name, row.unit, row.limit, row.used, row.remaining) == (
+        "coder",
+        "token",
+        150,
+        200,
+        -50,
+    )
+    assert (row.breaches, row.refusals) == (1, 1)
+    lines = section(render_text(report), "BUDGETS").splitlines()
+    assert lines[-1].split() == ["coder", "token", "150", "200", "-50", "1", "1"]
+    page = render_html(report)
+    assert 'id="budgets"' in page
+    budgets = page.split('id="budgets"', 1)[1].split("</section>", 1)[0]
+    assert "<td>coder</td>" in budgets

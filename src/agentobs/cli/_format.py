@@ -102,6 +102,26 @@ def plural(count: int, noun: str) -> str:
     return f"{integer(count)} {suffix}"
 
 
+def budget_rows(report: Report) -> list[list[str]]:
+    """The Budgets table: budget, unit, limit, used, remaining, breaches, refusals."""
+    show = {"token": integer, "USD": cost}
+    return [
+        [
+            b.name,
+            b.unit,
+            show.get(b.unit, number)(b.limit),
+            show.get(b.unit, number)(b.used),
+            show.get(b.unit, number)(b.remaining),
+            integer(b.breaches),
+            integer(b.refusals),
+        ]
+        for b in report.budgets
+    ]
+
+
+BUDGET_HEADERS = ["budget", "unit", "limit", "used", "remaining", "breaches", "refusals"]
+
+
 def waterfall_title(report: Report) -> str:
     """``Trace`` for the trace chosen with ``--trace``, else ``Slowest run``."""
     return "Trace" if "--trace" in report.filters else "Slowest run"

@@ -72,6 +72,7 @@ def render_html(report: Report) -> str:
         panels.durations_section("agents", "Agents", report.agents, "calls"),
         panels.durations_section("tools", "Tools", report.tools, "calls"),
         panels.llm_section(report),
+        panels.budgets_section(report),
         panels.gates_section(report),
         panels.interventions_section(report),
         panels.tests_section(report),

@@ -191,6 +191,17 @@ def llm_section(report: Report) -> Section:
     return section("llm", "LLM calls", *parts)
 
 
+def budgets_section(report: Report) -> Section:
+    if not report.budgets:
+        return None
+    note = (
+        '<p class="note">Final values of the budget gauges: limit, used, and what is left '
+        "(negative when overspent); breaches and refused calls.</p>"
+    )
+    rows = table(fmt.BUDGET_HEADERS, fmt.budget_rows(report), "--nnnnn")
+    return section("budgets", "Budgets", note, rows)
+
+
 def gates_section(report: Report) -> Section:
     gates = report.gates[:MAX_CHART_ROWS]
     if not gates:

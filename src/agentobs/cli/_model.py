@@ -57,6 +57,24 @@ class PersonaRow:
 
 
 @dataclass
+class BudgetRow:
+    """One budget and unit: its limit, what was used, what is left, breaches and refusals
+    (final values of the budget gauges and counters)."""
+
+    name: str
+    unit: str  # "token" or "USD"
+    limit: float
+    remaining: float
+    breaches: int = 0
+    refusals: int = 0
+
+    @property
+    def used(self) -> float:
+        """What was used (the limit minus what is left)."""
+        return self.limit - self.remaining
+
+
+@dataclass
 class GateRow:
     """Results of one quality gate."""
 
@@ -209,6 +227,7 @@ class Report:
     tools: list[DurationRow] = field(default_factory=list)
     personas: list[PersonaRow] = field(default_factory=list)
     gates: list[GateRow] = field(default_factory=list)
+    budgets: list[BudgetRow] = field(default_factory=list)
     interventions: list[CountRow] = field(default_factory=list)
     llm: LLMSummary | None = None
     tests: TestSummary | None = None

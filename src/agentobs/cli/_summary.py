@@ -8,11 +8,13 @@ from datetime import datetime, timezone
 
 from ._localdata import LocalData, SpanData
 from ._model import (
+    BudgetRow,
     CountRow,
     DurationRow,
     ErrorRow,
     GateRow,
     LLMSummary,
+    MetricRow,
     ModelRow,
     PersonaRow,
     Report,
@@ -74,6 +76,7 @@ def summarize(data: LocalData, trace_id: str = "") -> Report:
     report.tests = _tests(index)
     report.logs = summarize_logs(data.logs)
     report.metrics, report.metrics_omitted = summarize_metrics(data.points)
+    report.budgets = _budgets(report.metrics)
     report.slowest_trace = _trace_view(index, trace_id)
     return report
 
@@ -233,6 +236,34 @@ def _gates(index: SpanIndex) -> list[GateRow]:
             )
         )
     return sorted(rows, key=lambda r: (r.pass_rate or 0.0, r.name))
+
+
+_BUDGET_GAUGES = {
+    "agentobs.budget.tokens.limit": ("token", "limit"),
+    "agentobs.budget.tokens.remaining": ("token", "remaining"),
+    "agentobs.budget.cost.limit": ("USD", "limit"),
+    "agentobs.budget.cost.remaining": ("USD", "remaining"),
+}
+
+
+def _budgets(metrics: list[MetricRow]) -> list[BudgetRow]:
+    """Budgets from their gauges (limit, remaining) and counters (breaches, refusals)."""
+    rows: dict[tuple[str, str], BudgetRow] = {}
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for m in metrics:
+        name = m.labels.get("agentobs.budget.name", "")
+        if m.name in _BUDGET_GAUGES and name:
+            unit, field_name = _BUDGET_GAUGES[m.name]
+            row = rows.setdefault((name, unit), BudgetRow(name, unit, 0.0, 0.0))
+            setattr(row, field_name, m.value)
+        elif m.name in ("agentobs.budget.breaches", "agentobs.budget.refusals") and name:
+            unit = m.labels.get("agentobs.budget.unit", "")
+            counts[(name, unit, m.name.rsplit(".", 1)[1])] += int(m.value)
+    for (name, unit, what), count in counts.items():
+        found = rows.get((name, unit))
+        if found is not None:
+            setattr(found, what, getattr(found, what) + count)
+    return sorted(rows.values(), key=lambda r: (r.name, r.unit))
 
 
 def _interventions(index: SpanIndex) -> list[CountRow]:

@@ -74,6 +74,8 @@ def render_text(report: Report) -> str:
     out += _durations("Agents", report.agents, "agent", "calls")
     out += _durations("Tools", report.tools, "tool", "calls")
     out += _llm(report)
+    if report.budgets:
+        out += heading("Budgets") + table(fmt.BUDGET_HEADERS, fmt.budget_rows(report), "llrrrrr")
     out += _gates(report)
     if report.interventions:
         out += heading("Human interventions")
