@@ -64,3 +64,42 @@ def test_system_exit_with_a_failure_code_is_an_error(cap: testing.Capture) -> No
         sys.exit(2)
     (span,) = cap.spans_named("invoke_workflow cli")
     assert span.status.status_code.name == "ERROR"
+
+
+def test_many_distinct_model_names_bound_warnings_and_caches(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """10,000 distinct unpriced model names: a bounded number of warnings, and no cache of
+    ours or of genai-prices grows past its bound (the limit is lowered to keep this fast)."""
+    from genai_prices import data_snapshot
+
+    from agentobs._errors import MAX_WARNING_KEYS, _warned
+    from agentobs._llm import cost
+
+    monkeypatch.setattr(cost, "CACHE_LIMIT", 500)
+    with testing.capture():
+        for i in range(2_000):
+            with agentobs.llm(provider="local", model=f"fleet-{i}") as call:
+                call.record_usage(input_tokens=1, output_tokens=1)
+    unpriced = [r for r in caplog.records if "no price is known" in r.getMessage()]
+    assert len(unpriced) == cost.UNPRICED_WARNINGS
+    assert any("the others are not logged" in r.getMessage() for r in caplog.records)
+    assert len(_warned) <= MAX_WARNING_KEYS
+    assert len(cost._cache) <= 501
+    snapshot = data_snapshot.get_snapshot()
+    for name in cost._GENAI_CACHES:
+        assert len(getattr(snapshot, name, ())) <= 501, name
+
+
+def test_distinct_warnings_are_bounded(caplog: pytest.LogCaptureFixture) -> None:
+    from agentobs._errors import MAX_WARNING_KEYS, _warned, reset_warnings, warn_once
+
+    reset_warnings()
+    try:
+        for i in range(MAX_WARNING_KEYS + 50):
+            warn_once(f"test-bound:{i}", "warning %d", i)
+        assert len(_warned) <= MAX_WARNING_KEYS + 1
+        assert "further ones are not logged" in caplog.text
+        assert len(caplog.records) <= MAX_WARNING_KEYS + 1
+    finally:
+        reset_warnings()  # later tests expect their warnings to be given
