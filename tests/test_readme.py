@@ -13,7 +13,13 @@
   checks that it would run lint and pytest. ``promql`` blocks are checked by ``promtool``.
   Unlabelled blocks show output, and are not run.
 
+* docs/dashboards.md's ``agentobs export`` commands run with the venv active in a scratch
+  directory (they write directories), and what they write for ``deploy/`` must equal the
+  committed copies.
+
 Every fenced block must be of one of these kinds, so a new one cannot be skipped silently.
+The generated docs under docs/runbooks and the recipes under docs/deploy have tests of their
+own (tests/test_alert_rules.py, tests/test_deploy_recipes.py).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DOCS = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
 USER_PROJECT_DOCS = {"docs/pytest.md"}
+SCRATCH_DOCS = {"docs/dashboards.md"}
 KINDS = {"bash", "python", "promql", ""}
 NOT_RUN_HERE = {"make test": "make -n test"}  # it would run this very suite
 PLACEHOLDERS = ("http://collector:4318", "http://pushgateway:9091")
@@ -274,3 +281,26 @@ def test_promql_blocks_are_valid(tmp_path: Path) -> None:
         [promtool, "check", "rules", str(path)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- docs/dashboards.md: the export commands, with the venv active, in a scratch directory ----
+
+
+def test_dashboards_doc(tmp_path: Path) -> None:
+    env = _env(activated=True)
+    commands = [c for b in blocks("docs/dashboards.md", "bash") for c in b.commands]
+    assert commands
+    for command in commands:
+        sh(command, tmp_path, env)
+    for committed in (ROOT / "deploy").rglob("*"):
+        if committed.is_file():
+            written = tmp_path / committed.relative_to(ROOT)
+            assert written.read_bytes() == committed.read_bytes(), committed
+    assert any((tmp_path / "agentobs-assets").rglob("*.json"))
+    assert any((tmp_path / "my-rules").iterdir())
+
+
+def test_every_doc_with_commands_is_run() -> None:
+    with_commands = {b.doc for b in blocks() if b.kind in ("bash", "python")}
+    run_here = {"README.md", "docs/configuration.md", "docs/llm.md"}
+    assert with_commands <= run_here | USER_PROJECT_DOCS | SCRATCH_DOCS, with_commands
