@@ -91,37 +91,28 @@ def _env(*, activated: bool, **extra: str) -> dict[str, str]:
     return env
 
 
-def sh(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run(
+    argv: list[str], cwd: Path, env: dict[str, str], what: str
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        ["bash", "-c", command],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
+        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
     )
     output = f"{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
-    assert result.returncode == 0, f"{command!r} failed ({result.returncode}):\n{output}"
+    assert result.returncode == 0, f"{what} failed ({result.returncode}):\n{output}"
     return result
+
+
+def sh(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return _run(["bash", "-c", command], cwd, env, repr(command))
 
 
 def run_python(block: Block, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     script = cwd / f".doc-block-{Path(block.doc).stem}-{block.line}.py"
     script.write_text(block.code, encoding="utf-8")
     try:
-        result = subprocess.run(
-            [str(BIN / "python"), str(script)],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            check=False,
-        )
+        result = _run([str(BIN / "python"), str(script)], cwd, env, f"{block.doc}:{block.line}")
     finally:
         script.unlink()
-    assert result.returncode == 0, f"{block.doc}:{block.line} failed:\n{result.stderr[-3000:]}"
     assert "Traceback" not in result.stderr, result.stderr
     return result
 
