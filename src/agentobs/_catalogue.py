@@ -12,8 +12,10 @@ spans only and are never accepted here.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -56,7 +58,7 @@ class Instrument:
     """One metric: what it is called, measures and may be broken down by."""
 
     name: str
-    kind: str  # counter | updown_counter | histogram | gauge | observable_gauge
+    kind: str  # counter | updown_counter | histogram | gauge | observable_(gauge|updown_counter)
     unit: str
     description: str
     attributes: tuple[str, ...]
@@ -70,6 +72,8 @@ class Instrument:
 
 
 _PERSONA = n.PERSONA_NAME
+_COMPONENT_TYPE = "otel.component.type"
+_COMPONENT_NAME = "otel.component.name"
 CATALOGUE: tuple[Instrument, ...] = (
     Instrument(
         "gen_ai.workflow.duration",
@@ -370,6 +374,73 @@ CATALOGUE: tuple[Instrument, ...] = (
         "Budgets that ran out, by budget, unit (token or USD), policy (warn, raise), persona.",
         (n.BUDGET_NAME, n.BUDGET_UNIT, n.BUDGET_POLICY, _PERSONA),
     ),
+    # Self-telemetry (OpenTelemetry SDK self-observability names): agentobs/_export/selfmetrics.py
+    Instrument(
+        "otel.sdk.processor.span.processed",
+        "counter",
+        "{span}",
+        "Spans a batch processor handed to its exporter; error.type=queue_full: dropped "
+        "because its queue was full, already_shutdown: ended after shutdown.",
+        (_COMPONENT_TYPE, _COMPONENT_NAME, n.ERROR_TYPE),
+    ),
+    Instrument(
+        "otel.sdk.processor.log.processed",
+        "counter",
+        "{log_record}",
+        "Log records a batch processor handed to its exporter; error.type=queue_full: "
+        "dropped because its queue was full, already_shutdown: emitted after shutdown.",
+        (_COMPONENT_TYPE, _COMPONENT_NAME, n.ERROR_TYPE),
+    ),
+    Instrument(
+        "otel.sdk.processor.span.queue.size",
+        "observable_updown_counter",
+        "{span}",
+        "Spans waiting in a batch processor's queue.",
+        (_COMPONENT_TYPE, _COMPONENT_NAME),
+    ),
+    Instrument(
+        "otel.sdk.processor.span.queue.capacity",
+        "observable_updown_counter",
+        "{span}",
+        "Spans a batch processor's queue holds at most.",
+        (_COMPONENT_TYPE, _COMPONENT_NAME),
+    ),
+    Instrument(
+        "otel.sdk.processor.log.queue.size",
+        "observable_updown_counter",
+        "{log_record}",
+        "Log records waiting in a batch processor's queue.",
+        (_COMPONENT_TYPE, _COMPONENT_NAME),
+    ),
+    Instrument(
+        "otel.sdk.processor.log.queue.capacity",
+        "observable_updown_counter",
+        "{log_record}",
+        "Log records a batch processor's queue holds at most.",
+        (_COMPONENT_TYPE, _COMPONENT_NAME),
+    ),
+    Instrument(
+        "otel.sdk.exporter.span.exported",
+        "counter",
+        "{span}",
+        "Spans an exporter (OTLP, local files, Langfuse, console) sent; with error.type: "
+        "those it failed to send.",
+        (_COMPONENT_TYPE, _COMPONENT_NAME, n.ERROR_TYPE),
+    ),
+    Instrument(
+        "otel.sdk.exporter.log.exported",
+        "counter",
+        "{log_record}",
+        "Log records an exporter sent; with error.type: those it failed to send.",
+        (_COMPONENT_TYPE, _COMPONENT_NAME, n.ERROR_TYPE),
+    ),
+    Instrument(
+        "otel.sdk.exporter.metric_data_point.exported",
+        "counter",
+        "{data_point}",
+        "Metric data points an exporter sent; with error.type: those it failed to send.",
+        (_COMPONENT_TYPE, _COMPONENT_NAME, n.ERROR_TYPE),
+    ),
 )
 """Every instrument agentobs emits."""
 
@@ -431,11 +502,24 @@ def render_markdown() -> str:
 
 # --- Recording ---
 
+_LOCKED: weakref.WeakSet[Any] = weakref.WeakSet()
+"""Recorders and totals alive, whose locks a forked child gets anew."""
+
+
+def _reset_locks_in_child() -> None:
+    # A thread of the parent may have held one at fork: the child would wait on it forever.
+    for owner in list(_LOCKED):
+        owner._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_locks_in_child)
+
 
 class Recorder:
     """Records into one SDK instrument, keeping its attributes inside the catalogue's bounds."""
 
-    __slots__ = ("_cache", "_lock", "_record", "_seen", "allowed", "instrument")
+    __slots__ = ("__weakref__", "_cache", "_lock", "_record", "_seen", "allowed", "instrument")
 
     def __init__(self, instrument: Instrument, record: Callable[..., None]) -> None:
         self.instrument = instrument
@@ -444,6 +528,7 @@ class Recorder:
         self._cache: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
         self._seen: dict[str, set[Any]] = {key: set() for key in instrument.attributes}
         self._lock = threading.Lock()
+        _LOCKED.add(self)
 
     def record(self, value: float, attributes: Mapping[str, Any]) -> None:
         """Record ``value`` with ``attributes`` (cleaned once per distinct attribute set)."""
@@ -516,11 +601,12 @@ class CounterTotals:
     the same name. Amounts that are negative, NaN or infinite are ignored, as the SDK does.
     """
 
-    __slots__ = ("_lock", "_totals", "name")
+    __slots__ = ("__weakref__", "_lock", "_totals", "name")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._lock = threading.Lock()
+        _LOCKED.add(self)
         self._totals: dict[frozenset[tuple[str, Any]], float] = {}
 
     def add(self, amount: float, attributes: Mapping[str, Any], context: Any = None) -> None:
@@ -564,24 +650,26 @@ DISABLED = _Disabled()
 def build(
     meter: Any,
     callbacks: Mapping[str, Callable[[], Iterable[tuple[float, Mapping[str, Any]]]]],
+    totals: Mapping[str, CounterTotals] | None = None,
 ) -> dict[str, Recorder]:
-    """Create every catalogue instrument on ``meter``; return recorders by name."""
+    """Create every catalogue instrument on ``meter``; return recorders by name. A counter
+    named in ``totals`` reads those (kept by someone else: the pipeline's self-telemetry)."""
     from opentelemetry.metrics import CallbackOptions, Observation
 
     recorders: dict[str, Recorder] = {}
     for i in CATALOGUE:
         if i.kind == "counter":
-            totals = CounterTotals(i.name)
+            kept = (totals or {}).get(i.name) or CounterTotals(i.name)
 
             def observe_totals(
-                _options: CallbackOptions, totals: CounterTotals = totals
+                _options: CallbackOptions, kept: CounterTotals = kept
             ) -> Iterable[Observation]:
-                return [Observation(v, a) for v, a in totals.totals()]
+                return [Observation(v, a) for v, a in kept.totals()]
 
             meter.create_observable_counter(
                 i.name, callbacks=[observe_totals], unit=i.unit, description=i.description
             )
-            recorders[i.name] = Recorder(i, totals.add)
+            recorders[i.name] = Recorder(i, kept.add)
         elif i.kind == "updown_counter":
             updown = meter.create_up_down_counter(i.name, unit=i.unit, description=i.description)
             recorders[i.name] = Recorder(i, updown.add)
@@ -596,7 +684,7 @@ def build(
                 explicit_bucket_boundaries_advisory=list(i.buckets or ()),
             )
             recorders[i.name] = Recorder(i, histogram.record)
-        elif i.kind == "observable_gauge" and i.name in callbacks:
+        elif i.kind.startswith("observable_") and i.name in callbacks:
             source = callbacks[i.name]
             recorder = Recorder(i, lambda value, attributes: None)
 
@@ -607,9 +695,12 @@ def build(
             ) -> Iterable[Observation]:
                 return [Observation(v, recorder._clean(a)) for v, a in source()]
 
-            meter.create_observable_gauge(
-                i.name, callbacks=[observe], unit=i.unit, description=i.description
+            create = (
+                meter.create_observable_gauge
+                if i.kind == "observable_gauge"
+                else meter.create_observable_up_down_counter
             )
+            create(i.name, callbacks=[observe], unit=i.unit, description=i.description)
             recorders[i.name] = recorder
     return recorders
 

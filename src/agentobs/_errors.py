@@ -8,6 +8,7 @@ swallows it. Our own test suite sets :data:`RAISE_INTERNAL_ERRORS` so that bugs 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,15 @@ RAISE_INTERNAL_ERRORS = False
 
 _warned: set[str] = set()
 _warned_lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    global _warned_lock
+    _warned_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # a thread of the parent may have held it at fork
+    os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def warn_once(key: str, message: str, *args: object) -> bool:

@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 
 from .._settings import OtlpTarget, Settings
 from .localfiles import LocalLogExporter, LocalMetricExporter, LocalSpanExporter
+from .selfmetrics import CountedLogExporter, CountedMetricExporter, CountedSpanExporter, Counts
 
 _OTLP_CLASSES = {
     ("traces", "grpc"): (
@@ -67,40 +68,59 @@ def _otlp(signal: str, target: OtlpTarget) -> Any:
     return cls(**kwargs)
 
 
-def span_exporters(settings: Settings) -> list[SpanExporter]:
-    """The span exporters the settings ask for."""
-    built: list[SpanExporter] = []
-    for name in settings.exporters["traces"]:
+_KIND = {"traces": "span", "metrics": "metric", "logs": "log"}
+
+
+def _local(signal: str, settings: Settings) -> Any:
+    cls = {"traces": LocalSpanExporter, "metrics": LocalMetricExporter, "logs": LocalLogExporter}
+    return cls[signal](settings.local_dir, settings.local_max_bytes)
+
+
+def _console(signal: str) -> Any:
+    cls = {
+        "traces": ConsoleSpanExporter,
+        "metrics": ConsoleMetricExporter,
+        "logs": ConsoleLogRecordExporter,
+    }
+    return cls[signal]()
+
+
+def _built(signal: str, settings: Settings, counts: Counts) -> list[Any]:
+    """The exporters of ``signal`` the settings ask for, each counted (self-telemetry); an
+    OTLP exporter is rebuilt in a forked child, so no connection is shared with the parent."""
+    counted = {
+        "traces": CountedSpanExporter,
+        "metrics": CountedMetricExporter,
+        "logs": CountedLogExporter,
+    }[signal]
+    kind = _KIND[signal]
+    built: list[Any] = []
+    for name in settings.exporters[signal]:
         if name == "otlp":
-            built.append(_otlp("traces", settings.otlp["traces"]))
+            target = settings.otlp[signal]
+            protocol = "grpc" if target.protocol == "grpc" else "http"
+
+            def rebuild(signal: str = signal, target: OtlpTarget = target) -> Any:
+                return _otlp(signal, target)
+
+            built.append(counted(rebuild(), counts, f"otlp_{protocol}_{kind}_exporter", rebuild))
         elif name == "console":
-            built.append(ConsoleSpanExporter())
+            built.append(counted(_console(signal), counts, f"console_{kind}_exporter"))
         elif name == "local":
-            built.append(LocalSpanExporter(settings.local_dir, settings.local_max_bytes))
+            built.append(counted(_local(signal, settings), counts, f"local_{kind}_exporter"))
     return built
 
 
-def metric_exporters(settings: Settings) -> list[MetricExporter]:
+def span_exporters(settings: Settings, counts: Counts | None = None) -> list[SpanExporter]:
+    """The span exporters the settings ask for (counted into ``counts``)."""
+    return _built("traces", settings, counts or Counts())
+
+
+def metric_exporters(settings: Settings, counts: Counts | None = None) -> list[MetricExporter]:
     """The push metric exporters the settings ask for (Prometheus is a pull reader)."""
-    built: list[MetricExporter] = []
-    for name in settings.exporters["metrics"]:
-        if name == "otlp":
-            built.append(_otlp("metrics", settings.otlp["metrics"]))
-        elif name == "console":
-            built.append(ConsoleMetricExporter())
-        elif name == "local":
-            built.append(LocalMetricExporter(settings.local_dir, settings.local_max_bytes))
-    return built
+    return _built("metrics", settings, counts or Counts())
 
 
-def log_exporters(settings: Settings) -> list[LogRecordExporter]:
+def log_exporters(settings: Settings, counts: Counts | None = None) -> list[LogRecordExporter]:
     """The log record exporters the settings ask for."""
-    built: list[LogRecordExporter] = []
-    for name in settings.exporters["logs"]:
-        if name == "otlp":
-            built.append(_otlp("logs", settings.otlp["logs"]))
-        elif name == "console":
-            built.append(ConsoleLogRecordExporter())
-        elif name == "local":
-            built.append(LocalLogExporter(settings.local_dir, settings.local_max_bytes))
-    return built
+    return _built("logs", settings, counts or Counts())

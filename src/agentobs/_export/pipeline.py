@@ -16,10 +16,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import logger
+from .._errors import logger, warn_once
 from .._settings import Settings, resolve
 from .._state import INSTRUMENTATION_SCOPE, STATE
 from .._version import __version__
+from .selfmetrics import Counts, log_summary
 
 _LOCK = threading.RLock()
 _DEFAULT_TIMEOUT = 5.0
@@ -71,6 +72,7 @@ class _Pipeline:
     langfuse_scores: Any = None
     persona_processor: Any = None
     noise_filter: _OncePerMessage = field(default_factory=_OncePerMessage)
+    counts: Counts = field(default_factory=Counts)
 
     def force_flush(self, timeout: float) -> bool:
         millis = int(timeout * 1000)
@@ -106,9 +108,14 @@ class _Pipeline:
             else:
                 for part in parts:
                     part.shutdown(**({"timeout_millis": millis} if kind == "metrics" else {}))
+
+    def report(self, timed_out: bool) -> None:
+        """The shutdown line: exact figures of what was exported, dropped and failed."""
         for name in _NOISY_LOGGERS:
             logging.getLogger(name).removeFilter(self.noise_filter)
-        if self.noise_filter.suppressed:
+        if self.counts.signals:
+            log_summary(self.counts, self.noise_filter.suppressed, timed_out)
+        elif self.noise_filter.suppressed:
             logger.warning(
                 "agentobs: %d repeated export warnings were suppressed (the first of each "
                 "was logged)",
@@ -228,7 +235,12 @@ def install(
         STATE.settings = settings
         STATE.meter = pipeline.meter_provider.get_meter(INSTRUMENTATION_SCOPE, __version__)
         STATE.recorders = _catalogue.build(
-            STATE.meter, {"agentobs.workflow.oldest_age": _context.oldest_workflow_ages}
+            STATE.meter,
+            {
+                "agentobs.workflow.oldest_age": _context.oldest_workflow_ages,
+                **pipeline.counts.observers(),
+            },
+            pipeline.counts.totals,
         )
         STATE.tracer = pipeline.tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
         STATE.active = True
@@ -347,6 +359,7 @@ def _build(
 
     from ..logs import bridge_handler
     from . import exporters as _exporters
+    from .selfmetrics import CountedSpanExporter, count_processor
 
     if settings.system_metrics:
         _check_system_metrics()
@@ -355,7 +368,8 @@ def _build(
     if settings.prometheus_port is not None:
         readers.append(_start_prometheus(settings, pipeline))
     interval_ms = settings.metric_export_interval * 1000
-    for metric_exporter in _exporters.metric_exporters(settings):
+    counts = pipeline.counts
+    for metric_exporter in _exporters.metric_exporters(settings, counts):
         readers.append(
             PeriodicExportingMetricReader(metric_exporter, export_interval_millis=interval_ms)
         )
@@ -364,34 +378,35 @@ def _build(
 
     cleaner = _scrub.cleaner(settings)  # secrets out of every span before any exporter
     try:
-        span_processors: list[Any] = [
-            BatchSpanProcessor(
-                _scrub.exporter(cleaner, exporter),
-                max_queue_size=queue,
-                max_export_batch_size=batch,
-            )
-            for exporter in _exporters.span_exporters(settings)
-        ]
+        span_exporters = _exporters.span_exporters(settings, counts)
         if settings.langfuse is not None:
             from . import langfuse
 
-            to_langfuse = langfuse.LangfuseSpanExporter(
-                settings.langfuse, settings.otlp["traces"].timeout
-            )
-            span_processors.append(
-                BatchSpanProcessor(
-                    _scrub.exporter(cleaner, to_langfuse),
-                    max_queue_size=queue,
-                    max_export_batch_size=batch,
-                )
+            def to_langfuse(target: Any = settings.langfuse) -> Any:
+                return langfuse.LangfuseSpanExporter(target, settings.otlp["traces"].timeout)
+
+            span_exporters.append(
+                CountedSpanExporter(to_langfuse(), counts, "langfuse_span_exporter", to_langfuse)
             )
             pipeline.langfuse_scores = langfuse.start_scores(
                 settings.langfuse, settings.environment
             )
-        log_processors = list(extra_log_processors) + [
-            BatchLogRecordProcessor(exporter, max_queue_size=queue, max_export_batch_size=batch)
-            for exporter in _exporters.log_exporters(settings)
-        ]
+        span_processors: list[Any] = []
+        for exporter in span_exporters:
+            span_processor = BatchSpanProcessor(
+                _scrub.exporter(cleaner, exporter),
+                max_queue_size=queue,
+                max_export_batch_size=batch,
+            )
+            count_processor(span_processor, counts, "traces", "batching_span_processor")
+            span_processors.append(span_processor)
+        log_processors = list(extra_log_processors)
+        for log_exporter in _exporters.log_exporters(settings, counts):
+            log_processor = BatchLogRecordProcessor(
+                log_exporter, max_queue_size=queue, max_export_batch_size=batch
+            )
+            count_processor(log_processor, counts, "logs", "batching_log_processor")
+            log_processors.append(log_processor)
     except Exception:
         if pipeline.prometheus_server is not None:
             pipeline.prometheus_server.shutdown()
@@ -514,21 +529,47 @@ def _bounded(action: Callable[[], Any], timeout: float, what: str) -> bool:
     return bool(outcome and outcome[0])
 
 
-def force_flush(timeout: float = _DEFAULT_TIMEOUT) -> bool:
-    """Export everything recorded so far; return within ``timeout`` seconds, even if the
-    backend is down. True if every part flushed (which does not prove the backend kept it)."""
+def _seconds(timeout: Any, what: str) -> float:
+    """``timeout`` as seconds: None means the default; anything else that is not a finite
+    number of seconds >= 0 gives one warning, then the default."""
+    if timeout is None:
+        return _DEFAULT_TIMEOUT
+    try:
+        seconds = float(timeout)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not 0 <= seconds < float("inf"):
+        warn_once(
+            f"timeout:{what}",
+            "agentobs: %s(timeout=%r) is not a number of seconds >= 0; using %.0f s",
+            what,
+            timeout,
+            _DEFAULT_TIMEOUT,
+        )
+        return _DEFAULT_TIMEOUT
+    return seconds
+
+
+def force_flush(timeout: float | None = _DEFAULT_TIMEOUT) -> bool:
+    """Export everything recorded so far; return within ``timeout`` seconds (None: the
+    default, 5 s), even if the backend is down. True if every part flushed (which does not
+    prove the backend kept it). Never raises."""
     pipeline = _PIPELINE
     if pipeline is None:
         return True
-    return _bounded(lambda: pipeline.force_flush(timeout), timeout, "force_flush")
+    seconds = _seconds(timeout, "force_flush")
+    return _bounded(lambda: pipeline.force_flush(seconds), seconds, "force_flush")
 
 
-def shutdown(timeout: float = _DEFAULT_TIMEOUT) -> bool:
-    """Flush and stop the pipeline within ``timeout`` seconds; instrumentation becomes a no-op.
+def shutdown(timeout: float | None = _DEFAULT_TIMEOUT) -> bool:
+    """Flush and stop the pipeline within ``timeout`` seconds (None: the default, 5 s);
+    instrumentation becomes a no-op. Logs one line with the exact figures of what was
+    exported, dropped and failed, also when the timeout passes. Never raises.
 
     Also runs at interpreter exit and on SIGTERM. Safe to call more than once.
     """
     global _PIPELINE
+    seconds = _seconds(timeout, "shutdown")
     with _LOCK:
         pipeline = _PIPELINE
         _PIPELINE = None
@@ -539,7 +580,10 @@ def shutdown(timeout: float = _DEFAULT_TIMEOUT) -> bool:
         STATE.settings = None
     if pipeline is None:
         return True
-    return _bounded(lambda: pipeline.shutdown(timeout), timeout, "shutdown")
+    ok = _bounded(lambda: pipeline.shutdown(seconds), seconds, "shutdown")
+    with contextlib.suppress(Exception):  # the figures must never fail a shutdown
+        pipeline.report(timed_out=not ok)
+    return ok
 
 
 def current() -> _Pipeline | None:
