@@ -14,13 +14,15 @@ import signal
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import logger, warn_once
 from .._settings import Settings, resolve
 from .._state import INSTRUMENTATION_SCOPE, STATE
 from .._version import __version__
-from .selfmetrics import Counts, log_summary
+
+if TYPE_CHECKING:
+    from .selfmetrics import Counts
 
 _LOCK = threading.RLock()
 _DEFAULT_TIMEOUT = 5.0
@@ -55,6 +57,12 @@ class _OncePerMessage(logging.Filter):
         return True
 
 
+def _new_counts() -> Counts:
+    from .selfmetrics import Counts  # the SDK is imported by configure(), not by import
+
+    return Counts()
+
+
 @dataclass
 class _Pipeline:
     settings: Settings
@@ -72,7 +80,7 @@ class _Pipeline:
     langfuse_scores: Any = None
     persona_processor: Any = None
     noise_filter: _OncePerMessage = field(default_factory=_OncePerMessage)
-    counts: Counts = field(default_factory=Counts)
+    counts: Counts = field(default_factory=lambda: _new_counts())
 
     def force_flush(self, timeout: float) -> bool:
         millis = int(timeout * 1000)
@@ -114,6 +122,8 @@ class _Pipeline:
         for name in _NOISY_LOGGERS:
             logging.getLogger(name).removeFilter(self.noise_filter)
         if self.counts.signals:
+            from .selfmetrics import log_summary
+
             log_summary(self.counts, self.noise_filter.suppressed, timed_out)
         elif self.noise_filter.suppressed:
             logger.warning(
