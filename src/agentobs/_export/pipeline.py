@@ -604,8 +604,18 @@ def current() -> _Pipeline | None:
 _hooks_installed = False
 
 
+def _flush_in_background() -> None:
+    """Start a flush and return at once (the SIGTERM handler never waits on a backend)."""
+    threading.Thread(target=force_flush, name="agentobs-sigterm-flush", daemon=True).start()
+
+
 def _install_exit_hooks() -> None:
-    """Shut down at exit and on SIGTERM, chaining to (never replacing) the app's handler."""
+    """Shut down at exit and on SIGTERM, chaining to (never replacing) the app's handler.
+
+    On SIGTERM the application's own handler runs first and at once; agentobs then starts a
+    flush in the background and shuts down at exit, so what the application records while
+    it winds down still leaves. With no handler of the application's, agentobs flushes
+    (bounded by the shutdown timeout), then SIGTERM's default action ends the process."""
     global _hooks_installed
     if _hooks_installed:
         return
@@ -618,10 +628,11 @@ def _install_exit_hooks() -> None:
         return
 
     def on_sigterm(signum: int, frame: Any) -> None:
-        shutdown()
         if callable(previous):
             previous(signum, frame)
+            _flush_in_background()
             return
+        shutdown()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
 
