@@ -113,6 +113,75 @@ class StatusServer:
         self.server.server_close()
 
 
+class OtlpCapture:
+    """An OTLP/HTTP traces receiver that decodes every request and counts malformed ones."""
+
+    def __init__(self) -> None:
+        from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+            ExportMetricsServiceRequest,
+        )
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+            ExportTraceServiceResponse,
+        )
+
+        kinds: dict[str, Any] = {
+            "/v1/traces": ExportTraceServiceRequest,
+            "/v1/metrics": ExportMetricsServiceRequest,
+            "/v1/logs": ExportLogsServiceRequest,
+        }
+
+        self.requests = 0
+        self.malformed = 0
+        self.names: list[str] = []
+        lock = threading.Lock()
+        capture = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                message = kinds.get(self.path, ExportTraceServiceRequest)()
+                try:  # a body mixed with another request's bytes does not decode
+                    ok = self.path in kinds and message.ParseFromString(body) == len(body)
+                except Exception:
+                    ok = False
+                with lock:
+                    capture.requests += 1
+                    if not ok:
+                        capture.malformed += 1
+                    for resource in getattr(message, "resource_spans", ()):
+                        for scope in resource.scope_spans:
+                            capture.names += [span.name for span in scope.spans]
+                reply = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200 if ok else 400)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def span_names(self) -> list[str]:
+        return list(self.names)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @contextlib.contextmanager
 def stalling_server() -> Iterator[StallingServer]:
     server = StallingServer()

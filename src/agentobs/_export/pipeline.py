@@ -255,6 +255,7 @@ def install(
         STATE.tracer = pipeline.tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
         STATE.active = True
         _install_exit_hooks()
+        _flush_at_worker_exit(pipeline)
     if any("local" in names for names in settings.exporters.values()):
         logger.info(
             "agentobs: telemetry is written to %s (traces.jsonl, metrics.jsonl, logs.jsonl); "
@@ -602,6 +603,41 @@ def current() -> _Pipeline | None:
 
 
 _hooks_installed = False
+
+
+def _renew_locks_in_child() -> None:
+    pipeline = _PIPELINE
+    if pipeline is not None and pipeline.meter_provider is not None:
+        from .forking import renew_locks
+
+        renew_locks(pipeline.meter_provider)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_locks_in_child)
+
+
+def _flush_at_worker_exit(pipeline: _Pipeline) -> None:
+    """multiprocessing ends its workers (``Process``, every ``Pool`` worker) through
+    ``os._exit``: no atexit handler runs there. Its own exit finalizers do: in each worker
+    forked from this process, and in a worker that configures agentobs itself (spawn,
+    forkserver), one shuts the pipeline down (flushing it) when the worker ends."""
+    import multiprocessing
+    import multiprocessing.util
+
+    multiprocessing.util.register_after_fork(pipeline, _shutdown_when_worker_ends)
+    if multiprocessing.parent_process() is not None:
+        _shutdown_when_worker_ends(pipeline)
+
+
+def _shutdown_when_worker_ends(pipeline: _Pipeline) -> None:
+    import multiprocessing.util
+
+    def finish() -> None:
+        if _PIPELINE is pipeline:
+            shutdown()
+
+    multiprocessing.util.Finalize(None, finish, exitpriority=100)
 
 
 def _flush_in_background() -> None:
