@@ -124,3 +124,26 @@ def metric_exporters(settings: Settings, counts: Counts | None = None) -> list[M
 def log_exporters(settings: Settings, counts: Counts | None = None) -> list[LogRecordExporter]:
     """The log record exporters the settings ask for."""
     return _built("logs", settings, counts or Counts())
+
+
+def prometheus_reader(registry: Any) -> Any:
+    """The pull reader behind ``/metrics``, rendering each series once per scrape.
+
+    The SDK's ``PrometheusMetricReader`` queues every collection until the next scrape and
+    renders them all, so after a ``force_flush`` (agentobs's or ``MeterProvider``'s) the
+    scrape lists every series twice or more. Its temporality is cumulative: the newest
+    collection holds everything, and older queued ones are dropped here."""
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+
+    class LatestPrometheusMetricReader(PrometheusMetricReader):
+        def _receive_metrics(
+            self, metrics_data: Any, timeout_millis: float = 10_000, **kwargs: Any
+        ) -> None:
+            if metrics_data is None:
+                return
+            queued = getattr(self._collector, "_metrics_datas", None)
+            if queued is not None:
+                queued.clear()
+            self._collector.add_metrics_data(metrics_data)
+
+    return LatestPrometheusMetricReader(registry=registry)

@@ -76,6 +76,7 @@ class _Pipeline:
     log_handler: logging.Handler | None = None
     prometheus_server: Any = None
     prometheus_address: tuple[str, int] | None = None
+    prometheus_reader: Any = None
     system_metrics: Any = None
     langfuse_scores: Any = None
     persona_processor: Any = None
@@ -88,6 +89,8 @@ class _Pipeline:
         for processor in self.span_processors + self.log_processors:
             ok = processor.force_flush(millis) is not False and ok
         for reader in self.metric_readers:
+            if reader is self.prometheus_reader:  # pulled: the next scrape collects anew
+                continue
             ok = reader.force_flush(millis) is not False and ok
         if self.langfuse_scores is not None:
             self.langfuse_scores.client.flush()
@@ -325,11 +328,12 @@ def _resource(settings: Settings) -> Any:
 
 def _start_prometheus(settings: Settings, pipeline: _Pipeline) -> Any:
     """Bind /metrics first, so a port in use fails before anything else is built."""
-    from opentelemetry.exporter.prometheus import PrometheusMetricReader
     from prometheus_client import CollectorRegistry, start_http_server
 
+    from .exporters import prometheus_reader
+
     registry = CollectorRegistry(auto_describe=True)
-    reader = PrometheusMetricReader(registry=registry)
+    reader = prometheus_reader(registry)
     port = settings.prometheus_port
     assert port is not None
     try:
@@ -342,6 +346,7 @@ def _start_prometheus(settings: Settings, pipeline: _Pipeline) -> Any:
             "or prometheus_port=0 to pick one",
         ) from exc
     pipeline.prometheus_server = server
+    pipeline.prometheus_reader = reader
     pipeline.prometheus_address = (settings.prometheus_host, server.server_address[1])
     return reader
 
