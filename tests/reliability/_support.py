@@ -8,6 +8,7 @@ import contextlib
 import http.server
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -201,8 +202,8 @@ class RestartableRotel(Rotel):
         self.work = work
         self.binary = binary
         self.starts = 0
-        grpc_port, http_port = free_ports(2)
-        super().__init__(grpc_port, http_port, self._server())
+        self.grpc_port, self.http_port = free_ports(2)
+        super().__init__(self.grpc_port, self.http_port, self._server())
 
     def _server(self) -> ServerProcess:
         argv = [
@@ -235,7 +236,13 @@ class RestartableRotel(Rotel):
         )
 
     def kill(self) -> None:
-        self.server.stop(grace=0)
+        """SIGKILL, as a crash would end it; wait until its ports are closed."""
+        process = self.server.process
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
 
     def output(self) -> str:
         """Everything every run of rotel printed."""
