@@ -594,12 +594,32 @@ def shutdown(timeout: float | None = _DEFAULT_TIMEOUT) -> bool:
         STATE.meter = None
         STATE.recorders = None
         STATE.settings = None
+        if pipeline is not None:
+            _SHUTTING_DOWN.clear()
     if pipeline is None:
+        # Another shutdown may be under way (a worker's exit finalizer, then SIGTERM): let it
+        # finish, within this call's timeout, before the caller goes on (or the process dies).
+        _SHUTTING_DOWN.wait(seconds)
         return True
-    ok = _bounded(lambda: pipeline.shutdown(seconds), seconds, "shutdown")
-    with contextlib.suppress(Exception):  # the figures must never fail a shutdown
-        pipeline.report(timed_out=not ok)
+
+    def close() -> bool:
+        try:
+            pipeline.shutdown(seconds)
+            pipeline.report(timed_out=False)
+        finally:
+            _SHUTTING_DOWN.set()
+        return True
+
+    # In threads: this may run in a signal handler that interrupted code holding one of
+    # the (non-reentrant) locks the pipeline and the counts use.
+    ok = _bounded(close, seconds, "shutdown")
+    if not ok:
+        _bounded(lambda: pipeline.report(timed_out=True), 1.0, "shutdown report")
     return ok
+
+
+_SHUTTING_DOWN = threading.Event()
+_SHUTTING_DOWN.set()  # set: no shutdown under way
 
 
 def current() -> _Pipeline | None:
@@ -637,6 +657,12 @@ def _flush_at_worker_exit(pipeline: _Pipeline) -> None:
 
 def _shutdown_when_worker_ends(pipeline: _Pipeline) -> None:
     import multiprocessing.util
+
+    # multiprocessing ends a worker with SIGTERM when it terminates a Pool or a Process:
+    # that must stay immediate (its workers may be waiting on a lock the parent holds then).
+    with contextlib.suppress(ValueError, OSError):
+        if getattr(signal.getsignal(signal.SIGTERM), "__name__", "") == "on_sigterm":
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     def finish() -> None:
         if _PIPELINE is pipeline:
