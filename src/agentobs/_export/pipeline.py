@@ -614,7 +614,7 @@ def shutdown(timeout: float | None = _DEFAULT_TIMEOUT) -> bool:
     # the (non-reentrant) locks the pipeline and the counts use.
     ok = _bounded(close, seconds, "shutdown")
     if not ok:
-        _bounded(lambda: pipeline.report(timed_out=True), 1.0, "shutdown report")
+        _bounded(lambda: pipeline.report(timed_out=True), 0.25, "shutdown report")
     return ok
 
 

@@ -235,6 +235,7 @@ def count_processor(processor: Any, counts: Counts, signal: str, component_type:
         )
         return
     attributes = counts.component(component_type)
+    counts.add(PROCESSED[signal], attributes, 0)  # the series exists from the start
     hook = _ProcessorCounts(counts, signal, attributes)
     batch._metrics = hook
     batch._queue = _CountingQueue(queue.maxlen, hook.dropped)
@@ -262,6 +263,7 @@ class _Counted:
         self._counts = counts
         self._metric = EXPORTED[self.signal]
         self._attributes = counts.component(component_type)
+        counts.add(self._metric, self._attributes, 0)  # the series exists from the start
         if self.signal not in counts.signals:
             counts.signals.append(self.signal)
         self._rebuild = rebuild
