@@ -35,29 +35,24 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from .._catalogue import CounterTotals
+from .. import _catalogue as c
 from .._errors import warn_once
+from .._recorder import CounterTotals
 
 COMPONENT_TYPE = "otel.component.type"
 COMPONENT_NAME = "otel.component.name"
 ERROR_TYPE = "error.type"
 
-PROCESSED = {
-    "traces": "otel.sdk.processor.span.processed",
-    "logs": "otel.sdk.processor.log.processed",
-}
-QUEUE_SIZE = {
-    "traces": "otel.sdk.processor.span.queue.size",
-    "logs": "otel.sdk.processor.log.queue.size",
-}
+PROCESSED = {"traces": c.SDK_SPANS_PROCESSED.name, "logs": c.SDK_LOGS_PROCESSED.name}
+QUEUE_SIZE = {"traces": c.SDK_SPAN_QUEUE_SIZE.name, "logs": c.SDK_LOG_QUEUE_SIZE.name}
 QUEUE_CAPACITY = {
-    "traces": "otel.sdk.processor.span.queue.capacity",
-    "logs": "otel.sdk.processor.log.queue.capacity",
+    "traces": c.SDK_SPAN_QUEUE_CAPACITY.name,
+    "logs": c.SDK_LOG_QUEUE_CAPACITY.name,
 }
 EXPORTED = {
-    "traces": "otel.sdk.exporter.span.exported",
-    "logs": "otel.sdk.exporter.log.exported",
-    "metrics": "otel.sdk.exporter.metric_data_point.exported",
+    "traces": c.SDK_SPANS_EXPORTED.name,
+    "logs": c.SDK_LOGS_EXPORTED.name,
+    "metrics": c.SDK_DATA_POINTS_EXPORTED.name,
 }
 COUNTERS = (*PROCESSED.values(), *EXPORTED.values())
 """Every counter this module keeps (each a catalogue instrument of kind ``counter``)."""
