@@ -14,7 +14,7 @@ Every series carries ``otel.component.type`` (``batching_span_processor``,
 ``otlp_http_span_exporter``, ``local_span_exporter``, ``langfuse_span_exporter``, ...) and
 ``otel.component.name`` (``{type}/{index}``, numbered per :func:`agentobs.configure`).
 
-The counts are plain integers under a lock (:class:`~agentobs._catalogue.CounterTotals`):
+The counts are plain integers under a lock (:class:`~agentobs._recorder.CounterTotals`):
 the metrics read them at each collection, and the shutdown line (:meth:`Counts.summary`)
 prints them. The batch processors report through the SDK's own hook for these metrics
 (``ProcessorMetricsT``: ``drop_items`` / ``finish_items``); exporters are wrapped.
