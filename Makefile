@@ -31,7 +31,7 @@ APT_STAMP := $(BACKENDS_DIR)/apt.stamp
 # Never let uv download a Python of its own: only registries are reachable.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help venv demo backends backends-apt lint test docs bench clean clean-backends
+.PHONY: help venv demo backends backends-apt lint test soak docs bench clean clean-backends
 
 help:
 	@echo "make venv      - create .venv with agentobs[dev] (editable)"
@@ -39,6 +39,7 @@ help:
 	@echo "make backends  - install Prometheus/Pushgateway/Alertmanager/Chromium (apt), Phoenix, rotel"
 	@echo "make lint      - ruff check, ruff format --check, mypy, lint-imports (the layers)"
 	@echo "make test      - lint, then pytest (AGENTOBS_REQUIRE_BACKENDS=1 turns skips into failures)"
+	@echo "make soak      - the long reliability variants (a million spans, backend down)"
 	@echo "make docs      - build the documentation site into site/ (strict)"
 	@echo "make bench     - run the benchmarks"
 	@echo "make clean     - remove caches, .venv and .backends"
@@ -98,6 +99,9 @@ test: venv backends
 	$(MAKE) --no-print-directory lint
 	AGENTOBS_REQUIRE_BACKENDS="$${AGENTOBS_REQUIRE_BACKENDS:-}" \
 		$(BIN)/pytest --timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS)
+
+soak: venv backends
+	AGENTOBS_SOAK=1 $(BIN)/pytest --timeout=3600 -q tests/reliability $(PYTEST_ARGS)
 
 # The site (mkdocs.yml): strict, so a broken link, a page missing from the nav or an API
 # reference that does not resolve fails. `make test` builds it too (tests/test_docs_site.py).
