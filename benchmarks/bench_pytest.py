@@ -54,8 +54,19 @@ def _run(directory: Path, args: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def measure(rounds: int, modules: int, tests: int) -> tuple[list[float], list[float]]:
-    """Seconds per run with the plugin and without, in alternating rounds (after a warm-up)."""
+def measure(
+    rounds: int,
+    modules: int,
+    tests: int,
+    plugin: list[str] | None = None,
+    plain: list[str] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> tuple[list[float], list[float]]:
+    """Seconds per run with the plugin and without, in alternating rounds (after a warm-up).
+
+    By default the plugin is agentobs's (local files, history in the work directory); another
+    plugin's options (``plugin``) and how to turn it off (``plain``) can be given instead.
+    """
     work = Path(tempfile.mkdtemp(prefix="agentobs-bench-pytest-"))
     try:
         write_suite(work, modules, tests)
@@ -65,9 +76,12 @@ def measure(rounds: int, modules: int, tests: int) -> tuple[list[float], list[fl
             if not k.startswith(("OTEL_", "AGENTOBS_")) and k != "PYTHONDONTWRITEBYTECODE"
         }
         env["AGENTOBS_LOCAL_DIR"] = str(work / "telemetry")
-        history = str(work / "history.json")
-        plugin = ["--agentobs-export", "local", "--agentobs-history", history]
-        plain = ["-p", "no:agentobs"]
+        env.update(extra_env or {})
+        if plugin is None:
+            history = str(work / "history.json")
+            plugin = ["--agentobs-export", "local", "--agentobs-history", history]
+        if plain is None:
+            plain = ["-p", "no:agentobs"]
         _run(work, plugin, env)  # warm-up: bytecode and assertion-rewrite caches
         _run(work, plain, env)
         ours: list[float] = []
