@@ -31,7 +31,7 @@ APT_STAMP := $(BACKENDS_DIR)/apt.stamp
 # Never let uv download a Python of its own: only registries are reachable.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help venv demo backends backends-apt lint test bench clean clean-backends
+.PHONY: help venv demo backends backends-apt lint test bench bench-peers bench-peers-envs clean clean-backends
 
 help:
 	@echo "make venv      - create .venv with agentobs[dev] (editable)"
@@ -40,6 +40,7 @@ help:
 	@echo "make lint      - ruff check, ruff format --check, mypy"
 	@echo "make test      - lint, then pytest (AGENTOBS_REQUIRE_BACKENDS=1 turns skips into failures)"
 	@echo "make bench     - run the benchmarks"
+	@echo "make bench-peers [QUICK=1] - agentobs beside its peers; writes benchmarks/RESULTS.md"
 	@echo "make clean     - remove caches, .venv and .backends"
 
 # --- project venv -------------------------------------------------------------
@@ -92,7 +93,7 @@ lint: venv
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 
-test: venv backends
+test: venv backends bench-peers-envs
 	$(MAKE) --no-print-directory lint
 	AGENTOBS_REQUIRE_BACKENDS="$${AGENTOBS_REQUIRE_BACKENDS:-}" \
 		$(BIN)/pytest --timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS)
@@ -100,8 +101,18 @@ test: venv backends
 bench: venv
 	$(BIN)/python benchmarks/run.py
 
+# Each peer SDK in its own venv under .bench-peers/ (pinned in benchmarks/bench_peers.py);
+# a stamp per venv, so this is a few ms when nothing changed. The test of the quick run
+# (tests/test_bench_peers.py) needs them, hence a prerequisite of `test`.
+bench-peers-envs: venv
+	$(BIN)/python benchmarks/bench_peers.py --install-only
+
+# Tens of minutes; QUICK=1 is the smoke run the test suite makes (report under .bench-peers/).
+bench-peers: venv backends bench-peers-envs
+	$(BIN)/python benchmarks/bench_peers.py $(if $(QUICK),--quick)
+
 clean:
-	rm -rf $(VENV) $(BACKENDS_DIR) .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) $(BACKENDS_DIR) .bench-peers .pytest_cache .mypy_cache .ruff_cache build dist
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 clean-backends:

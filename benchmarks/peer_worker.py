@@ -47,7 +47,7 @@ from _harness import async_loop, paired_import_seconds, paired_loops_ns  # noqa:
 
 ATTRIBUTE = ("app.user_id", "u-42")
 PROMPT = "bench-prompt: say hi"
-CHUNKS = 100
+CHUNKS = 20
 """Content chunks of a streamed completion (plus role, finish and usage chunks)."""
 
 
@@ -290,7 +290,13 @@ def setup_openlit(mode: str, endpoint: str, workdir: Path) -> Decorated:
         openlit.init(otlp_endpoint=endpoint, pricing_json=_openlit_prices(workdir))
     else:
         global_providers()  # openlit adds to an existing SDK TracerProvider
-        openlit.init(pricing_json=_openlit_prices(workdir))
+        # Without an endpoint its events go to a console exporter, and its httpx
+        # instrumentation would make the uninstrumented reference record too.
+        openlit.init(
+            pricing_json=_openlit_prices(workdir),
+            disable_events=True,
+            disabled_instrumentors=["httpx"],
+        )
     sync, _async = _pair(openlit.trace, set_current)
     return {
         "openlit @trace": (
@@ -334,8 +340,15 @@ SETUPS: dict[str, Callable[[str, str, Path], Decorated]] = {
 
 
 # --- sections -------------------------------------------------------------------------------
-def _row(section: str, name: str, ours: list[float], theirs: list[float] | None, unit: str,
-         baseline: str, **extra: Any) -> dict[str, Any]:  # fmt: skip
+def _row(
+    section: str,
+    name: str,
+    ours: list[float],
+    theirs: list[float] | None,
+    unit: str,
+    baseline: str,
+    **extra: Any,
+) -> dict[str, Any]:
     row: dict[str, Any] = {
         "section": section,
         "name": name,
@@ -385,7 +398,8 @@ def _sync_loop(call: Callable[[], Any]) -> Callable[[int], None]:
 
 def _start_llm_server() -> tuple[subprocess.Popen[str], str]:
     code = (
-        "import sys, time; sys.path.insert(0, sys.argv[1]); import llm_server; "
+        "import socketserver, sys, time; sys.path.insert(0, sys.argv[1]); import llm_server; "
+        "socketserver.StreamRequestHandler.disable_nagle_algorithm = True; "
         f"llm_server.TEXT = ['tok '] * {CHUNKS}; fake = llm_server.FakeLLM(); "
         "print(fake.base_url, flush=True)\n"
         "while True:\n    time.sleep(1); fake.requests.clear()"
@@ -427,16 +441,24 @@ def _instrument_openai(env: str, variant: str | None, workdir: Path, base_url: s
         return client()
     if env == "langfuse":
         Langfuse = __import__("langfuse").Langfuse
-        Langfuse(public_key="pk-lf-bench", secret_key="sk-lf-bench", host="http://127.0.0.1:9",
-                 span_exporter=dropping_exporter())  # fmt: skip
+        Langfuse(
+            public_key="pk-lf-bench",
+            secret_key="sk-lf-bench",
+            host="http://127.0.0.1:9",
+            span_exporter=dropping_exporter(),
+        )
         from langfuse.openai import OpenAI
 
         return OpenAI(base_url=base_url, api_key="sk-bench", max_retries=0)
     if env == "logfire":
         import logfire
 
-        logfire.configure(send_to_logfire=False, console=False, data_dir=workdir / ".logfire",
-                          additional_span_processors=[batch(dropping_exporter())])  # fmt: skip
+        logfire.configure(
+            send_to_logfire=False,
+            console=False,
+            data_dir=workdir / ".logfire",
+            additional_span_processors=[batch(dropping_exporter())],
+        )
         instrumented = client()
         logfire.instrument_openai(instrumented)
         return instrumented
@@ -467,7 +489,7 @@ def _recorded(reader: Any, spans: list[Any]) -> dict[str, Any]:
         return any(word in key for key in lowered for word in words)
 
     return {
-        "tokens": any_of("input_tokens", "prompt_tokens", "token.usage", "usage.total"),
+        "tokens": any_of("input_tokens", "prompt_tokens", "token.usage", "usage"),
         "cost": any_of("cost"),
         "ttft": any_of("time_to_first", "ttft", "first_token", "first_chunk", "completion_start"),
         "content": content,
@@ -530,28 +552,46 @@ def section_llm(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]
         recorded = _recorded(reader, list(RECENT))
         note = "" if not leaked else f"the uninstrumented reference also made {leaked} spans"
 
-        calls = 5 if args.quick else 150
+        calls = 5 if args.quick else 60
         label = {"wrapper": "@agentobs.llm around the client"}.get(args.variant or "", args.env)
         rows = []
         ours, theirs = paired_loops_ns(
             _sync_loop(call), calls, _sync_loop(plain_call), calls, args.rounds
         )
         added = [(a - b) / 1000 for a, b in zip(ours, theirs, strict=True)]
-        rows.append(_row("llm", f"{label}: chat completion", added, None, "µs added per call",
-                         "uninstrumented client", ratio=statistics.median(
-                             a / b for a, b in zip(ours, theirs, strict=True)),
-                         baseline_value=statistics.median(theirs) / 1000,
-                         records=recorded, note=note))  # fmt: skip
+        rows.append(
+            _row(
+                "llm",
+                f"{label}: chat completion",
+                added,
+                None,
+                "µs added per call",
+                "uninstrumented client",
+                ratio=statistics.median(a / b for a, b in zip(ours, theirs, strict=True)),
+                baseline_value=statistics.median(theirs) / 1000,
+                records=recorded,
+                note=note,
+            )
+        )
         ours, theirs = paired_loops_ns(
             _sync_loop(streamed), calls, _sync_loop(plain_stream), calls, args.rounds
         )
         chunks = CHUNKS + 3  # role, content chunks, finish, usage
         per_chunk = [(a - b) / chunks / 1000 for a, b in zip(ours, theirs, strict=True)]
-        rows.append(_row("llm", f"{label}: stream of {chunks} chunks", per_chunk, None,
-                         "µs added per chunk", "uninstrumented client", ratio=statistics.median(
-                             a / b for a, b in zip(ours, theirs, strict=True)),
-                         baseline_value=statistics.median(theirs) / chunks / 1000,
-                         records=recorded, note=note))  # fmt: skip
+        rows.append(
+            _row(
+                "llm",
+                f"{label}: stream of {chunks} chunks",
+                per_chunk,
+                None,
+                "µs added per chunk",
+                "uninstrumented client",
+                ratio=statistics.median(a / b for a, b in zip(ours, theirs, strict=True)),
+                baseline_value=statistics.median(theirs) / chunks / 1000,
+                records=recorded,
+                note=note,
+            )
+        )
         return rows
     finally:
         server.kill()
@@ -570,6 +610,10 @@ def _flushes(env: str) -> list[Callable[[], Any]]:
         import agentobs
 
         found.append(agentobs.force_flush)
+    if env == "logfire":
+        import logfire
+
+        found.append(logfire.force_flush)
     return found
 
 
@@ -609,8 +653,16 @@ def section_pytest(args: argparse.Namespace, workdir: Path) -> list[dict[str, An
     ours, theirs = bench_pytest.measure(
         args.rounds, modules, bench_pytest.TESTS_PER_MODULE, plugin, plain, extra
     )
-    return [_row("pytest", f"{label}: {count:,} trivial tests", ours, theirs, "s",
-                 "plain pytest, same environment (plugin off)")]  # fmt: skip
+    return [
+        _row(
+            "pytest",
+            f"{label}: {count:,} trivial tests",
+            ours,
+            theirs,
+            "s",
+            "plain pytest, same environment (plugin off)",
+        )
+    ]
 
 
 IMPORTS = {
@@ -629,8 +681,16 @@ IMPORTS = {
 def section_import(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
     module = IMPORTS[args.env]
     ours, theirs = paired_import_seconds(module, "opentelemetry.sdk.trace", args.rounds)
-    return [_row("import", f"import {module}", [s * 1000 for s in ours],
-                 [s * 1000 for s in theirs], "ms", "import opentelemetry.sdk.trace")]  # fmt: skip
+    return [
+        _row(
+            "import",
+            f"import {module}",
+            [s * 1000 for s in ours],
+            [s * 1000 for s in theirs],
+            "ms",
+            "import opentelemetry.sdk.trace",
+        )
+    ]
 
 
 # --- throughput ----------------------------------------------------------------------------
@@ -683,7 +743,7 @@ def sustained_rate(
     (rate, spans per call, note)."""
     flush()
     before = EXPORTED[0]
-    made, _ = _paced(call, 200, max(0.2, probe / 2))
+    made, _ = _paced(call, 200, max(0.1, probe / 2))
     flush()
     per_call = (EXPORTED[0] - before) / made
     if per_call < 1:
@@ -714,33 +774,44 @@ def sustained_rate(
 
 
 def section_throughput(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
+    """The SDK's sustained rate, and raw OpenTelemetry's in the same process just before."""
     from opentelemetry import trace
 
     logging.getLogger("opentelemetry").setLevel(logging.CRITICAL)
     _count_exports()
-    probe, confirm = (0.3, 1.0) if args.quick else (3.0, 30.0)
-    if args.env == "raw":
-        raw = Raw(otlp_exporter(args.endpoint))
-        call, label = raw.sync, "raw OpenTelemetry span, OTLP/HTTP exporter"
+    probe, confirm = (0.1 if args.quick else 2.0), args.seconds
+    raw = Raw(otlp_exporter(args.endpoint))
+    raw_rate, _per_call, raw_note = sustained_rate(
+        raw.sync, lambda: raw.provider.force_flush(60_000), probe, confirm
+    )
+    raw.provider.shutdown()
+    mode = "local" if args.variant == "local" else "otlp"
+    decorated = SETUPS[args.env](mode, args.endpoint, workdir)
+    label, (call, _async, _note) = next(iter(decorated.items()))
+    label += " (local files)" if mode == "local" else " (OTLP/HTTP to rotel)"
 
-        def flush() -> Any:
-            return raw.provider.force_flush(60_000)
-    else:
-        mode = "local" if args.variant == "local" else "otlp"
-        decorated = SETUPS[args.env](mode, args.endpoint, workdir)
-        label, (call, _async, _note) = next(iter(decorated.items()))
-        label += " (local files)" if mode == "local" else " (OTLP/HTTP)"
-
-        def flush() -> Any:
-            for one in _flushes(args.env):
-                one()
-            return getattr(trace.get_tracer_provider(), "force_flush", lambda *a: 0)(60_000)
+    def flush() -> Any:
+        for one in _flushes(args.env):
+            one()
+        return getattr(trace.get_tracer_provider(), "force_flush", lambda *a: 0)(60_000)
 
     assert call is not None
     rate, per_call, note = sustained_rate(call, flush, probe, confirm)
-    rounds = [rate * per_call]
-    return [_row("throughput", label, rounds, None, "spans/s", "", seconds=confirm,
-                 spans_per_call=per_call, note=note)]  # fmt: skip
+    spans = rate * per_call
+    row = _row(
+        "throughput",
+        label,
+        [spans],
+        [raw_rate] if raw_rate else None,
+        "spans/s",
+        "raw OpenTelemetry span, OTLP/HTTP exporter to rotel, same process",
+        seconds=confirm,
+        spans_per_call=per_call,
+        note="; ".join(filter(None, [note, raw_note and f"reference: {raw_note}"])),
+    )
+    if not raw_rate:
+        row["baseline_value"] = 0.0
+    return [row]
 
 
 SECTIONS = {
@@ -760,6 +831,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--endpoint", default="http://127.0.0.1:9")
+    parser.add_argument("--seconds", type=float, default=30.0, help="throughput confirmation")
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args()
     proxy = go_offline()
