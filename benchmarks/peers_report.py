@@ -144,21 +144,51 @@ def _table(section: str, rows: list[tuple[dict[str, Any], dict[str, Any]]]) -> l
     return out
 
 
+def _group(section: str, name: str) -> str:
+    """Rows compared with each other: same kind of call (sync/async, call/stream)."""
+    if section == "decorators":
+        return "async" if "(async" in name else "sync"
+    if section == "llm":
+        return "stream" if "stream" in name else "call"
+    return section
+
+
+GOALS = {"decorators": 1.3, "throughput": 1.0}
+"""The issue's goals on agentobs's own ratios (at most; for throughput, at least)."""
+
+
 def _where_behind(report: dict[str, Any]) -> list[str]:
-    """Each section's agentobs rows beside the best peer row (lowest ratio; highest rate)."""
+    """agentobs rows behind the best peer row of their group, and rows missing their goal."""
     out = []
     for section, (title, _about) in SECTIONS.items():
-        rows = [
-            (result, row) for result, row in _rows(report, section) if row.get("ratio") is not None
+        rows_env = [
+            (result["env"], row)
+            for result, row in _rows(report, section)
+            if row.get("ratio") is not None
         ]
-        ours = [(r, row) for r, row in rows if r["env"] == "agentobs"]
-        theirs = [(r, row) for r, row in rows if r["env"] != "agentobs"]
-        if not ours or not theirs:
-            continue
         higher_is_better = section == "throughput"
-        pick = max if higher_is_better else min
-        _best_result, best = pick(theirs, key=lambda pair: pair[1]["ratio"])
-        for _r, row in ours:
+        for env, row in rows_env:
+            if env != "agentobs":
+                continue
+            peers = [
+                other
+                for other_env, other in rows_env
+                if other_env != "agentobs"
+                and _group(section, other["name"]) == _group(section, row["name"])
+                and (not higher_is_better or other["value"])
+            ]
+            goal = GOALS.get(section)
+            if goal is not None and "local files" not in row["name"]:
+                missed = row["ratio"] < goal if higher_is_better else row["ratio"] > goal
+                if missed:
+                    out.append(
+                        f"- {title}: **{row['name']}** ratio {row['ratio']:.2f} misses the "
+                        f"goal ({'≥' if higher_is_better else '≤'} {goal:g})."
+                    )
+            if not peers:
+                continue
+            key = lambda other: other["ratio"]  # noqa: E731
+            best = max(peers, key=key) if higher_is_better else min(peers, key=key)
             behind = (
                 row["ratio"] < best["ratio"] if higher_is_better else (row["ratio"] > best["ratio"])
             )
