@@ -3,6 +3,7 @@
     python benchmarks/bench_peers.py                # every row; writes benchmarks/RESULTS.md
     python benchmarks/bench_peers.py --quick        # smoke run: .bench-peers/RESULTS-quick.md
     python benchmarks/bench_peers.py --install-only # create the peers' environments and stop
+    python benchmarks/bench_peers.py --render       # RESULTS.md and README from RESULTS.json
 
 Each peer gets its own virtual environment under ``.bench-peers/`` (pinned below, created
 with uv); agentobs runs in the project's ``.venv``. Every measurement is one fresh process of
@@ -284,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few calls and rounds")
     parser.add_argument("--install-only", action="store_true")
+    parser.add_argument(
+        "--render", action="store_true", help="rewrite the report (and README) from its JSON"
+    )
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--seconds", type=float, help="throughput confirmation (default 30)")
     parser.add_argument("--only", help="comma-separated sections or environments to run")
@@ -295,6 +299,14 @@ def main(argv: list[str] | None = None) -> int:
     args.jobs = args.jobs or (4 if args.quick else 1)
     args.seconds = args.seconds or (1.0 if args.quick else 30.0)
     output = args.output or (ENVS_DIR / "RESULTS-quick.md" if args.quick else HERE / "RESULTS.md")
+    if args.render:  # after editing peers_findings.md: same figures, text again
+        import peers_report
+
+        report = json.loads(output.with_suffix(".json").read_text())
+        output.write_text(peers_report.render(report, FINDINGS))
+        if output == HERE / "RESULTS.md":
+            peers_report.update_readme(ROOT / "README.md", report)
+        return 0
     ENVS_DIR.mkdir(exist_ok=True)
     for env in PEERS:
         install(env)
@@ -327,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     import peers_report
 
     output.write_text(peers_report.render(report, FINDINGS))
+    if output == HERE / "RESULTS.md" and not args.only:
+        peers_report.update_readme(ROOT / "README.md", report)
     print(f"wrote {output} ({report['elapsed']:.0f} s)")
     failed = [r for r in results if r.get("failed")]
     return 1 if args.quick and failed else 0

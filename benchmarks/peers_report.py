@@ -261,3 +261,63 @@ def render(report: dict[str, Any], findings: Path) -> str:
     if findings.exists():
         lines += [findings.read_text().rstrip(), ""]
     return "\n".join(lines)
+
+
+README_START = "<!-- bench-peers: generated from benchmarks/RESULTS.json by make bench-peers -->"
+README_END = "<!-- /bench-peers -->"
+NAMES = {
+    "agentobs": "agentobs",
+    "traceloop-sdk": "OpenLLMetry (traceloop-sdk)",
+    "langfuse": "Langfuse",
+    "logfire": "Logfire",
+    "openlit": "OpenLIT",
+    "agentops": "AgentOps",
+    "opentelemetry-instrumentation-openai-v2": "OTel contrib openai-v2",
+    "pytest-opentelemetry": "pytest-opentelemetry",
+    "ddtrace": "ddtrace",
+}
+COLUMNS = [
+    ("decorators", "sync", "decorator, sync ×"),
+    ("decorators", "async", "decorator, async ×"),
+    ("llm", "call", "OpenAI call ×"),
+    ("llm", "stream", "stream, µs/chunk"),
+    ("pytest", "pytest", "pytest ×"),
+    ("import", "import", "import ×"),
+    ("throughput", "throughput", "OTLP spans/s ×"),
+]
+
+
+def summary_table(report: dict[str, Any]) -> str:
+    """The README's table: per SDK, each measure's ratio (a range over its rows)."""
+    cells: dict[tuple[str, str, str], list[float]] = {}
+    for result, row in [pair for section in SECTIONS for pair in _rows(report, section)]:
+        if row.get("ratio") is None or "local files" in row["name"]:
+            continue
+        section = result["section"]
+        group = _group(section, row["name"])
+        value = row["value"] if (section, group) == ("llm", "stream") else row["ratio"]
+        cells.setdefault((result["env"], section, group), []).append(value)
+    lines = [
+        "| SDK | " + " | ".join(title for _s, _g, title in COLUMNS) + " |",
+        "|---|" + "---|" * len(COLUMNS),
+    ]
+    for env, name in NAMES.items():
+        row = [name]
+        for section, group, _title in COLUMNS:
+            found = cells.get((env, section, group))
+            if not found:
+                row.append("-")
+            elif len(found) == 1 or min(found) == max(found):
+                row.append(_num(found[0]))
+            else:
+                row.append(f"{_num(min(found))}–{_num(max(found))}")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, report: dict[str, Any]) -> None:
+    """Replace the generated table between the README's markers."""
+    text = readme.read_text()
+    start, end = text.index(README_START), text.index(README_END)
+    block = f"{README_START}\n{summary_table(report)}\n"
+    readme.write_text(text[:start] + block + text[end:])
