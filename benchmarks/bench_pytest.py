@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from _harness import Session
@@ -61,15 +62,20 @@ def measure(
     plugin: list[str] | None = None,
     plain: list[str] | None = None,
     extra_env: dict[str, str] | None = None,
+    populate: Callable[[Path], None] | None = None,
 ) -> tuple[list[float], list[float]]:
     """Seconds per run with the plugin and without, in alternating rounds (after a warm-up).
 
     By default the plugin is agentobs's (local files, history in the work directory); another
-    plugin's options (``plugin``) and how to turn it off (``plain``) can be given instead.
+    plugin's options (``plugin``) and how to turn it off (``plain``) can be given instead,
+    and ``populate(directory)`` can lay out another suite than the generated one.
     """
     work = Path(tempfile.mkdtemp(prefix="agentobs-bench-pytest-"))
     try:
-        write_suite(work, modules, tests)
+        if populate is None:
+            write_suite(work, modules, tests)
+        else:
+            populate(work)
         env = {
             k: v
             for k, v in os.environ.items()

@@ -29,6 +29,7 @@ import atexit
 import json
 import logging
 import os
+import shutil
 import socketserver
 import statistics
 import subprocess
@@ -665,17 +666,41 @@ def section_pytest(args: argparse.Namespace, workdir: Path) -> list[dict[str, An
     label, plugin, plain, extra = PYTEST_PLUGINS[args.env]
     modules = 1 if args.quick else bench_pytest.MODULES
     count = modules * bench_pytest.TESTS_PER_MODULE
+    suite = f"{count:,} trivial tests"
+    populate = None
+    if args.variant == "six":  # a real third-party suite: six's own tests, from its sdist
+        import tarfile
+
+        sdist = Path(args.sdist)
+        suite = f"{sdist.name.removesuffix('.tar.gz')}'s own test suite"
+
+        def populate(work: Path) -> None:
+            with tarfile.open(sdist) as archive:
+                for member in archive.getmembers():
+                    name = Path(member.name).name
+                    if name in ("six.py", "test_six.py") and member.isfile():
+                        source = archive.extractfile(member)
+                        assert source is not None
+                        (work / name).write_bytes(source.read())
+            (work / "pytest.ini").write_text("[pytest]\naddopts = -p no:randomly\n")
+
     extra = {**extra, "OTEL_EXPORTER_OTLP_ENDPOINT": args.endpoint, "OTEL_SERVICE_NAME": "bench"}
     if args.env == "agentobs":
         history = str(workdir / "history.json")
         plugin = ["--agentobs-export", "local", "--agentobs-history", history]
     ours, theirs = bench_pytest.measure(
-        min(args.rounds, 5), modules, bench_pytest.TESTS_PER_MODULE, plugin, plain, extra
+        min(args.rounds, 5),
+        modules,
+        bench_pytest.TESTS_PER_MODULE,
+        plugin,
+        plain,
+        extra,
+        populate,
     )
     return [
         _row(
             "pytest",
-            f"{label}: {count:,} trivial tests",
+            f"{label}: {suite}",
             ours,
             theirs,
             "s",
@@ -852,9 +877,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--endpoint", default="http://127.0.0.1:9")
     parser.add_argument("--seconds", type=float, default=30.0, help="throughput confirmation")
+    parser.add_argument("--sdist", help="the sdist whose test suite the pytest 'six' row runs")
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args()
     proxy = go_offline()
+    if args.sdist:
+        args.sdist = str(Path(args.sdist).resolve())
     workdir = Path(tempfile.mkdtemp(prefix="bench-peers-"))
     os.chdir(workdir)
     started = time.monotonic()
@@ -872,6 +900,7 @@ def main() -> int:
         "rows": rows,
     }
     args.output.write_text(json.dumps(result, indent=1, default=str))
+    shutil.rmtree(workdir, ignore_errors=True)
     sys.stdout.flush()
     os._exit(0)  # skip the SDKs' exit hooks (flushes to unreachable endpoints)
 
