@@ -176,10 +176,11 @@ _IMPORT_PROBE = (
 
 
 def paired_import_seconds(
-    module: str, baseline_module: str, rounds: int
+    module: str, baseline_module: str, rounds: int, warmup: bool = True
 ) -> tuple[list[float], list[float]]:
     """Seconds to import each module in a fresh interpreter, alternating between the two
-    (after one warm-up run of each, which fills the bytecode and file caches)."""
+    (after one warm-up run of each, which fills the bytecode and file caches, unless
+    ``warmup`` is false)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENTOBS_"))}
 
     def once(name: str) -> float:
@@ -187,8 +188,9 @@ def paired_import_seconds(
         done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
         return float(done.stdout.strip())
 
-    once(module)
-    once(baseline_module)
+    if warmup:
+        once(module)
+        once(baseline_module)
     ours: list[float] = []
     theirs: list[float] = []
     for index in range(rounds):

@@ -63,6 +63,7 @@ def measure(
     plain: list[str] | None = None,
     extra_env: dict[str, str] | None = None,
     populate: Callable[[Path], None] | None = None,
+    warmup: bool = True,
 ) -> tuple[list[float], list[float]]:
     """Seconds per run with the plugin and without, in alternating rounds (after a warm-up).
 
@@ -88,8 +89,9 @@ def measure(
             plugin = ["--agentobs-export", "local", "--agentobs-history", history]
         if plain is None:
             plain = ["-p", "no:agentobs"]
-        _run(work, plugin, env)  # warm-up: bytecode and assertion-rewrite caches
-        _run(work, plain, env)
+        if warmup:  # bytecode and assertion-rewrite caches
+            _run(work, plugin, env)
+            _run(work, plain, env)
         ours: list[float] = []
         theirs: list[float] = []
         for index in range(rounds):

@@ -696,6 +696,7 @@ def section_pytest(args: argparse.Namespace, workdir: Path) -> list[dict[str, An
         plain,
         extra,
         populate,
+        warmup=not args.quick,
     )
     return [
         _row(
@@ -725,7 +726,9 @@ IMPORTS = {
 def section_import(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
     module = IMPORTS[args.env]
     rounds = min(args.rounds, 5)
-    ours, theirs = paired_import_seconds(module, "opentelemetry.sdk.trace", rounds)
+    ours, theirs = paired_import_seconds(
+        module, "opentelemetry.sdk.trace", rounds, warmup=not args.quick
+    )
     return [
         _row(
             "import",
