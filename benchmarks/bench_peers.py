@@ -74,6 +74,11 @@ class Job:
     section: str
     variant: str | None = None
 
+    def names(self) -> set[str]:
+        """What ``--only`` matches: env, section, variant, env:section, env:section:variant."""
+        full = f"{self.env}:{self.section}"
+        return {self.env, self.section, self.variant or "", full, f"{full}:{self.variant or ''}"}
+
 
 JOBS = [
     *(Job(env, "decorators") for env in ("agentobs",)),
@@ -322,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--seconds", type=float, help="throughput confirmation (default 30)")
-    parser.add_argument("--only", help="comma-separated sections or environments to run")
+    parser.add_argument(
+        "--only", help="comma-separated: SECTION, ENV, VARIANT, ENV:SECTION or ENV:SECTION:VARIANT"
+    )
     parser.add_argument("--output", type=Path)
     parser.add_argument("--job-timeout", type=float, default=1800)
     parser.add_argument("--jobs", type=int, help="workers at once (default 1; quick: 4)")
@@ -348,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = JOBS
     if args.only:
         wanted = set(args.only.split(","))
-        jobs = [job for job in JOBS if {job.env, job.section, job.variant} & wanted]
+        jobs = [job for job in JOBS if job.names() & wanted]
     started = time.monotonic()
     before = machine()
     work = Path(tempfile.mkdtemp(prefix="bench-peers-"))

@@ -781,7 +781,8 @@ def _paced(call: Callable[[], Any], rate: float, seconds: float) -> tuple[int, b
         pause = started + (index + 1) * tick - time.perf_counter()
         if pause > 0:
             time.sleep(pause)
-    return per_tick * ticks, time.perf_counter() - started <= seconds * 1.1 + tick
+    # A stall of a quarter second (a neighbour's burst on a shared machine) is not a miss.
+    return per_tick * ticks, time.perf_counter() - started <= seconds * 1.1 + 0.25
 
 
 def sustained_rate(
@@ -797,12 +798,15 @@ def sustained_rate(
     if per_call < 1:
         return 0.0, per_call, f"only {EXPORTED[0] - before} of {made} spans exported at 50/s"
 
-    def clean(rate: float, seconds: float) -> bool:
+    def once(rate: float, seconds: float) -> bool:
         flush()
         start = EXPORTED[0]
         made, kept = _paced(call, rate, seconds)
         flush()
         return kept and EXPORTED[0] - start >= made * per_call
+
+    def clean(rate: float, seconds: float) -> bool:
+        return once(rate, seconds) or once(rate, seconds)  # one retry: a probe can be unlucky
 
     low, high = 0.0, 100.0
     while high < 1_000_000 and clean(high, probe):
