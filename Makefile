@@ -31,14 +31,16 @@ APT_STAMP := $(BACKENDS_DIR)/apt.stamp
 # Never let uv download a Python of its own: only registries are reachable.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help venv demo backends backends-apt lint test bench bench-peers bench-peers-envs clean clean-backends
+.PHONY: help venv demo backends backends-apt lint test docs bench bench-peers bench-peers-envs \
+	clean clean-backends
 
 help:
 	@echo "make venv      - create .venv with agentobs[dev] (editable)"
 	@echo "make demo      - run 'agentobs demo'"
 	@echo "make backends  - install Prometheus/Pushgateway/Alertmanager/Chromium (apt), Phoenix, rotel"
-	@echo "make lint      - ruff check, ruff format --check, mypy"
+	@echo "make lint      - ruff check, ruff format --check, mypy, lint-imports (the layers)"
 	@echo "make test      - lint, then pytest (AGENTOBS_REQUIRE_BACKENDS=1 turns skips into failures)"
+	@echo "make docs      - build the documentation site into site/ (strict)"
 	@echo "make bench     - run the benchmarks"
 	@echo "make bench-peers [QUICK=1] - agentobs beside its peers; writes benchmarks/RESULTS.md"
 	@echo "make clean     - remove caches, .venv and .backends"
@@ -92,11 +94,17 @@ lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: venv backends bench-peers-envs
 	$(MAKE) --no-print-directory lint
 	AGENTOBS_REQUIRE_BACKENDS="$${AGENTOBS_REQUIRE_BACKENDS:-}" \
 		$(BIN)/pytest --timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS)
+
+# The site (mkdocs.yml): strict, so a broken link, a page missing from the nav or an API
+# reference that does not resolve fails. `make test` builds it too (tests/test_docs_site.py).
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 bench: venv
 	$(BIN)/python benchmarks/run.py
@@ -112,7 +120,7 @@ bench-peers: venv backends bench-peers-envs
 	$(BIN)/python benchmarks/bench_peers.py $(if $(QUICK),--quick)
 
 clean:
-	rm -rf $(VENV) $(BACKENDS_DIR) .bench-peers .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) $(BACKENDS_DIR) .bench-peers .pytest_cache .mypy_cache .ruff_cache build dist site
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 clean-backends:

@@ -15,6 +15,8 @@ from typing import Any, ParamSpec, TypeVar
 
 from opentelemetry import context as otel_context
 
+from . import _catalogue as cat
+from . import _hooks
 from ._errors import warn_once
 
 P = ParamSpec("P")
@@ -48,6 +50,7 @@ class WorkflowRun:
     stage_entries: dict[str, int] = field(default_factory=dict)
     last_persona: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    counted_in: object = None  # the recorders its start was counted in (one pipeline's)
 
     def enter_stage(self, stage: str) -> int:
         """Count an entry into ``stage``; return how many times it was entered in this run."""
@@ -86,6 +89,9 @@ def oldest_workflow_ages() -> Iterable[tuple[float, Mapping[str, Any]]]:
     return [(age, {"gen_ai.workflow.name": name}) for name, age in oldest.items()]
 
 
+_hooks.add_gauge_source(cat.WORKFLOW_OLDEST_AGE.name, oldest_workflow_ages)
+
+
 BUDGETS_KEY = otel_context.create_key("agentobs.budgets")
 """The token budgets in force (``agentobs.TokenBudget``), outermost first."""
 
@@ -95,6 +101,7 @@ def push_budget(context: Any, budget: Any, owner: str | None) -> Any:
     name is named after ``owner`` (the persona, workflow or stage it was given to)."""
     persona = context.get(PERSONA_KEY)
     try:
+        budget = budget.for_run()
         budget.bind(owner, persona.name if isinstance(persona, PersonaInfo) else None)
     except Exception:  # not a TokenBudget: the scope still runs, without a budget
         warn_once(

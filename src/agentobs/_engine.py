@@ -143,6 +143,20 @@ def clean_attributes(attributes: dict[Any, Any]) -> dict[str, Any]:
     return clean
 
 
+def _is_function_like(value: Any) -> bool:
+    """A function, method, class or other callable that is not a name (a string)."""
+    return callable(value) and not isinstance(value, (str, bytes))
+
+
+def qualified_name(fn: Any) -> str:
+    """``Class.method`` or ``function``, as Langfuse's ``@observe`` and Logfire's
+    ``@instrument`` name their spans; ``<locals>`` parts are dropped."""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    if not isinstance(name, str):
+        name = type(fn).__qualname__
+    return ".".join(part for part in name.split(".") if part != "<locals>")
+
+
 def error_type(exc: BaseException) -> str:
     """The ``error.type`` of an exception: its fully qualified class name."""
     cls = type(exc)
@@ -172,6 +186,43 @@ class Run:
         self.token: Any = None
         self.state: Any = None
         self.result: Any = NO_RESULT
+
+    # --- the one wrap-and-end block (decorators, the LLM wrapper, the client patches) ---
+
+    def call(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` with this run's context attached; the run ends with its
+        result (:meth:`finish`) or its exception (:meth:`fail`, then re-raised)."""
+        token = _attach(self.context)
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            _detach(token)
+            self.fail(exc)
+            raise
+        _detach(token)
+        return self.finish(result)
+
+    async def acall(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        """:meth:`call` for a coroutine function (the context is attached while it runs)."""
+        token = _attach(self.context)
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as exc:
+            _detach(token)
+            self.fail(exc)
+            raise
+        _detach(token)
+        return self.finish(result)
+
+    def finish(self, result: Any) -> Any:
+        """End the run with ``result``; returns what the caller receives."""
+        self.result = result
+        self.scope.end(self, None)
+        return result
+
+    def fail(self, exc: BaseException) -> None:
+        """End the run with the exception its code raised."""
+        self.scope.end(self, exc)
 
     def set_attributes(self, **attributes: Any) -> None:
         """Set attributes on this run's span."""
@@ -218,6 +269,25 @@ class Scope:
     """Whether :meth:`on_start` does anything (set by subclasses that override it)."""
 
     __slots__ = ("_metrics", "_persona_attributes", "attributes", "name", "runs", "span_name")
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """``@agentobs.task`` without parentheses: the function is the only argument. It
+        gets a scope named by its qualified name and comes back decorated."""
+        if len(args) == 1 and not kwargs and _is_function_like(args[0]):
+            return cls.bare(args[0])(args[0])
+        if args and _is_function_like(args[0]):
+            raise TypeError(
+                f"agentobs.{cls.__name__}: to name the scope and set options, write "
+                f"@agentobs.{cls.__name__}(name, ...) with the name as a string; "
+                f"@agentobs.{cls.__name__} alone names it after the function"
+            )
+        return super().__new__(cls)
+
+    @classmethod
+    def bare(cls, fn: Callable[..., Any]) -> Scope:
+        """The scope of the bare decorator form: named by the function's qualified name."""
+        scope: Scope = cast(Any, cls)(qualified_name(fn))  # subclasses take the name alone
+        return scope
 
     def __init__(self, name: Any, attributes: dict[str, Any]) -> None:
         self.name = clean_name(name, self.kind)
@@ -314,6 +384,8 @@ class Scope:
             elif isinstance(exc, GeneratorExit):
                 status, error = n.STATUS_OK, None
                 span.set_attribute(n.GENERATOR_CLOSED, True)
+            elif isinstance(exc, SystemExit) and exc.code in (0, None):
+                status, error = _OK, None  # sys.exit(0): the program ends as it should
             else:
                 error = error_type(exc)
                 cancelled = error.endswith("CancelledError")  # asyncio's, concurrent's
@@ -374,14 +446,20 @@ class Scope:
     # --- decorator ---
 
     def __call__(self, fn: F) -> F:
-        if not callable(fn):
-            warn_once(
-                f"decorate:{type(fn).__name__}",
-                "agentobs: %s(...) decorates callables; got a %s",
-                self.kind,
-                type(fn).__name__,
+        # Decoration happens once, at import: a mistake here fails loudly now rather than
+        # silently changing what every call returns later.
+        if inspect.isclass(fn):
+            raise TypeError(
+                f"agentobs.{type(self).__name__}(...) decorates functions and methods, not "
+                f"the class {fn.__qualname__}: decorate its methods instead"
             )
-            return fn
+        if not callable(fn):
+            raise TypeError(
+                f"agentobs.{type(self).__name__}(...) decorates functions; got a "
+                f"{type(fn).__name__}. Use it as @agentobs.{type(self).__name__}, "
+                f"@agentobs.{type(self).__name__}(name) or "
+                f"`with agentobs.{type(self).__name__}(name):`"
+            )
         # An instance whose __call__ is async or a generator is wrapped as such.
         call = getattr(fn, "__call__", None)  # noqa: B004 - the method itself, not callable()
         if inspect.isasyncgenfunction(fn) or inspect.isasyncgenfunction(call):
@@ -399,7 +477,7 @@ class Scope:
             return fn
 
     def _wrap_function(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        start, end, state = self._start, self.end, STATE
+        start, state = self._start, STATE
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             tracer = state.tracer
@@ -408,17 +486,7 @@ class Scope:
             run = start(tracer)
             if run is None:
                 return fn(*args, **kwargs)
-            token = _attach(run.context)
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as exc:
-                _detach(token)
-                end(run, exc)
-                raise
-            _detach(token)
-            run.result = result
-            end(run, None)
-            return result
+            return run.call(fn, args, kwargs)
 
         return wrapper
 
@@ -432,17 +500,7 @@ class Scope:
             run = scope._start(tracer)
             if run is None:
                 return await fn(*args, **kwargs)
-            token = _attach(run.context)
-            try:
-                result = await fn(*args, **kwargs)
-            except BaseException as exc:
-                _detach(token)
-                scope.end(run, exc)
-                raise
-            _detach(token)
-            run.result = result
-            scope.end(run, None)
-            return result
+            return await run.acall(fn, args, kwargs)
 
         return wrapper
 

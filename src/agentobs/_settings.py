@@ -13,11 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from ._errors import warn_once
 from ._llm.settings import ENV_VARS as _LLM_ENV_VARS
 from ._llm.settings import LangfuseTarget, resolve_llm
+from ._parsers import check_url, parse_bool, parse_float, parse_int, truthy
 
 T = TypeVar("T")
 
@@ -117,8 +118,11 @@ class _Resolver:
         parse: Callable[[str], T],
         default: T,
         check: Callable[[T], str | None] = lambda _v: None,
+        default_text: str | None = None,
     ) -> T:
-        """Argument (checked: raises), else the first env var set (checked: warns), else default."""
+        """Argument (checked: raises), else the first env var set (checked: warns), else default.
+
+        ``default_text`` is how a warning names the default, when its value is a sentinel."""
         if arg is not None:
             problem = check(arg)
             if problem:
@@ -137,17 +141,92 @@ class _Resolver:
             if problem:
                 warn_once(
                     f"env:{env_name}:{raw}",
-                    "agentobs: ignoring %s=%s: %s; using the default %r",
+                    "agentobs: ignoring %s=%s: %s; using the default %s",
                     env_name,
                     "<hidden>" if "HEADERS" in env_name else repr(raw),  # may hold credentials
                     problem,
-                    default,
+                    repr(default) if default_text is None else default_text,
                 )
                 break
             self.sources[name] = f"env {env_name}"
             return parsed
         self.sources[name] = "default"
         return default
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_strings(value: Any) -> bool:
+    return (
+        isinstance(value, Sequence)
+        and not isinstance(value, (str, bytes))
+        and all(isinstance(item, str) for item in value)
+    )
+
+
+_ARGUMENT_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "service_name": (lambda v: isinstance(v, str), "a string"),
+    "service_version": (lambda v: isinstance(v, str), "a string"),
+    "environment": (lambda v: isinstance(v, str), "a string"),
+    "resource_attributes": (lambda v: isinstance(v, Mapping), "a mapping of name to value"),
+    "exporter": (
+        lambda v: isinstance(v, str) or _is_strings(v),
+        "a string such as 'otlp' or a list of them",
+    ),
+    "endpoint": (lambda v: isinstance(v, str), "a URL string such as 'http://localhost:4318'"),
+    "protocol": (lambda v: isinstance(v, str), "'http/protobuf' or 'grpc'"),
+    "headers": (lambda v: isinstance(v, Mapping), "a mapping of header name to value"),
+    "timeout": (_is_number, "a number of seconds"),
+    "compression": (lambda v: isinstance(v, str), "'gzip' or 'none'"),
+    "insecure": (lambda v: isinstance(v, bool), "True or False"),
+    "certificate": (lambda v: isinstance(v, (str, os.PathLike)), "a file path"),
+    "local_dir": (lambda v: isinstance(v, (str, os.PathLike)), "a directory path"),
+    "local_max_bytes": (_is_int, "a whole number of bytes"),
+    "prometheus_port": (
+        lambda v: isinstance(v, int),
+        "a port number (0 picks a free one), or True for 9464",
+    ),
+    "prometheus_host": (lambda v: isinstance(v, str), "a host name or address"),
+    "sample_ratio": (_is_number, "a number between 0 and 1"),
+    "metric_export_interval": (_is_number, "a number of seconds"),
+    "max_queue_size": (_is_int, "a whole number"),
+    "logs": (lambda v: isinstance(v, bool), "True or False"),
+    "log_level": (
+        lambda v: _is_int(v) or isinstance(v, str),
+        "a logging level such as logging.INFO or 'INFO'",
+    ),
+    "system_metrics": (lambda v: isinstance(v, bool), "True or False"),
+    "capture_content": (lambda v: isinstance(v, bool), "True or False"),
+    "max_content_size": (_is_int, "a whole number of characters"),
+    "scrubbing": (lambda v: isinstance(v, bool), "True or False"),
+    "scrub_patterns": (
+        lambda v: isinstance(v, Mapping) or _is_strings(v),
+        "a list of regexes or a mapping of name to regex",
+    ),
+    "scrub_callback": (callable, "a function of the match"),
+    "langfuse": (
+        lambda v: isinstance(v, (bool, Mapping)),
+        "True, False or a mapping of public_key, secret_key and host",
+    ),
+    "prices": (lambda v: isinstance(v, Mapping), "a mapping of model to its prices"),
+}
+
+
+def _check_types(arguments: Mapping[str, Any]) -> None:
+    """A ValueError naming the first explicit argument of the wrong type, and what it takes."""
+    for name, value in arguments.items():
+        check = _ARGUMENT_TYPES.get(name)
+        if check is not None and not check[0](value):
+            raise ValueError(
+                f"agentobs.configure({name}={value!r}): expected {check[1]}, "
+                f"got {type(value).__name__}"
+            )
 
 
 def _one_of(choices: Sequence[str]) -> Callable[[str], str | None]:
@@ -157,29 +236,6 @@ def _one_of(choices: Sequence[str]) -> Callable[[str], str | None]:
         return f"expected one of {', '.join(repr(c) for c in choices)}"
 
     return check
-
-
-def _parse_bool(raw: str) -> bool:
-    lowered = raw.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("expected true or false")
-
-
-def _parse_float(raw: str) -> float:
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError("expected a number") from None
-
-
-def _parse_int(raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError("expected a whole number") from None
 
 
 def _parse_headers(raw: str) -> dict[str, str]:
@@ -209,16 +265,7 @@ def _check_exporters(names: tuple[str, ...]) -> str | None:
 
 def _check_endpoint(value: str) -> str | None:
     """Accept http(s)://host[:port][/path], or host:port (gRPC style)."""
-    try:
-        parts = urlsplit(value if "://" in value else f"http://{value}")
-        port = parts.port
-    except ValueError as exc:
-        return f"not a valid URL ({exc}); expected e.g. http://127.0.0.1:4318"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "expected a URL like http://127.0.0.1:4318 (scheme http or https, and a host)"
-    if any(c.isspace() for c in value) or (port is not None and not 0 < port < 65536):
-        return "expected a URL like http://127.0.0.1:4318"
-    return None
+    return check_url(value, "http://127.0.0.1:4318")
 
 
 def _check_non_negative(value: float) -> str | None:
@@ -289,6 +336,9 @@ def resolve(
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Build the effective :class:`Settings`; raise ValueError for a bad explicit argument."""
+    _check_types(
+        {name: value for name, value in locals().items() if name != "env" and value is not None}
+    )
     r = _Resolver(os.environ if env is None else env)
     resource = {str(k): str(v) for k, v in (resource_attributes or {}).items()}
     default_service = resource.get("service.name", "unknown_service:python")
@@ -358,7 +408,7 @@ def resolve(
             f"{signal}.timeout",
             timeout_ms,
             env_names,
-            _parse_float,
+            parse_float,
             10_000.0,
             _check_non_negative,
         )
@@ -373,7 +423,7 @@ def resolve(
         )
         env_names = [f"OTEL_EXPORTER_OTLP_{up}_INSECURE", "OTEL_EXPORTER_OTLP_INSECURE"]
         sig_insecure = r.value(
-            f"{signal}.insecure", insecure, env_names, _parse_bool, target.startswith("http://")
+            f"{signal}.insecure", insecure, env_names, parse_bool, target.startswith("http://")
         )
         env_names = [f"OTEL_EXPORTER_OTLP_{up}_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"]
         sig_cert = r.value(f"{signal}.certificate", certificate, env_names, str, "")
@@ -398,7 +448,7 @@ def resolve(
         "local_max_bytes",
         local_max_bytes,
         ["AGENTOBS_LOCAL_MAX_BYTES"],
-        _parse_int,
+        parse_int,
         16 * 1024 * 1024,
         _check_positive,
     )
@@ -416,6 +466,7 @@ def resolve(
         _parse_port_env,
         -1,
         lambda p: None if p == -1 else _check_port(p),
+        default_text="(off: no /metrics endpoint)",
     )
     host = r.value(
         "prometheus_host", prometheus_host, ["AGENTOBS_PROMETHEUS_HOST"], str, "127.0.0.1"
@@ -439,7 +490,7 @@ def resolve(
             _one_of(SAMPLERS),
         )
         sampler_arg = r.value(
-            "sampler_arg", None, ["OTEL_TRACES_SAMPLER_ARG"], _parse_float, 1.0, _check_ratio
+            "sampler_arg", None, ["OTEL_TRACES_SAMPLER_ARG"], parse_float, 1.0, _check_ratio
         )
     interval_ms = None if metric_export_interval is None else metric_export_interval * 1000.0
     if metric_export_interval is not None and metric_export_interval <= 0:
@@ -451,7 +502,7 @@ def resolve(
         "metric_export_interval",
         interval_ms,
         ["OTEL_METRIC_EXPORT_INTERVAL"],
-        _parse_float,
+        parse_float,
         60_000.0,
         lambda v: None if v > 0 else "expected milliseconds > 0",
     )
@@ -459,11 +510,11 @@ def resolve(
         "max_queue_size",
         max_queue_size,
         ["OTEL_BSP_MAX_QUEUE_SIZE"],
-        _parse_int,
+        parse_int,
         2048,
         _check_positive,
     )
-    bridge_logs = r.value("logs", logs, ["AGENTOBS_LOGS"], _parse_bool, True)
+    bridge_logs = r.value("logs", logs, ["AGENTOBS_LOGS"], parse_bool, True)
     level = r.value(
         "log_level",
         None if log_level is None else _checked_level(log_level),
@@ -471,9 +522,7 @@ def resolve(
         _level,
         20,
     )
-    sysm = r.value(
-        "system_metrics", system_metrics, ["AGENTOBS_SYSTEM_METRICS"], _parse_bool, False
-    )
+    sysm = r.value("system_metrics", system_metrics, ["AGENTOBS_SYSTEM_METRICS"], parse_bool, False)
     exemplars = r.value(
         "exemplar_filter",
         None,
@@ -517,11 +566,12 @@ def resolve(
 
 
 def _parse_port_env(raw: str) -> int:
-    if raw.lower() in ("true", "yes", "on"):
-        return DEFAULT_PROMETHEUS_PORT
-    if raw.lower() in ("false", "no", "off"):
-        return -1
-    return _parse_int(raw)
+    """A port number, or a word: true/yes/on for the default port, false/no/off for none."""
+    if not raw.isdigit():
+        switch = truthy(raw)
+        if switch is not None:
+            return DEFAULT_PROMETHEUS_PORT if switch else -1
+    return parse_int(raw)
 
 
 def _checked_level(value: int | str) -> int:
