@@ -58,14 +58,15 @@ def test_quick_run_measures_every_row_of_every_peer() -> None:
                 assert UNSUPPORTED in row["note"], row
                 continue
             assert row.get("ratio") is not None or row["section"] == "throughput", row
-    throughput = {
-        row["name"]: row["value"]
+    throughput = [
+        row
         for result in report["results"]
         if result["env"] == "agentobs" and result["section"] == "throughput"
         for row in result["rows"]
-    }
+    ]
     assert len(throughput) == 2
-    assert all(value > 0 for value in throughput.values()), throughput
+    # A 1-s run on a loaded machine may hold no rate: then the row must say so.
+    assert all(row["value"] > 0 or row["note"] for row in throughput), throughput
 
     text = (bench_peers.ENVS_DIR / "RESULTS-quick.md").read_text()
     assert "Quick run: figures are not meaningful" in text
