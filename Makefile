@@ -31,7 +31,8 @@ APT_STAMP := $(BACKENDS_DIR)/apt.stamp
 # Never let uv download a Python of its own: only registries are reachable.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help venv demo backends backends-apt lint test soak docs bench clean clean-backends
+.PHONY: help venv demo backends backends-apt lint test soak docs bench bench-peers \
+	bench-peers-envs clean clean-backends
 
 help:
 	@echo "make venv      - create .venv with agentobs[dev] (editable)"
@@ -42,6 +43,7 @@ help:
 	@echo "make soak      - the long reliability variants (a million spans, backend down)"
 	@echo "make docs      - build the documentation site into site/ (strict)"
 	@echo "make bench     - run the benchmarks"
+	@echo "make bench-peers [QUICK=1] - agentobs beside its peers; writes benchmarks/RESULTS.md"
 	@echo "make clean     - remove caches, .venv and .backends"
 
 # --- project venv -------------------------------------------------------------
@@ -111,8 +113,18 @@ docs: venv
 bench: venv
 	$(BIN)/python benchmarks/run.py
 
+# Each peer SDK in its own venv under .bench-peers/ (pinned in benchmarks/bench_peers.py);
+# a stamp per venv, so this is a few ms when nothing changed. The test of the quick run
+# (tests/test_bench_peers.py, run when AGENTOBS_BENCH_PEERS=1) needs them.
+bench-peers-envs: venv
+	$(BIN)/python benchmarks/bench_peers.py --install-only
+
+# Tens of minutes; QUICK=1 is the smoke run the test suite makes (report under .bench-peers/).
+bench-peers: venv backends bench-peers-envs
+	$(BIN)/python benchmarks/bench_peers.py $(if $(QUICK),--quick)
+
 clean:
-	rm -rf $(VENV) $(BACKENDS_DIR) .pytest_cache .mypy_cache .ruff_cache build dist site
+	rm -rf $(VENV) $(BACKENDS_DIR) .bench-peers .pytest_cache .mypy_cache .ruff_cache build dist site
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 clean-backends:
