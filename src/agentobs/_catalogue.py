@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import _names as n
+from . import _secrets
 from ._errors import warn_once
 
 VALUE_LIMIT = 200
@@ -473,6 +474,7 @@ class Recorder:
     def _clean(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         clean: dict[str, Any] = {}
         name = self.instrument.name
+        scrubber = _secrets.ACTIVE  # label values are exported (and on /metrics) as they are
         with self._lock:
             for key, value in attributes.items():
                 if value is None:
@@ -488,6 +490,8 @@ class Recorder:
                     continue
                 if not isinstance(value, (str, bool, int, float)):
                     value = str(value)
+                if scrubber is not None and isinstance(value, str):
+                    value = scrubber.value(key, value)
                 seen = self._seen[key]
                 if value not in seen:
                     if len(seen) >= VALUE_LIMIT:

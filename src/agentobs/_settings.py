@@ -136,7 +136,7 @@ class _Resolver:
                 problem = str(exc)
             if problem:
                 warn_once(
-                    f"env:{env_name}:{raw}",
+                    f"env-{env_name}:{raw}",  # a kind per variable: each is warned about
                     "agentobs: ignoring %s=%s: %s; using the default %r",
                     env_name,
                     "<hidden>" if "HEADERS" in env_name else repr(raw),  # may hold credentials

@@ -5,6 +5,7 @@ Only :func:`agentobs.configure` imports this module: the hot path never sees an 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, LogRecordExporter
@@ -13,6 +14,21 @@ from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 
 from .._settings import OtlpTarget, Settings
 from .localfiles import LocalLogExporter, LocalMetricExporter, LocalSpanExporter
+
+
+class _HeaderValuesHidden(logging.Filter):
+    """The OTLP exporters parse ``OTEL_EXPORTER_OTLP_*HEADERS`` themselves and log each
+    malformed entry whole, credentials included: keep the warning, hide the entry."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Header format invalid") and record.args:
+            record.args = ("<hidden: it may hold credentials>",)
+        return True
+
+
+_HEADER_LOGGER = logging.getLogger("opentelemetry.util.re")  # parse_env_headers
+if not any(isinstance(f, _HeaderValuesHidden) for f in _HEADER_LOGGER.filters):
+    _HEADER_LOGGER.addFilter(_HeaderValuesHidden())
 
 _OTLP_CLASSES = {
     ("traces", "grpc"): (

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import _secrets
 from .._errors import logger
 from .._settings import Settings, resolve
 from .._state import INSTRUMENTATION_SCOPE, STATE
@@ -108,6 +109,7 @@ class _Pipeline:
                     part.shutdown(**({"timeout_millis": millis} if kind == "metrics" else {}))
         for name in _NOISY_LOGGERS:
             logging.getLogger(name).removeFilter(self.noise_filter)
+        _secrets.ACTIVE = None
         if self.noise_filter.suppressed:
             logger.warning(
                 "agentobs: %d repeated export warnings were suppressed (the first of each "
@@ -350,19 +352,24 @@ def _build(
 
     if settings.system_metrics:
         _check_system_metrics()
+    from . import scrub as _scrub
+
+    # Secrets out of every span, log record and data point before any exporter sees them.
+    cleaner = _scrub.cleaner(settings)
+    scrubber = cleaner.scrubber
     pipeline = _Pipeline(settings, None, None, None, owned=set())
-    readers: list[Any] = list(extra_metric_readers)
+    readers: list[Any] = [_scrub.scrub_reader(scrubber, r) for r in extra_metric_readers]
     if settings.prometheus_port is not None:
-        readers.append(_start_prometheus(settings, pipeline))
+        readers.append(_scrub.scrub_reader(scrubber, _start_prometheus(settings, pipeline)))
     interval_ms = settings.metric_export_interval * 1000
     for metric_exporter in _exporters.metric_exporters(settings):
         readers.append(
-            PeriodicExportingMetricReader(metric_exporter, export_interval_millis=interval_ms)
+            PeriodicExportingMetricReader(
+                _scrub.metric_exporter(scrubber, metric_exporter),
+                export_interval_millis=interval_ms,
+            )
         )
     queue, batch = settings.max_queue_size, _export_batch_size(settings.max_queue_size)
-    from . import scrub as _scrub
-
-    cleaner = _scrub.cleaner(settings)  # secrets out of every span before any exporter
     try:
         span_processors: list[Any] = [
             BatchSpanProcessor(
@@ -388,8 +395,12 @@ def _build(
             pipeline.langfuse_scores = langfuse.start_scores(
                 settings.langfuse, settings.environment
             )
-        log_processors = list(extra_log_processors) + [
-            BatchLogRecordProcessor(exporter, max_queue_size=queue, max_export_batch_size=batch)
+        log_processors = _scrub.log_processors(scrubber, extra_log_processors) + [
+            BatchLogRecordProcessor(
+                _scrub.log_exporter(scrubber, exporter),
+                max_queue_size=queue,
+                max_export_batch_size=batch,
+            )
             for exporter in _exporters.log_exporters(settings)
         ]
     except Exception:
@@ -462,6 +473,7 @@ def _build(
         pipeline.system_metrics = _start_system_metrics(meter_provider)
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).addFilter(pipeline.noise_filter)
+    _secrets.ACTIVE = scrubber
     return pipeline
 
 
