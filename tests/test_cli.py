@@ -172,7 +172,9 @@ def test_doctor_defaults_are_fine_and_every_setting_is_listed(
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
     for f in fields(Settings):
-        if f.name not in ("sources", "otlp", "exporters"):
+        if f.name in ("span_batch", "log_batch"):
+            assert f"\n  {f.name}.max_export_batch_size " in out
+        elif f.name not in ("sources", "otlp", "exporters"):
             assert f"\n  {f.name} " in out
     for signal in ("traces", "metrics", "logs"):
         assert f"exporters.{signal}" in out

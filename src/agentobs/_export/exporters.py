@@ -12,6 +12,7 @@ from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, LogRecordEx
 from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, MetricExporter
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 
+from .._errors import warn_once
 from .._settings import OtlpTarget, Settings
 from .localfiles import LocalLogExporter, LocalMetricExporter, LocalSpanExporter
 
@@ -72,8 +73,17 @@ def _otlp(signal: str, target: OtlpTarget) -> Any:
         if target.compression == "gzip":
             kwargs["compression"] = grpc.Compression.Gzip
         if target.certificate and not target.insecure:
-            with open(target.certificate, "rb") as cert:
-                kwargs["credentials"] = grpc.ssl_channel_credentials(cert.read())
+            try:
+                with open(target.certificate, "rb") as cert:
+                    kwargs["credentials"] = grpc.ssl_channel_credentials(cert.read())
+            except OSError as exc:  # checked at configure(); gone since
+                warn_once(
+                    f"certificate:{target.certificate}",
+                    "agentobs: cannot read the certificate %s (%s); the system's CA "
+                    "certificates are used",
+                    target.certificate,
+                    exc.strerror or exc,
+                )
     else:
         from opentelemetry.exporter.otlp.proto.http import Compression
 

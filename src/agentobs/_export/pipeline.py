@@ -299,7 +299,16 @@ def _resource(settings: Settings) -> Any:
         attributes["service.version"] = settings.service_version
     if settings.environment:
         attributes["deployment.environment.name"] = settings.environment
-    return Resource.create(attributes)
+    try:
+        return Resource.create(attributes)
+    except Exception as exc:  # e.g. an unknown OTEL_EXPERIMENTAL_RESOURCE_DETECTORS entry
+        logger.warning(
+            "agentobs: the resource detectors failed (%s: %s); the resource has only the "
+            "attributes configured",
+            type(exc).__name__,
+            exc,
+        )
+        return Resource(attributes)
 
 
 def _start_prometheus(settings: Settings, pipeline: _Pipeline) -> Any:
@@ -314,6 +323,15 @@ def _start_prometheus(settings: Settings, pipeline: _Pipeline) -> Any:
     try:
         server, _thread = start_http_server(port, addr=settings.prometheus_host, registry=registry)
     except OSError as exc:
+        if settings.sources.get("prometheus_port", "").startswith("env "):
+            logger.warning(
+                "agentobs: cannot serve /metrics on %s:%s (%s), set by %s; /metrics is off",
+                settings.prometheus_host,
+                port,
+                exc.strerror or exc,
+                settings.sources["prometheus_port"].removeprefix("env "),
+            )
+            return None
         raise OSError(
             exc.errno,
             f"agentobs.configure(prometheus_port={port}): cannot serve /metrics on "
@@ -325,12 +343,64 @@ def _start_prometheus(settings: Settings, pipeline: _Pipeline) -> Any:
     return reader
 
 
-_DEFAULT_EXPORT_BATCH_SIZE = 512
+_DEFAULT_LIMIT = 128  # the SDK's default count limits
 
 
-def _export_batch_size(max_queue_size: int) -> int | None:
-    """The SDK refuses an export batch larger than the queue; None keeps the SDK default."""
-    return None if max_queue_size >= _DEFAULT_EXPORT_BATCH_SIZE else max_queue_size
+def _limit(limits: Mapping[str, int], name: str, default: int) -> int:
+    """One limit the SDK takes as an argument (``-1`` is ``SpanLimits.UNSET``: no limit)."""
+    return limits.get(name, default)
+
+
+def _span_limits(settings: Settings) -> Any:
+    """The span limits of the ``OTEL_*_LIMIT`` variables, every one given explicitly: the
+    SDK reads a limit that is not given from the environment itself, and raises on a
+    malformed one (those were warned about and left out of ``settings.limits``)."""
+    from opentelemetry.sdk.trace import SpanLimits
+
+    limits = settings.limits
+    count = _limit(limits, "OTEL_ATTRIBUTE_COUNT_LIMIT", _DEFAULT_LIMIT)
+    length = _limit(limits, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", SpanLimits.UNSET)
+    return SpanLimits(
+        max_attributes=count,
+        max_events=_limit(limits, "OTEL_SPAN_EVENT_COUNT_LIMIT", _DEFAULT_LIMIT),
+        max_links=_limit(limits, "OTEL_SPAN_LINK_COUNT_LIMIT", _DEFAULT_LIMIT),
+        max_span_attributes=_limit(limits, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", count),
+        max_event_attributes=_limit(limits, "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", count),
+        max_link_attributes=_limit(limits, "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", count),
+        max_attribute_length=length,
+        max_span_attribute_length=_limit(limits, "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", length),
+    )
+
+
+def _log_limits(settings: Settings) -> Any:
+    """The log record limits, every one given explicitly (see :func:`_span_limits`)."""
+    from opentelemetry.sdk._logs import LogRecordLimits
+
+    limits = settings.limits
+    count = _limit(limits, "OTEL_ATTRIBUTE_COUNT_LIMIT", _DEFAULT_LIMIT)
+    length = _limit(limits, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", LogRecordLimits.UNSET)
+    return LogRecordLimits(
+        max_attributes=count,
+        max_attribute_length=length,
+        max_log_record_attributes=_limit(limits, "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", count),
+        max_log_record_attribute_length=_limit(
+            limits, "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", length
+        ),
+    )
+
+
+def _global_provider(get: Callable[[], Any], what: str) -> Any:
+    """The application's global provider, or None when none is set or the one named by
+    ``OTEL_PYTHON_*_PROVIDER`` cannot be loaded (one warning: agentobs builds its own)."""
+    try:
+        return get()
+    except Exception as exc:
+        logger.warning(
+            "agentobs: cannot load the %s named by the environment (%s); agentobs builds its own",
+            what,
+            f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+        )
+        return None
 
 
 def _build(
@@ -360,7 +430,9 @@ def _build(
     pipeline = _Pipeline(settings, None, None, None, owned=set())
     readers: list[Any] = [_scrub.scrub_reader(scrubber, r) for r in extra_metric_readers]
     if settings.prometheus_port is not None:
-        readers.append(_scrub.scrub_reader(scrubber, _start_prometheus(settings, pipeline)))
+        prometheus = _start_prometheus(settings, pipeline)
+        if prometheus is not None:
+            readers.append(_scrub.scrub_reader(scrubber, prometheus))
     interval_ms = settings.metric_export_interval * 1000
     for metric_exporter in _exporters.metric_exporters(settings):
         readers.append(
@@ -369,14 +441,16 @@ def _build(
                 export_interval_millis=interval_ms,
             )
         )
-    queue, batch = settings.max_queue_size, _export_batch_size(settings.max_queue_size)
+    # The SDK's parts look the global MeterProvider up for their own metrics; one named by
+    # OTEL_PYTHON_METER_PROVIDER that cannot be loaded would make each of them raise.
+    sdk_meter: dict[str, Any] = {}
+    if _global_provider(metrics.get_meter_provider, "MeterProvider") is None:
+        sdk_meter["meter_provider"] = metrics.NoOpMeterProvider()
+    span_batch = {**settings.span_batch.kwargs(settings.max_queue_size), **sdk_meter}
+    log_batch = {**settings.log_batch.kwargs(settings.log_queue_size), **sdk_meter}
     try:
         span_processors: list[Any] = [
-            BatchSpanProcessor(
-                _scrub.exporter(cleaner, exporter),
-                max_queue_size=queue,
-                max_export_batch_size=batch,
-            )
+            BatchSpanProcessor(_scrub.exporter(cleaner, exporter), **span_batch)
             for exporter in _exporters.span_exporters(settings)
         ]
         if settings.langfuse is not None:
@@ -386,21 +460,13 @@ def _build(
                 settings.langfuse, settings.otlp["traces"].timeout
             )
             span_processors.append(
-                BatchSpanProcessor(
-                    _scrub.exporter(cleaner, to_langfuse),
-                    max_queue_size=queue,
-                    max_export_batch_size=batch,
-                )
+                BatchSpanProcessor(_scrub.exporter(cleaner, to_langfuse), **span_batch)
             )
             pipeline.langfuse_scores = langfuse.start_scores(
                 settings.langfuse, settings.environment
             )
         log_processors = _scrub.log_processors(scrubber, extra_log_processors) + [
-            BatchLogRecordProcessor(
-                _scrub.log_exporter(scrubber, exporter),
-                max_queue_size=queue,
-                max_export_batch_size=batch,
-            )
+            BatchLogRecordProcessor(_scrub.log_exporter(scrubber, exporter), **log_batch)
             for exporter in _exporters.log_exporters(settings)
         ]
     except Exception:
@@ -411,12 +477,16 @@ def _build(
     resource = _resource(settings)
     adopted = []
 
-    tracer_provider = trace.get_tracer_provider()
+    tracer_provider = _global_provider(trace.get_tracer_provider, "TracerProvider")
     if isinstance(tracer_provider, TracerProvider):
         adopted.append("TracerProvider")
     else:
         tracer_provider = TracerProvider(
-            resource=resource, sampler=_sampler(settings), shutdown_on_exit=False
+            resource=resource,
+            sampler=_sampler(settings),
+            shutdown_on_exit=False,
+            span_limits=_span_limits(settings),
+            **sdk_meter,
         )
         trace.set_tracer_provider(tracer_provider)
         pipeline.owned.add("traces")
@@ -425,7 +495,7 @@ def _build(
     for span_processor in span_processors:
         tracer_provider.add_span_processor(span_processor)
 
-    meter_provider = metrics.get_meter_provider()
+    meter_provider = None if sdk_meter else metrics.get_meter_provider()
     if isinstance(meter_provider, MeterProvider):
         adopted.append("MeterProvider")
         if readers:
@@ -445,11 +515,16 @@ def _build(
         metrics.set_meter_provider(meter_provider)
         pipeline.owned.add("metrics")
 
-    logger_provider = _logs.get_logger_provider()
+    logger_provider = _global_provider(_logs.get_logger_provider, "LoggerProvider")
     if isinstance(logger_provider, LoggerProvider):
         adopted.append("LoggerProvider")
     else:
-        logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+        logger_provider = LoggerProvider(
+            resource=resource,
+            shutdown_on_exit=False,
+            log_record_limits=_log_limits(settings),
+            **sdk_meter,
+        )
         _logs.set_logger_provider(logger_provider)
         pipeline.owned.add("logs")
     for log_processor in log_processors:

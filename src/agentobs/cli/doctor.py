@@ -190,6 +190,10 @@ def flatten(settings: Settings) -> dict[str, tuple[Any, str]]:
         elif f.name == "otlp":
             for signal in SIGNALS:
                 flat.update(_flatten_target(signal, value[signal], sources))
+        elif dataclasses.is_dataclass(value):  # the batch options of a signal
+            for part in dataclasses.fields(value):
+                key = f"{f.name}.{part.name}"
+                flat[key] = (getattr(value, part.name), sources.get(key, "default"))
         else:
             flat[f.name] = (value, sources.get(f.name, "default"))
     return flat
