@@ -185,6 +185,10 @@ def _all_variables() -> list[str]:
 
 
 VARIABLES = _all_variables()
+SLOW_EXAMPLES: dict[str, Any] = {
+    "deadline": None,  # each example configures and shuts down a pipeline
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+}
 JUNK = st.one_of(
     st.sampled_from(
         [
@@ -212,11 +216,7 @@ JUNK = st.one_of(
 )
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(max_examples=60, **SLOW_EXAMPLES)
 @given(st.dictionaries(st.sampled_from(VARIABLES), JUNK, min_size=1, max_size=4))
 def test_configure_never_raises_from_the_environment(
     fresh_agentobs: None, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
@@ -270,11 +270,7 @@ ARGUMENTS = [
 ]
 
 
-@settings(
-    max_examples=80,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(max_examples=80, **SLOW_EXAMPLES)
 @given(st.dictionaries(st.sampled_from(ARGUMENTS), JUNK_ARGS, min_size=1, max_size=3))
 def test_configure_raises_only_value_error_from_arguments(
     fresh_agentobs: None, kwargs: dict[str, Any]

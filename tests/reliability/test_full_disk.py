@@ -115,6 +115,10 @@ def _writer() -> localfiles.JsonLinesWriter:
     return writer
 
 
+def _our_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "agentobs" and r.levelno >= 30]
+
+
 def _names(path: Path) -> list[str]:
     """The span names in a traces file; fails on any line that is not whole JSON."""
     text = path.read_bytes().decode("utf-8")
@@ -152,7 +156,7 @@ def test_full_disk_one_warning_no_half_line_counted_and_recovered(
         ok = agentobs.shutdown(10)
         agentobs.testing.reset()
     names = _names(disk.directory / "traces.jsonl")
-    warnings = [r.getMessage() for r in caplog.records if r.name == "agentobs" and r.levelno >= 30]
+    warnings = _our_warnings(caplog)
     recovered = [r.getMessage() for r in caplog.records if "traces.jsonl again;" in r.getMessage()]
     written_full = sum(n.startswith("task full-") for n in names)
     print(
@@ -194,7 +198,7 @@ def test_unwritable_directory_one_warning_then_recovery(
     finally:
         ok = agentobs.shutdown(5)
         agentobs.testing.reset()
-    warnings = [r.getMessage() for r in caplog.records if r.name == "agentobs" and r.levelno >= 30]
+    warnings = _our_warnings(caplog)
     names = _names(directory / "traces.jsonl")
     print(
         f"\nunwritable directory: {len(warnings)} warning, {lost} spans lost and counted, "

@@ -185,16 +185,8 @@ class SpanCleaner:
 
     def clean_or_drop(self, span: ReadableSpan) -> ReadableSpan | None:
         """:meth:`clean`, or None (one warning) if cleaning fails: never export uncleaned."""
-        try:
-            return self.clean(span)
-        except Exception as exc:
-            warn_once(
-                f"scrub:{type(exc).__name__}",
-                "agentobs: scrubbing a span failed (%s: %s); the span is dropped",
-                type(exc).__name__,
-                exc,
-            )
-            return None
+        result: ReadableSpan | None = _clean_or_drop(self.clean, span, "span")
+        return result
 
 
 def _items(span: ReadableSpan) -> Any:
@@ -204,7 +196,23 @@ def _items(span: ReadableSpan) -> Any:
     return inner.items() if type(inner) is dict else (span.attributes or {}).items()
 
 
-class ScrubbingSpanProcessor(SpanProcessor):
+class _Fanout:
+    """Shutdown and flush of the processors a scrubbing processor hands clean copies to."""
+
+    processors: list[Any]
+
+    def shutdown(self) -> None:
+        for processor in self.processors:
+            processor.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        ok = True
+        for processor in self.processors:
+            ok = processor.force_flush(timeout_millis) is not False and ok
+        return ok
+
+
+class ScrubbingSpanProcessor(_Fanout, SpanProcessor):
     """Gives ``processors`` a scrubbed copy of every span that ends (in the ending thread)."""
 
     def __init__(self, processors: Sequence[SpanProcessor], cleaner: SpanCleaner) -> None:
@@ -220,16 +228,6 @@ class ScrubbingSpanProcessor(SpanProcessor):
         if clean is not None:
             for processor in self.processors:
                 processor.on_end(clean)
-
-    def shutdown(self) -> None:
-        for processor in self.processors:
-            processor.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        ok = True
-        for processor in self.processors:
-            ok = processor.force_flush(timeout_millis) is not False and ok
-        return ok
 
 
 class ScrubbingSpanExporter(SpanExporter):
@@ -345,7 +343,7 @@ class ScrubbingLogExporter(LogRecordExporter):
         self.exporter.shutdown()  # type: ignore[no-untyped-call]
 
 
-class ScrubbingLogProcessor(LogRecordProcessor):
+class ScrubbingLogProcessor(_Fanout, LogRecordProcessor):
     """Hands ``processors`` a scrubbed copy of every log record (in the logging thread)."""
 
     def __init__(self, processors: Sequence[LogRecordProcessor], log_cleaner: LogCleaner) -> None:
@@ -357,16 +355,6 @@ class ScrubbingLogProcessor(LogRecordProcessor):
         if clean is not None:
             for processor in self.processors:
                 processor.on_emit(clean)
-
-    def shutdown(self) -> None:
-        for processor in self.processors:
-            processor.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        ok = True
-        for processor in self.processors:
-            ok = processor.force_flush(timeout_millis) is not False and ok
-        return ok
 
 
 def log_exporter(scrubber: Scrubber | None, inner: LogRecordExporter) -> LogRecordExporter:
