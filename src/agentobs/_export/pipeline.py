@@ -27,6 +27,7 @@ _DEFAULT_TIMEOUT = 5.0
 
 # Loggers of the SDK and exporters that repeat one warning per dropped item or failed batch.
 _NOISY_LOGGERS = (
+    "opentelemetry.attributes",  # one warning per attribute dropped past a span's limit
     "opentelemetry.sdk._shared_internal",
     "opentelemetry.sdk.trace.export",
     "opentelemetry.sdk._logs._internal.export",
