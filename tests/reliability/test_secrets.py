@@ -4,6 +4,7 @@ clear (issue #10). Token counts are not mistaken for secrets."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from opentelemetry import metrics, trace
 
 import agentobs
 import agentobs.testing
+from agentobs.logs import JsonFormatter
 from tests.backends import Rotel, poll
 from tests.test_langfuse import LangfuseCapture
 
@@ -213,6 +215,10 @@ def test_no_secret_reaches_any_exit_in_clear(
     langfuse = LangfuseCapture()
     agentobs.testing.reset()
     before = len(rotel.output())
+    stdout = io.StringIO()  # the application's own JSON log lines, agentobs's formatter
+    json_lines = logging.StreamHandler(stdout)
+    json_lines.setFormatter(JsonFormatter())
+    logging.getLogger("app").addHandler(json_lines)
     try:
         agentobs.configure(
             exporter=("otlp", "local"),
@@ -234,6 +240,7 @@ def test_no_secret_reaches_any_exit_in_clear(
     finally:
         agentobs.shutdown(10.0)
         langfuse.close()
+        logging.getLogger("app").removeHandler(json_lines)
     exits = {
         "rotel (OTLP)": rotel.output()[before:],
         "traces.jsonl": (tmp_path / "traces.jsonl").read_text(),
@@ -241,6 +248,7 @@ def test_no_secret_reaches_any_exit_in_clear(
         "logs.jsonl": (tmp_path / "logs.jsonl").read_text(),
         "Langfuse": json.dumps(langfuse.requests),
         "our log lines": "\n".join(our_log_lines.lines) + capsys.readouterr().err,
+        "JsonFormatter": stdout.getvalue(),
     }
     assert "other.calls" in exits["metrics.jsonl"]
     assert "calling with key" in exits["logs.jsonl"]
@@ -248,7 +256,7 @@ def test_no_secret_reaches_any_exit_in_clear(
     assert langfuse.spans()
     leaks = {(name, at) for name, _, core in FORMS for at, text in exits.items() if core in text}
     total = len(FORMS) * len(CHANNELS)
-    print(f"\nsecrets in clear: {len(leaks)} (form, exit) pairs; {total} plantings, 6 exits")
+    print(f"\nsecrets in clear: {len(leaks)} (form, exit) pairs; {total} x {len(exits)}")
     assert not leaks, sorted(leaks)
     # Token counts are numbers: never scrubbed (the last call's usage is whole in every exit).
     assert '"gen_ai.usage.input_tokens","value":{"intValue":"1234"}' in exits["traces.jsonl"]
