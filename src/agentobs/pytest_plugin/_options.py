@@ -187,8 +187,11 @@ def read_options(config: pytest.Config, env: Mapping[str, str] | None = None) ->
     history = None
     if history_raw is not None and history_enabled:
         history = Path(history_raw).expanduser()
-        if not history.is_absolute():
-            history = Path(str(config.rootpath)) / history
+        if not history.is_absolute():  # the command line's and environment's: where pytest ran
+            base = config.invocation_params.dir
+            if source.startswith("ini "):  # the ini file's: next to it
+                base = config.inipath.parent if config.inipath else config.rootpath
+            history = Path(str(base)) / history
         if history.is_dir():
             raise pytest.UsageError(f"{source}={history_raw!r}: is a directory; give a file")
 
