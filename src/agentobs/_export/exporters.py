@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, LogRecordExporter
-from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, MetricExporter
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter
+from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
 from .._errors import warn_once
 from .._settings import OtlpTarget, Settings
@@ -93,40 +93,27 @@ def _otlp(signal: str, target: OtlpTarget) -> Any:
     return cls(**kwargs)
 
 
-def span_exporters(settings: Settings) -> list[SpanExporter]:
-    """The span exporters the settings ask for."""
-    built: list[SpanExporter] = []
-    for name in settings.exporters["traces"]:
+_CONSOLE: dict[str, Any] = {
+    "traces": ConsoleSpanExporter,
+    "metrics": ConsoleMetricExporter,
+    "logs": ConsoleLogRecordExporter,
+}
+_LOCAL: dict[str, Any] = {
+    "traces": LocalSpanExporter,
+    "metrics": LocalMetricExporter,
+    "logs": LocalLogExporter,
+}
+
+
+def build(settings: Settings, signal: str) -> list[Any]:
+    """The exporters the settings ask for ``signal`` (``traces``, ``metrics`` or ``logs``;
+    Prometheus is a pull reader, built by the pipeline)."""
+    built: list[Any] = []
+    for name in settings.exporters[signal]:
         if name == "otlp":
-            built.append(_otlp("traces", settings.otlp["traces"]))
+            built.append(_otlp(signal, settings.otlp[signal]))
         elif name == "console":
-            built.append(ConsoleSpanExporter())
+            built.append(_CONSOLE[signal]())
         elif name == "local":
-            built.append(LocalSpanExporter(settings.local_dir, settings.local_max_bytes))
-    return built
-
-
-def metric_exporters(settings: Settings) -> list[MetricExporter]:
-    """The push metric exporters the settings ask for (Prometheus is a pull reader)."""
-    built: list[MetricExporter] = []
-    for name in settings.exporters["metrics"]:
-        if name == "otlp":
-            built.append(_otlp("metrics", settings.otlp["metrics"]))
-        elif name == "console":
-            built.append(ConsoleMetricExporter())
-        elif name == "local":
-            built.append(LocalMetricExporter(settings.local_dir, settings.local_max_bytes))
-    return built
-
-
-def log_exporters(settings: Settings) -> list[LogRecordExporter]:
-    """The log record exporters the settings ask for."""
-    built: list[LogRecordExporter] = []
-    for name in settings.exporters["logs"]:
-        if name == "otlp":
-            built.append(_otlp("logs", settings.otlp["logs"]))
-        elif name == "console":
-            built.append(ConsoleLogRecordExporter())
-        elif name == "local":
-            built.append(LocalLogExporter(settings.local_dir, settings.local_max_bytes))
+            built.append(_LOCAL[signal](settings.local_dir, settings.local_max_bytes))
     return built

@@ -217,7 +217,7 @@ def install(
 ) -> None:
     """Build the pipeline from resolved settings plus extra parts (``agentobs.testing``)."""
     global _PIPELINE
-    from .. import _catalogue, _context
+    from .. import _hooks, _recorder  # not at import: `import agentobs` stays small
 
     with _LOCK:
         if _PIPELINE is not None:
@@ -230,11 +230,12 @@ def install(
         _PIPELINE = pipeline
         STATE.settings = settings
         STATE.meter = pipeline.meter_provider.get_meter(INSTRUMENTATION_SCOPE, __version__)
-        STATE.recorders = _catalogue.build(
-            STATE.meter, {"agentobs.workflow.oldest_age": _context.oldest_workflow_ages}
+        STATE.recorders = _recorder.build(
+            STATE.meter, {name: _hooks.gauge_source(name) for name in _hooks.HOOKED_GAUGES}
         )
         STATE.tracer = pipeline.tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
         STATE.active = True
+        _hooks.set_first_persona(stamp_personas)
         _install_exit_hooks()
     if any("local" in names for names in settings.exporters.values()):
         logger.info(
@@ -435,7 +436,7 @@ def _build(
         if prometheus is not None:
             readers.append(_scrub.scrub_reader(scrubber, prometheus))
     interval_ms = settings.metric_export_interval * 1000
-    for metric_exporter in _exporters.metric_exporters(settings):
+    for metric_exporter in _exporters.build(settings, "metrics"):
         readers.append(
             PeriodicExportingMetricReader(
                 _scrub.metric_exporter(scrubber, metric_exporter),
@@ -452,7 +453,7 @@ def _build(
     try:
         span_processors: list[Any] = [
             BatchSpanProcessor(_scrub.exporter(cleaner, exporter), **span_batch)
-            for exporter in _exporters.span_exporters(settings)
+            for exporter in _exporters.build(settings, "traces")
         ]
         if settings.langfuse is not None:
             from . import langfuse
@@ -468,7 +469,7 @@ def _build(
             )
         log_processors = _scrub.log_processors(scrubber, extra_log_processors) + [
             BatchLogRecordProcessor(_scrub.log_exporter(scrubber, exporter), **log_batch)
-            for exporter in _exporters.log_exporters(settings)
+            for exporter in _exporters.build(settings, "logs")
         ]
     except Exception:
         if pipeline.prometheus_server is not None:
@@ -620,6 +621,10 @@ def shutdown(timeout: float = _DEFAULT_TIMEOUT) -> bool:
     with _LOCK:
         pipeline = _PIPELINE
         _PIPELINE = None
+        if pipeline is not None:
+            from .. import _hooks
+
+            _hooks.set_first_persona(None)
         STATE.active = False
         STATE.tracer = None
         STATE.meter = None
