@@ -5,7 +5,7 @@ Slack), bearer and basic credentials, JWTs, private keys, ``password=...``-style
 (also inside JSON text, quoted or with escaped quotes) and passwords in URLs, plus the user's
 own patterns, by a marker saying what was removed (``[REDACTED API key]``), never echoing any
 of it. A value under a key that names a secret (``...api_key``, ``...password``) loses its
-whole value. Nothing here imports the OpenTelemetry SDK.
+whole value. Nothing here imports the OpenTelemetry SDK, nor any other module of agentobs.
 
 Who uses it: the span, log and metric cleaners in front of every exporter
 (``_export.scrub``), agentobs's metric recorders (so ``/metrics`` is clean too), Langfuse
@@ -18,6 +18,7 @@ patterns apply.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -131,6 +132,7 @@ class Scrubber:
             re.compile("|".join(f"(?:{p})" for _, p in _ungrouped(patterns))) if patterns else None
         )
         self.callback = callback
+        self._callback_failures: set[type[BaseException]] = set()
         self.known_clean: set[str] = set()
         self._secret_keys: dict[str, bool] = {}
 
@@ -178,13 +180,12 @@ class Scrubber:
             try:
                 decided = self.callback(ScrubMatch(key, kind, secret))
             except Exception as exc:
-                from ._errors import warn_once
-
-                warn_once(
-                    f"scrub-callback:{type(exc).__name__}",
-                    "agentobs: scrub_callback raised %s; the match is redacted",
-                    type(exc).__name__,
-                )
+                if type(exc) not in self._callback_failures:  # once per kind of exception
+                    self._callback_failures.add(type(exc))
+                    logging.getLogger("agentobs").warning(
+                        "agentobs: scrub_callback raised %s; the match is redacted",
+                        type(exc).__name__,
+                    )
                 decided = None
             if isinstance(decided, str):
                 replacement = decided
