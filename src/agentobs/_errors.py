@@ -37,45 +37,73 @@ logger.addFilter(_Scrubbed())
 RAISE_INTERNAL_ERRORS = False
 """Private switch for agentobs's own tests: re-raise internal errors instead of logging them."""
 
-KEYS_PER_KIND = 10
-"""Distinct warnings of one kind (the part of a ``warn_once`` key before the first ``:``,
-such as ``attr-long``) logged before the rest of that kind is only counted: 100,000
-distinct attribute keys give 10 warnings and a count, not 100,000 lines."""
-
 _warned: set[str] = set()
-_per_kind: dict[str, int] = {}
 _warned_lock = threading.Lock()
 
 
+MAX_WARNING_KEYS = 1000
+"""Distinct warnings remembered (and given); beyond them, one last warning says so. Keys
+often hold user input (a model name), so an unbounded set would grow with it."""
+
+_families: dict[str, int] = {}
+_family_limits: dict[str, int] = {}
+
+
 def warn_once(key: str, message: str, *args: object) -> bool:
-    """Log ``message`` as a warning the first time ``key`` is seen, and at most
-    :data:`KEYS_PER_KIND` distinct keys of each kind; return whether it logged."""
-    kind = key.partition(":")[0]
+    """Log ``message`` as a warning the first time ``key`` is seen; return whether it logged."""
     with _warned_lock:
         if key in _warned:
             return False
-        count = _per_kind.get(kind, 0) + 1
-        _per_kind[kind] = count
-        if count > KEYS_PER_KIND:
-            return False
-        _warned.add(key)
-    if count == KEYS_PER_KIND:
-        message += " (further warnings of this kind are not logged; see suppressed_warnings())"
+        if len(_warned) >= MAX_WARNING_KEYS:
+            if "" in _warned:
+                return False
+            _warned.add("")  # the marker of the last warning
+            message, args = (
+                "agentobs: %d distinct warnings were given; further ones are not logged",
+                (MAX_WARNING_KEYS,),
+            )
+        else:
+            _warned.add(key)
     logger.warning(message, *args)
     return True
 
 
-def suppressed_warnings() -> dict[str, int]:
-    """How many warnings of each kind were not logged (past the first distinct ones)."""
+def warn_some(family: str, limit: int, key: str, message: str, *args: object) -> bool:
+    """:func:`warn_once` for the first ``limit`` distinct keys of ``family`` (the first
+    unpriced models, say), then one warning that the others of the family are not logged."""
     with _warned_lock:
-        return {k: n - KEYS_PER_KIND for k, n in _per_kind.items() if n > KEYS_PER_KIND}
+        if key in _warned:
+            return False
+        seen = _families.get(family, 0)
+        _families[family] = seen + 1
+        _family_limits[family] = limit
+    if seen < limit:
+        return warn_once(key, message, *args)
+    if seen == limit:
+        return warn_once(
+            f"{family}:more",
+            "agentobs: more than %d distinct %s; the others are not logged one by one",
+            limit,
+            family,
+        )
+    return False
+
+
+def suppressed_warnings() -> dict[str, int]:
+    """How many distinct warnings of each :func:`warn_some` family were not logged."""
+    with _warned_lock:
+        return {
+            family: seen - _family_limits[family]
+            for family, seen in _families.items()
+            if seen > _family_limits[family]
+        }
 
 
 def reset_warnings() -> None:
     """Forget which warnings were given (used by ``agentobs.testing.reset``)."""
     with _warned_lock:
         _warned.clear()
-        _per_kind.clear()
+        _families.clear()
 
 
 @contextmanager

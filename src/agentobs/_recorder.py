@@ -14,7 +14,7 @@ from typing import Any
 from . import _names as n
 from . import _secrets
 from ._catalogue import CATALOGUE, VALUE_LIMIT, Instrument
-from ._errors import warn_once
+from ._errors import warn_once, warn_some
 
 _CACHE_LIMIT = 4096
 
@@ -64,7 +64,9 @@ class Recorder:
                 if value is None:
                     continue
                 if key not in self.allowed:
-                    warn_once(
+                    warn_some(
+                        "attributes a metric does not accept",
+                        10,
                         f"metric-attr:{name}:{key}",
                         "agentobs: metric %s does not accept attribute %r; dropped (put ids "
                         "and other unbounded values on spans)",
