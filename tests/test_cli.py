@@ -173,7 +173,9 @@ def test_doctor_defaults_are_fine_and_every_setting_is_listed(
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
     for f in fields(Settings):
-        if f.name not in ("sources", "otlp", "exporters"):
+        if f.name in ("span_batch", "log_batch"):
+            assert f"\n  {f.name}.max_export_batch_size " in out
+        elif f.name not in ("sources", "otlp", "exporters"):
             assert f"\n  {f.name} " in out
     for signal in ("traces", "metrics", "logs"):
         assert f"exporters.{signal}" in out
@@ -376,7 +378,8 @@ def test_doctor_environment_lists_variables_the_sdk_reads(
     text = capsys.readouterr().out
     environment = text.split("Environment (OTEL_*, AGENTOBS_*)", 1)[1].split("\n\n", 1)[0]
     assert "OTEL_RESOURCE_ATTRIBUTES=team=agents  -> resource attributes (read by" in environment
-    assert "OTEL_BSP_SCHEDULE_DELAY=500  -> the span batch processor (read by" in environment
+    # read and checked by agentobs itself (the SDK is handed the value)
+    assert "OTEL_BSP_SCHEDULE_DELAY=500  -> span_batch.schedule_delay_ms" in environment
     assert "OTEL_EXPORTER_OTLP_CLIENT_KEY=***  -> the OTLP exporters (read by" in environment
     assert "unused" not in environment
 

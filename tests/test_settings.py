@@ -217,7 +217,7 @@ def test_log_level_by_name_or_number() -> None:
         ({"protocol": "udp"}, "protocol=", "'grpc'"),
         ({"exporter": "jaeger"}, "exporter=", "otlp, console, local, none"),
         ({"exporter": ["local", "zipkin"]}, "exporter=", "otlp, console, local, none"),
-        ({"timeout": -1}, "timeout=", ">= 0"),
+        ({"timeout": -1}, "timeout=", "between 0 and 3600"),
         ({"sample_ratio": 1.5}, "sample_ratio=", "between 0.0 and 1.0"),
         ({"sample_ratio": -0.1}, "sample_ratio=", "between 0.0 and 1.0"),
         ({"log_level": "LOUD"}, "log_level=", "INFO"),

@@ -26,13 +26,17 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from . import _names as n
 from ._context import PERSONA_KEY, RUN_KEY
-from ._errors import internal_errors, warn_once
+from ._errors import internal_errors, warn_once, warn_some
 from ._names import PERSONA_CHATMODE, PERSONA_NAME
+from ._secrets import utf8
 from ._state import STATE
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_NAME = 256
+SOME = 10
+"""Distinct warnings given of each kind keyed by user input (an attribute name), before
+the rest are only counted (``agentobs._errors.suppressed_warnings()``)."""
 MAX_VALUE = 4096
 _set_span_in_context = trace.set_span_in_context
 _attach = otel_context.attach
@@ -44,7 +48,7 @@ _OK = n.STATUS_OK
 
 def clean_name(value: Any, what: str) -> str:
     """A usable name from whatever the caller passed (one warning when it had to change)."""
-    if type(value) is str and 0 < len(value) <= MAX_NAME:
+    if type(value) is str and 0 < len(value) <= MAX_NAME and value.isascii():
         return value
     if value is None or (isinstance(value, str) and not value):
         warn_once(f"name-empty:{what}", "agentobs: %s name is empty; using 'unknown'", what)
@@ -69,19 +73,37 @@ def clean_name(value: Any, what: str) -> str:
             f"name-long:{what}", "agentobs: %s name truncated to %d characters", what, MAX_NAME
         )
         text = text[:MAX_NAME]
-    return text
+    return text if text.isascii() else _utf8(text, what)
+
+
+def _utf8(text: str, what: str) -> str:
+    """``text``, with lone surrogates (``os.fsdecode`` of a name that is not UTF-8) spelled out:
+    one of them would make the exporter drop the whole batch it is in."""
+    clean = utf8(text)
+    if clean is not text:
+        warn_some(
+            "values with lone surrogates",
+            SOME,
+            f"surrogate:{what}",
+            "agentobs: %s holds characters that are not valid UTF-8 (lone surrogates); they "
+            "are recorded as \\udcXX escapes",
+            what,
+        )
+    return clean
 
 
 def _truncate(key: str, value: str) -> str:
     if len(value) > MAX_VALUE:
-        warn_once(
+        warn_some(
+            "over-long attribute values",
+            SOME,
             f"attr-long:{key}",
             "agentobs: attribute %r truncated to %d characters",
             key,
             MAX_VALUE,
         )
-        return value[:MAX_VALUE]
-    return value
+        value = value[:MAX_VALUE]
+    return value if value.isascii() else _utf8(value, f"attribute {key!r}")
 
 
 def _clean_value(key: str, value: Any) -> Any:
@@ -108,14 +130,18 @@ def _clean_value(key: str, value: Any) -> Any:
     try:
         text = repr(value)
     except Exception:
-        warn_once(
+        warn_some(
+            "attributes without a usable repr()",
+            SOME,
             f"attr-repr:{key}:{type(value).__name__}",
             "agentobs: attribute %r of type %s has no usable repr(); dropped",
             key,
             type(value).__name__,
         )
         return None
-    warn_once(
+    warn_some(
+        "attributes recorded as their repr()",
+        SOME,
         f"attr-type:{key}:{type(value).__name__}",
         "agentobs: attribute %r of type %s recorded as its repr()",
         key,

@@ -13,8 +13,27 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+
+class _Scrubbed(logging.Filter):
+    """Secrets out of agentobs's own log lines: a warning may quote a value it rejected
+    (an endpoint with ``user:password@``, an exception message)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from . import _secrets
+
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: let logging report it as usual
+            return True
+        cleaned = _secrets.text(message, "log")
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
 logger = logging.getLogger("agentobs")
 logger.addHandler(logging.NullHandler())
+logger.addFilter(_Scrubbed())
 
 RAISE_INTERNAL_ERRORS = False
 """Private switch for agentobs's own tests: re-raise internal errors instead of logging them."""
@@ -35,6 +54,7 @@ MAX_WARNING_KEYS = 1000
 often hold user input (a model name), so an unbounded set would grow with it."""
 
 _families: dict[str, int] = {}
+_family_limits: dict[str, int] = {}
 
 
 def warn_once(key: str, message: str, *args: object) -> bool:
@@ -64,6 +84,7 @@ def warn_some(family: str, limit: int, key: str, message: str, *args: object) ->
             return False
         seen = _families.get(family, 0)
         _families[family] = seen + 1
+        _family_limits[family] = limit
     if seen < limit:
         return warn_once(key, message, *args)
     if seen == limit:
@@ -74,6 +95,16 @@ def warn_some(family: str, limit: int, key: str, message: str, *args: object) ->
             family,
         )
     return False
+
+
+def suppressed_warnings() -> dict[str, int]:
+    """How many distinct warnings of each :func:`warn_some` family were not logged."""
+    with _warned_lock:
+        return {
+            family: seen - _family_limits[family]
+            for family, seen in _families.items()
+            if seen > _family_limits[family]
+        }
 
 
 def reset_warnings() -> None:

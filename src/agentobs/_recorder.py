@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from . import _names as n
+from . import _secrets
 from ._catalogue import CATALOGUE, VALUE_LIMIT, Instrument
-from ._errors import warn_once
+from ._errors import warn_once, warn_some
 
 _CACHE_LIMIT = 4096
 
@@ -74,12 +75,15 @@ class Recorder:
     def clean(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         clean: dict[str, Any] = {}
         name = self.instrument.name
+        scrubber = _secrets.ACTIVE  # label values are exported (and on /metrics) as they are
         with self._lock:
             for key, value in attributes.items():
                 if value is None:
                     continue
                 if key not in self.allowed:
-                    warn_once(
+                    warn_some(
+                        "attributes a metric does not accept",
+                        10,
                         f"metric-attr:{name}:{key}",
                         "agentobs: metric %s does not accept attribute %r; dropped (put ids "
                         "and other unbounded values on spans)",
@@ -89,6 +93,8 @@ class Recorder:
                     continue
                 if not isinstance(value, (str, bool, int, float)):
                     value = str(value)
+                if scrubber is not None and isinstance(value, str):
+                    value = scrubber.value(key, value)
                 seen = self._seen[key]
                 if value not in seen:
                     if len(seen) >= VALUE_LIMIT:

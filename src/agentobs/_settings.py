@@ -67,6 +67,43 @@ class OtlpTarget:
 
 
 @dataclass(frozen=True)
+class BatchOptions:
+    """How a batch processor exports (``OTEL_BSP_*`` for spans, ``OTEL_BLRP_*`` for logs),
+    read and checked here so that the SDK never reads a malformed value itself."""
+
+    max_export_batch_size: int = 512
+    schedule_delay_ms: float = 5000.0
+    export_timeout_ms: float = 30000.0
+
+    def kwargs(self, max_queue_size: int) -> dict[str, Any]:
+        """The SDK batch processor's keyword arguments (a batch never larger than the queue,
+        which the SDK refuses)."""
+        return {
+            "max_queue_size": max_queue_size,
+            "max_export_batch_size": min(self.max_export_batch_size, max_queue_size),
+            "schedule_delay_millis": self.schedule_delay_ms,
+            "export_timeout_millis": self.export_timeout_ms,
+        }
+
+
+LIMIT_VARS = (
+    "OTEL_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    "OTEL_SPAN_EVENT_COUNT_LIMIT",
+    "OTEL_SPAN_LINK_COUNT_LIMIT",
+    "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+)
+"""The SDK's span and log record limits: read here (a whole number >= 0, or ``unset``); a
+malformed one is warned about and left out, instead of making the SDK raise."""
+UNSET_LIMIT = -1
+
+
+@dataclass(frozen=True)
 class Settings:
     """The effective configuration, with where each value came from (``sources``)."""
 
@@ -98,6 +135,11 @@ class Settings:
     scrub_callback: Callable[..., Any] | None = None
     langfuse: LangfuseTarget | None = None
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    span_batch: BatchOptions = field(default_factory=BatchOptions)
+    log_batch: BatchOptions = field(default_factory=BatchOptions)
+    log_queue_size: int = 2048
+    limits: Mapping[str, int] = field(default_factory=dict)
+    """The valid ``OTEL_*_LIMIT`` values set (``UNSET_LIMIT`` for ``unset``)."""
     exemplar_filter: str = "always_off"
     """Which measurements may become exemplars in the MeterProvider agentobs builds
     (``OTEL_METRICS_EXEMPLAR_FILTER``). Off unless asked for: sampling them costs every
@@ -270,8 +312,35 @@ def _check_endpoint(value: str) -> str | None:
     return check_url(value, "http://127.0.0.1:4318")
 
 
+_LONGEST_WAIT_MS = 3_600_000.0
+"""Timeouts and intervals longer than an hour are mistakes (``inf`` makes every export fail)."""
+
+
 def _check_non_negative(value: float) -> str | None:
-    return None if value >= 0 else "expected a number of seconds >= 0"
+    if value >= 0 and value <= _LONGEST_WAIT_MS:  # NaN fails both
+        return None
+    return "expected a number of milliseconds between 0 and 3600000"
+
+
+def _check_millis(value: float) -> str | None:
+    if value > 0 and value <= _LONGEST_WAIT_MS:
+        return None
+    return "expected a number of milliseconds > 0 and at most 3600000"
+
+
+def _parse_limit(raw: str) -> int:
+    if raw.lower() == "unset":
+        return UNSET_LIMIT
+    value = parse_int(raw)
+    if not 0 <= value < 2**31:
+        raise ValueError("expected a whole number >= 0 and < 2**31, or 'unset'")
+    return value
+
+
+def _check_certificate(path: str) -> str | None:
+    if not path or (os.path.isfile(path) and os.access(path, os.R_OK)):
+        return None
+    return "no readable certificate file there; expected the path of a PEM file"
 
 
 def _check_ratio(value: float) -> str | None:
@@ -284,6 +353,15 @@ def _check_port(value: int) -> str | None:
 
 def _check_positive(value: int) -> str | None:
     return None if value > 0 else "expected a whole number > 0"
+
+
+MAX_QUEUE_SIZE = 1_000_000
+
+
+def _check_queue(value: int) -> str | None:
+    if 0 < value <= MAX_QUEUE_SIZE:
+        return None
+    return f"expected a whole number > 0 and at most {MAX_QUEUE_SIZE:,}"
 
 
 def _level(raw: str | int) -> int:
@@ -354,12 +432,22 @@ def resolve(
         "protocol", protocol, ["OTEL_EXPORTER_OTLP_PROTOCOL"], str, "http/protobuf", check_proto
     )
     base = r.value("endpoint", endpoint, ["OTEL_EXPORTER_OTLP_ENDPOINT"], str, "", _check_endpoint)
+    if exporter is not None and not (
+        isinstance(exporter, str)
+        or (isinstance(exporter, (list, tuple)) and all(isinstance(e, str) for e in exporter))
+    ):
+        raise ValueError(
+            f"agentobs.configure(exporter={exporter!r}): expected a name or a list of names "
+            f"among {', '.join(EXPORTERS)}"
+        )
     arg_exporters = None if exporter is None else _parse_exporters(exporter)
     if arg_exporters is not None and (problem := _check_exporters(arg_exporters)):
         raise ValueError(f"agentobs.configure(exporter={exporter!r}): {problem}")
 
-    if timeout is not None and not timeout >= 0:
-        raise ValueError(f"agentobs.configure(timeout={timeout!r}): expected seconds >= 0")
+    if timeout is not None and not 0 <= timeout <= _LONGEST_WAIT_MS / 1000:
+        raise ValueError(
+            f"agentobs.configure(timeout={timeout!r}): expected seconds between 0 and 3600"
+        )
     exporters: dict[str, tuple[str, ...]] = {}
     otlp: dict[str, OtlpTarget] = {}
     for signal in SIGNALS:
@@ -429,7 +517,9 @@ def resolve(
             f"{signal}.insecure", insecure, env_names, parse_bool, target.startswith("http://")
         )
         env_names = [f"OTEL_EXPORTER_OTLP_{up}_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"]
-        sig_cert = r.value(f"{signal}.certificate", certificate, env_names, str, "")
+        sig_cert = r.value(
+            f"{signal}.certificate", certificate, env_names, str, "", _check_certificate
+        )
         otlp[signal] = OtlpTarget(
             endpoint=target,
             protocol=sig_proto,
@@ -507,7 +597,7 @@ def resolve(
         ["OTEL_METRIC_EXPORT_INTERVAL"],
         parse_float,
         60_000.0,
-        lambda v: None if v > 0 else "expected milliseconds > 0",
+        _check_millis,
     )
     queue = r.value(
         "max_queue_size",
@@ -515,8 +605,25 @@ def resolve(
         ["OTEL_BSP_MAX_QUEUE_SIZE"],
         parse_int,
         2048,
-        _check_positive,
+        _check_queue,
     )
+    log_queue = r.value(
+        "log_queue_size",
+        max_queue_size,
+        ["OTEL_BLRP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_QUEUE_SIZE"],
+        parse_int,
+        2048,
+        _check_queue,
+    )
+    span_batch = _batch_options(r, "span_batch", "OTEL_BSP", queue)
+    log_batch = _batch_options(r, "log_batch", "OTEL_BLRP", log_queue)
+    limits = {}
+    for limit in LIMIT_VARS:
+        value = r.value(
+            f"limits.{limit}", None, [limit], _parse_limit, None, default_text="(the SDK's)"
+        )
+        if value is not None:
+            limits[limit] = value
     bridge_logs = r.value("logs", logs, ["AGENTOBS_LOGS"], parse_bool, True)
     level = r.value(
         "log_level",
@@ -565,9 +672,48 @@ def resolve(
             langfuse=langfuse,
             prices=prices,
         ),
+        span_batch=span_batch,
+        log_batch=log_batch,
+        log_queue_size=log_queue,
+        limits=limits,
         exemplar_filter=exemplars,
         sources=r.sources,
     )
+
+
+def _batch_options(r: _Resolver, name: str, prefix: str, queue: int) -> BatchOptions:
+    """The batch options of one signal from ``{prefix}_*`` (the batch size at most the
+    queue: a larger one is warned about and the default used)."""
+    default = BatchOptions()
+    size = r.value(
+        f"{name}.max_export_batch_size",
+        None,
+        [f"{prefix}_MAX_EXPORT_BATCH_SIZE"],
+        parse_int,
+        min(default.max_export_batch_size, queue),
+        lambda v: (
+            None
+            if 0 < v <= queue
+            else f"expected a whole number > 0 and <= {queue} (the queue size)"
+        ),
+    )
+    delay = r.value(
+        f"{name}.schedule_delay_ms",
+        None,
+        [f"{prefix}_SCHEDULE_DELAY"],
+        parse_float,
+        default.schedule_delay_ms,
+        _check_millis,
+    )
+    timeout = r.value(
+        f"{name}.export_timeout_ms",
+        None,
+        [f"{prefix}_EXPORT_TIMEOUT"],
+        parse_float,
+        default.export_timeout_ms,
+        _check_millis,
+    )
+    return BatchOptions(size, delay, timeout)
 
 
 def _parse_port_env(raw: str) -> int:

@@ -61,7 +61,23 @@ class JsonFormatter(logging.Formatter):
             attributes["exception.message"] = str(record.exc_info[1])
             attributes["exception.stacktrace"] = self.formatException(record.exc_info)
         document["attributes"] = attributes
+        scrubber = _scrubber()
+        if scrubber is not None:  # secrets out of this exit too, as out of the exporters
+            document["body"] = scrubber.text("body", str(document["body"]))
+            for key, value in attributes.items():
+                attributes[key] = scrubber.value(key, value)
         return json.dumps(document, default=repr)
+
+
+def _scrubber() -> Any:
+    """The configured scrubber; the default patterns before ``configure()``; None when
+    ``configure(scrubbing=False)`` turned scrubbing off."""
+    from . import _secrets
+    from ._state import STATE
+
+    if STATE.settings is not None and not STATE.settings.scrubbing:
+        return None
+    return _secrets.ACTIVE or _secrets.default()
 
 
 class _NotOurExporters(logging.Filter):

@@ -5,15 +5,32 @@ Only :func:`agentobs.configure` imports this module: the hot path never sees an 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter
 from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
+from .._errors import warn_once
 from .._settings import OtlpTarget, Settings
 from .localfiles import LocalLogExporter, LocalMetricExporter, LocalSpanExporter
 from .selfmetrics import CountedLogExporter, CountedMetricExporter, CountedSpanExporter, Counts
+
+
+class _HeaderValuesHidden(logging.Filter):
+    """The OTLP exporters parse ``OTEL_EXPORTER_OTLP_*HEADERS`` themselves and log each
+    malformed entry whole, credentials included: keep the warning, hide the entry."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Header format invalid") and record.args:
+            record.args = ("<hidden: it may hold credentials>",)
+        return True
+
+
+_HEADER_LOGGER = logging.getLogger("opentelemetry.util.re")  # parse_env_headers
+if not any(isinstance(f, _HeaderValuesHidden) for f in _HEADER_LOGGER.filters):
+    _HEADER_LOGGER.addFilter(_HeaderValuesHidden())
 
 _OTLP_CLASSES = {
     ("traces", "grpc"): (
@@ -57,8 +74,17 @@ def _otlp(signal: str, target: OtlpTarget) -> Any:
         if target.compression == "gzip":
             kwargs["compression"] = grpc.Compression.Gzip
         if target.certificate and not target.insecure:
-            with open(target.certificate, "rb") as cert:
-                kwargs["credentials"] = grpc.ssl_channel_credentials(cert.read())
+            try:
+                with open(target.certificate, "rb") as cert:
+                    kwargs["credentials"] = grpc.ssl_channel_credentials(cert.read())
+            except OSError as exc:  # checked at configure(); gone since
+                warn_once(
+                    f"certificate:{target.certificate}",
+                    "agentobs: cannot read the certificate %s (%s); the system's CA "
+                    "certificates are used",
+                    target.certificate,
+                    exc.strerror or exc,
+                )
     else:
         from opentelemetry.exporter.otlp.proto.http import Compression
 

@@ -30,7 +30,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from .. import _hooks
+from .. import _hooks, _secrets
 from .. import _names as n
 from .._errors import logger, warn_once
 
@@ -180,6 +180,9 @@ class Scores:
             return
         trace_id = format(context.trace_id, "032x")
         span_id = format(context.span_id, "016x")
+        scrubber = _secrets.ACTIVE
+        if reason and scrubber is not None:
+            reason = scrubber.text("comment", reason)
         self.client.create_score(
             name=name,
             value=1.0 if passed else 0.0,

@@ -4,8 +4,9 @@ Each line is one OTLP export request in the JSON encoding of the OpenTelemetry f
 specification (hex trace and span ids, lowerCamelCase fields), so the Collector's
 ``otlpjsonfile`` receiver can replay it into any backend. ``traces.jsonl`` is the file being
 written; when it passes the size cap it becomes ``traces.1.jsonl`` and older ones shift up to
-``traces.{backups}.jsonl``. A directory that cannot be written gives one warning and the
-signal is dropped; the application carries on.
+``traces.{backups}.jsonl``. A directory that cannot be written, or a full disk, gives one
+warning; what cannot be written is counted and dropped, never half a line is left, and
+writing resumes when it can. The application carries on.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
@@ -30,7 +31,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from .._errors import warn_once
+from .._errors import logger, warn_once
 
 FILE_NAMES = {"traces": "traces.jsonl", "metrics": "metrics.jsonl", "logs": "logs.jsonl"}
 DEFAULT_BACKUPS = 3
@@ -48,57 +49,116 @@ def rotated_files(directory: Path, signal: str) -> list[Path]:
     return [p for _, p in sorted(numbered, reverse=True)] + ([current] if current.exists() else [])
 
 
+_FAILING_DIRS: set[Path] = set()
+_FAILING_LOCK = threading.Lock()
+
+
 class JsonLinesWriter:
-    """Appends JSON lines to a file, rotating it when it passes ``max_bytes``."""
+    """Appends JSON lines to a file, rotating it when it passes ``max_bytes``.
+
+    Each line goes to the file in one ``write`` call of the OS (no buffer that could flush
+    half of it later). When a write fails (disk full, directory not writable), what was
+    written of that line is cut off again, so the file never ends in half a line; the
+    records of the line are counted in :attr:`lost`, one warning says so, and the next
+    write tries again: writing resumes by itself when space returns.
+    """
+
+    _os_write = staticmethod(os.write)
+    """The OS write (a test puts a failing one here to stand for a full disk)."""
 
     def __init__(self, path: Path, max_bytes: int, backups: int = DEFAULT_BACKUPS) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.backups = backups
         self._lock = threading.Lock()
-        self._stream: IO[str] | None = None
+        self._fd: int | None = None
         self._size = 0
-        self._broken = False
+        self._failing: str | None = None  # why the last write failed, until one succeeds
+        self.lost = 0
+        """Records (spans, log records, data points) that could not be written."""
+        self.lost_since_failure = 0
         _at_fork(self)
 
     def write(self, document: dict[str, Any]) -> bool:
         """Write one document as a line; False (after one warning) if the file is unusable."""
         return self.write_line(json.dumps(document, separators=(",", ":")))
 
-    def write_line(self, text: str) -> bool:
-        """Write one line of JSON (ASCII, as ``json.dumps`` writes it, without the newline)."""
-        line = text + "\n"
+    def write_line(self, text: str, records: int = 1) -> bool:
+        """Write one line of JSON (ASCII, as ``json.dumps`` writes it, without the newline)
+        holding ``records`` records; False when it could not be written (they are lost)."""
+        line = (text + "\n").encode("utf-8")
         with self._lock:
-            if self._broken:
-                return False
             try:
-                stream = self._stream or self._open()
+                fd = self._fd if self._fd is not None else self._open()
                 if self._size and self._size + len(line) > self.max_bytes:
-                    stream = self._rotate()
-                stream.write(line)
-                stream.flush()
-                self._size += len(line)  # ASCII: one byte per character
+                    fd = self._rotate()
+                self._write(fd, line)
             except OSError as exc:
-                self._broken = True
-                warn_once(  # once per directory, not once per signal file in it
-                    f"local:{self.path.parent}",
-                    "agentobs: cannot write %s (%s); telemetry is not recorded locally there. "
-                    "Set AGENTOBS_LOCAL_DIR or configure(local_dir=...) to a writable directory.",
-                    self.path,
-                    exc,
-                )
+                self._lose(records, exc)
                 return False
+            if self._failing is not None:
+                self._recovered()
         return True
 
-    def _open(self) -> IO[str]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
-        self._size = self._stream.tell()
-        return self._stream
+    def _write(self, fd: int, line: bytes) -> None:
+        view = memoryview(line)
+        written = 0
+        try:
+            while written < len(line):
+                written += self._os_write(fd, view[written:])
+        except OSError:
+            if written:  # never leave half a line behind
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, self._size)
+            raise
+        self._size += len(line)
 
-    def _rotate(self) -> IO[str]:
-        assert self._stream is not None
-        self._stream.close()
+    def _lose(self, records: int, exc: OSError) -> None:
+        self.lost += records
+        self.lost_since_failure += records
+        if self._failing is None:
+            self._failing = exc.strerror or str(exc)
+            with _FAILING_LOCK:  # one warning per directory, not per signal file in it
+                known = self.path.parent in _FAILING_DIRS
+                _FAILING_DIRS.add(self.path.parent)
+            if known:
+                return
+            logger.warning(
+                "agentobs: cannot write %s (%s); telemetry is not recorded locally there "
+                "until it can be written again (lost records are counted). Free space, or "
+                "set AGENTOBS_LOCAL_DIR or configure(local_dir=...) to a writable directory.",
+                self.path,
+                self._failing,
+            )
+        if self._fd is not None and not self._size:  # nothing of ours in it: reopen later
+            self._close()
+
+    def _recovered(self) -> None:
+        with _FAILING_LOCK:
+            _FAILING_DIRS.discard(self.path.parent)
+        logger.info(
+            "agentobs: writing %s again; %d record(s) were lost while it could not be written (%s)",
+            self.path,
+            self.lost_since_failure,
+            self._failing,
+        )
+        self._failing = None
+        self.lost_since_failure = 0
+
+    def _open(self) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._fd = fd
+        self._size = os.fstat(fd).st_size
+        if self._size:  # another process may have stopped in the middle of a line
+            with open(self.path, "rb") as existing:
+                existing.seek(self._size - 1)
+                if existing.read(1) != b"\n":
+                    self._write(fd, b"\n")
+        return fd
+
+    def _rotate(self) -> int:
+        self._close()
         stem = self.path.name.removesuffix(".jsonl")
         for index in range(self.backups - 1, 0, -1):
             older = self.path.with_name(f"{stem}.{index}.jsonl")
@@ -117,23 +177,30 @@ class JsonLinesWriter:
 
     def _after_fork_in_child(self) -> None:
         # The parent's lock may have been held by a thread that does not exist here: a new
-        # one; the child writes through a file of its own (same path, appending).
-        held = getattr(self, "_held_at_fork", False)
+        # one; the child writes through a file descriptor of its own (same path, appending).
+        # Every line is one os.write, so nothing half written is buffered here.
         self._lock = threading.Lock()
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            with contextlib.suppress(OSError, ValueError):
-                if held:  # its buffer is empty: every write flushes
-                    stream.close()
-                else:  # a write was under way: its half line must never reach the file
-                    os.close(stream.fileno())
+        self._close()
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
 
     def close(self) -> None:
-        """Close the file; later writes reopen it."""
+        """Close the file; later writes reopen it. Says (info) how much was lost if writing
+        never recovered: the failure itself was warned about."""
         with self._lock:
-            if self._stream is not None:
-                self._stream.close()
-                self._stream = None
+            self._close()
+            if self._failing is not None and self.lost_since_failure:
+                logger.info(
+                    "agentobs: %d record(s) could not be written to %s (%s)",
+                    self.lost_since_failure,
+                    self.path,
+                    self._failing,
+                )
+                self.lost_since_failure = 0
 
 
 def _at_fork(writer: JsonLinesWriter) -> None:
@@ -180,7 +247,19 @@ class _LocalFile:
         except Exception as exc:  # a bad attribute value must not stop the pipeline
             warn_once(f"local-encode:{type(exc).__name__}", "agentobs: cannot encode %s", exc)
             return False
-        return self.writer.write_line(line)
+        return self.writer.write_line(line, _records(data))
+
+
+def _records(data: Any) -> int:
+    """How many spans or log records a batch holds, or data points for metrics."""
+    if isinstance(data, MetricsData):
+        return sum(
+            len(metric.data.data_points)
+            for rm in data.resource_metrics
+            for sm in rm.scope_metrics
+            for metric in sm.metrics
+        )
+    return len(data)
 
 
 class LocalSpanExporter(SpanExporter):

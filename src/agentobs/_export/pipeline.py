@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .. import _secrets
 from .._commands import report_command
 from .._errors import logger, warn_once
 from .._settings import Settings, resolve
@@ -31,6 +32,7 @@ _DEFAULT_TIMEOUT = 5.0
 
 # Loggers of the SDK and exporters that repeat one warning per dropped item or failed batch.
 _NOISY_LOGGERS = (
+    "opentelemetry.attributes",  # one warning per attribute dropped past a span's limit
     "opentelemetry.sdk._shared_internal",
     "opentelemetry.sdk.trace.export",
     "opentelemetry.sdk._logs._internal.export",
@@ -127,6 +129,7 @@ class _Pipeline:
         """The shutdown line: exact figures of what was exported, dropped and failed."""
         for name in _NOISY_LOGGERS:
             logging.getLogger(name).removeFilter(self.noise_filter)
+        _secrets.ACTIVE = None
         if self.counts.signals:
             from .selfmetrics import log_summary
 
@@ -335,7 +338,16 @@ def _resource(settings: Settings) -> Any:
         attributes["service.version"] = settings.service_version
     if settings.environment:
         attributes["deployment.environment.name"] = settings.environment
-    return Resource.create(attributes)
+    try:
+        return Resource.create(attributes)
+    except Exception as exc:  # e.g. an unknown OTEL_EXPERIMENTAL_RESOURCE_DETECTORS entry
+        logger.warning(
+            "agentobs: the resource detectors failed (%s: %s); the resource has only the "
+            "attributes configured",
+            type(exc).__name__,
+            exc,
+        )
+        return Resource(attributes)
 
 
 def _start_prometheus(settings: Settings, pipeline: _Pipeline) -> Any:
@@ -393,12 +405,64 @@ def prometheus_address() -> str | None:
     return _host_port(*pipeline.prometheus_address)
 
 
-_DEFAULT_EXPORT_BATCH_SIZE = 512
+_DEFAULT_LIMIT = 128  # the SDK's default count limits
 
 
-def _export_batch_size(max_queue_size: int) -> int | None:
-    """The SDK refuses an export batch larger than the queue; None keeps the SDK default."""
-    return None if max_queue_size >= _DEFAULT_EXPORT_BATCH_SIZE else max_queue_size
+def _limit(limits: Mapping[str, int], name: str, default: int) -> int:
+    """One limit the SDK takes as an argument (``-1`` is ``SpanLimits.UNSET``: no limit)."""
+    return limits.get(name, default)
+
+
+def _span_limits(settings: Settings) -> Any:
+    """The span limits of the ``OTEL_*_LIMIT`` variables, every one given explicitly: the
+    SDK reads a limit that is not given from the environment itself, and raises on a
+    malformed one (those were warned about and left out of ``settings.limits``)."""
+    from opentelemetry.sdk.trace import SpanLimits
+
+    limits = settings.limits
+    count = _limit(limits, "OTEL_ATTRIBUTE_COUNT_LIMIT", _DEFAULT_LIMIT)
+    length = _limit(limits, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", SpanLimits.UNSET)
+    return SpanLimits(
+        max_attributes=count,
+        max_events=_limit(limits, "OTEL_SPAN_EVENT_COUNT_LIMIT", _DEFAULT_LIMIT),
+        max_links=_limit(limits, "OTEL_SPAN_LINK_COUNT_LIMIT", _DEFAULT_LIMIT),
+        max_span_attributes=_limit(limits, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", count),
+        max_event_attributes=_limit(limits, "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", count),
+        max_link_attributes=_limit(limits, "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", count),
+        max_attribute_length=length,
+        max_span_attribute_length=_limit(limits, "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", length),
+    )
+
+
+def _log_limits(settings: Settings) -> Any:
+    """The log record limits, every one given explicitly (see :func:`_span_limits`)."""
+    from opentelemetry.sdk._logs import LogRecordLimits
+
+    limits = settings.limits
+    count = _limit(limits, "OTEL_ATTRIBUTE_COUNT_LIMIT", _DEFAULT_LIMIT)
+    length = _limit(limits, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", LogRecordLimits.UNSET)
+    return LogRecordLimits(
+        max_attributes=count,
+        max_attribute_length=length,
+        max_log_record_attributes=_limit(limits, "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", count),
+        max_log_record_attribute_length=_limit(
+            limits, "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", length
+        ),
+    )
+
+
+def _global_provider(get: Callable[[], Any], what: str) -> Any:
+    """The application's global provider, or None when none is set or the one named by
+    ``OTEL_PYTHON_*_PROVIDER`` cannot be loaded (one warning: agentobs builds its own)."""
+    try:
+        return get()
+    except Exception as exc:
+        logger.warning(
+            "agentobs: cannot load the %s named by the environment (%s); agentobs builds its own",
+            what,
+            f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+        )
+        return None
 
 
 def _build(
@@ -421,22 +485,33 @@ def _build(
 
     if settings.system_metrics:
         _check_system_metrics()
+    from . import scrub as _scrub
+
+    # Secrets out of every span, log record and data point before any exporter sees them.
+    cleaner = _scrub.cleaner(settings)
+    scrubber = cleaner.scrubber
     pipeline = _Pipeline(settings, None, None, None, owned=set())
-    readers: list[Any] = list(extra_metric_readers)
+    readers: list[Any] = [_scrub.scrub_reader(scrubber, r) for r in extra_metric_readers]
     if settings.prometheus_port is not None:
         prometheus_reader = _start_prometheus(settings, pipeline)
         if prometheus_reader is not None:
-            readers.append(prometheus_reader)
+            readers.append(_scrub.scrub_reader(scrubber, prometheus_reader))
     interval_ms = settings.metric_export_interval * 1000
     counts = pipeline.counts
     for metric_exporter in _exporters.build(settings, "metrics", counts):
         readers.append(
-            PeriodicExportingMetricReader(metric_exporter, export_interval_millis=interval_ms)
+            PeriodicExportingMetricReader(
+                _scrub.metric_exporter(scrubber, metric_exporter),
+                export_interval_millis=interval_ms,
+            )
         )
-    queue, batch = settings.max_queue_size, _export_batch_size(settings.max_queue_size)
-    from . import scrub as _scrub
-
-    cleaner = _scrub.cleaner(settings)  # secrets out of every span before any exporter
+    # The SDK's parts look the global MeterProvider up for their own metrics; one named by
+    # OTEL_PYTHON_METER_PROVIDER that cannot be loaded would make each of them raise.
+    sdk_meter: dict[str, Any] = {}
+    if _global_provider(metrics.get_meter_provider, "MeterProvider") is None:
+        sdk_meter["meter_provider"] = metrics.NoOpMeterProvider()
+    span_batch = {**settings.span_batch.kwargs(settings.max_queue_size), **sdk_meter}
+    log_batch = {**settings.log_batch.kwargs(settings.log_queue_size), **sdk_meter}
     try:
         span_exporters = _exporters.build(settings, "traces", counts)
         if settings.langfuse is not None:
@@ -453,17 +528,13 @@ def _build(
             )
         span_processors: list[Any] = []
         for exporter in span_exporters:
-            span_processor = BatchSpanProcessor(
-                _scrub.exporter(cleaner, exporter),
-                max_queue_size=queue,
-                max_export_batch_size=batch,
-            )
+            span_processor = BatchSpanProcessor(_scrub.exporter(cleaner, exporter), **span_batch)
             count_processor(span_processor, counts, "traces", "batching_span_processor")
             span_processors.append(span_processor)
-        log_processors = list(extra_log_processors)
+        log_processors = _scrub.log_processors(scrubber, extra_log_processors)
         for log_exporter in _exporters.build(settings, "logs", counts):
             log_processor = BatchLogRecordProcessor(
-                log_exporter, max_queue_size=queue, max_export_batch_size=batch
+                _scrub.log_exporter(scrubber, log_exporter), **log_batch
             )
             count_processor(log_processor, counts, "logs", "batching_log_processor")
             log_processors.append(log_processor)
@@ -476,12 +547,16 @@ def _build(
     adopted = []
     release_globals()
 
-    tracer_provider = trace.get_tracer_provider()
+    tracer_provider = _global_provider(trace.get_tracer_provider, "TracerProvider")
     if isinstance(tracer_provider, TracerProvider):
         adopted.append("TracerProvider")
     else:
         tracer_provider = TracerProvider(
-            resource=resource, sampler=_sampler(settings), shutdown_on_exit=False
+            resource=resource,
+            sampler=_sampler(settings),
+            shutdown_on_exit=False,
+            span_limits=_span_limits(settings),
+            **sdk_meter,
         )
         trace.set_tracer_provider(tracer_provider)
         pipeline.owned.add("traces")
@@ -496,7 +571,7 @@ def _build(
     for span_processor in span_processors:
         tracer_provider.add_span_processor(span_processor)
 
-    meter_provider = metrics.get_meter_provider()
+    meter_provider = None if sdk_meter else metrics.get_meter_provider()
     if isinstance(meter_provider, MeterProvider):
         adopted.append("MeterProvider")
         if readers:
@@ -517,11 +592,16 @@ def _build(
         pipeline.owned.add("metrics")
         _OUR_PROVIDERS.add(meter_provider)
 
-    logger_provider = _logs.get_logger_provider()
+    logger_provider = _global_provider(_logs.get_logger_provider, "LoggerProvider")
     if isinstance(logger_provider, LoggerProvider):
         adopted.append("LoggerProvider")
     else:
-        logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+        logger_provider = LoggerProvider(
+            resource=resource,
+            shutdown_on_exit=False,
+            log_record_limits=_log_limits(settings),
+            **sdk_meter,
+        )
         _logs.set_logger_provider(logger_provider)
         pipeline.owned.add("logs")
         _OUR_PROVIDERS.add(logger_provider)
@@ -546,6 +626,7 @@ def _build(
         pipeline.system_metrics = _start_system_metrics(meter_provider)
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).addFilter(pipeline.noise_filter)
+    _secrets.ACTIVE = scrubber
     return pipeline
 
 
@@ -564,13 +645,14 @@ def release_globals(*, only_ours: bool = True) -> None:
     from opentelemetry import _logs, metrics, trace
     from opentelemetry.util._once import Once
 
-    if not only_ours or trace.get_tracer_provider() in _OUR_PROVIDERS:
+    # The globals as they are: the getters would load OTEL_PYTHON_*_PROVIDER (and raise).
+    if not only_ours or trace._TRACER_PROVIDER in _OUR_PROVIDERS:
         trace._TRACER_PROVIDER_SET_ONCE = Once()
         trace._TRACER_PROVIDER = None
-    if not only_ours or metrics.get_meter_provider() in _OUR_PROVIDERS:
+    if not only_ours or metrics._internal._METER_PROVIDER in _OUR_PROVIDERS:
         metrics._internal._METER_PROVIDER_SET_ONCE = Once()
         metrics._internal._METER_PROVIDER = None
-    if not only_ours or _logs.get_logger_provider() in _OUR_PROVIDERS:
+    if not only_ours or _logs._internal._LOGGER_PROVIDER in _OUR_PROVIDERS:
         _logs._internal._LOGGER_PROVIDER_SET_ONCE = Once()
         _logs._internal._LOGGER_PROVIDER = None
 

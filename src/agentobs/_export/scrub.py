@@ -23,54 +23,21 @@ dropped (one warning) rather than exported uncleaned.
 
 from __future__ import annotations
 
-import functools
-import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import copy
+import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
+from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Status
 
 from .. import _names as n
 from .._errors import warn_once
-
-_SECRET_VALUE = r"[^\s\"'\\&,;}<>]{3,}"
-DEFAULT_PATTERNS: tuple[tuple[str, str], ...] = (
-    (
-        "private key",
-        r"-----BEGIN[A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END[A-Z ]*PRIVATE KEY-----|\Z)",
-    ),
-    ("bearer token", r"(?i:\bbearer\s+)(?P<v>[A-Za-z0-9._~+/=-]{8,})"),
-    ("basic credentials", r"(?i:\bbasic\s+)(?P<v>[A-Za-z0-9+/]{8,}={0,2})"),
-    ("API key", r"\b(?:sk|rk)-[A-Za-z0-9_-]{16,}"),
-    ("API key", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
-    ("API key", r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})"),
-    ("API key", r"\bAIza[0-9A-Za-z_-]{35}"),
-    ("API key", r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
-    ("token", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
-    (
-        "password",
-        r"(?i:\b(?:password|passwd|pwd|passphrase)[\"']?\s*[:=]\s*[\"']?)"
-        rf"(?P<v>{_SECRET_VALUE})",
-    ),
-    (
-        "secret",
-        r"(?i:\b(?:secret|client_secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token"
-        rf"|refresh[_-]?token|private[_-]?key)[\"']?\s*[:=]\s*[\"']?)(?P<v>{_SECRET_VALUE})",
-    ),
-    ("password", r"(?<=://)[^/\s:@]{1,64}:(?P<v>[^/\s@]{1,256})(?=@)"),
-)  # fmt: skip
-"""(what it is, regex): the secrets every span is cleaned of. A group ``v`` marks the part
-replaced (the rest, such as ``password=``, is kept)."""
-
-SECRET_KEY = re.compile(
-    r"(?i)(password|passwd|passphrase|secret|api[._-]?key|apikey|authorization"
-    r"|auth[._-]?token|access[._-]?token|refresh[._-]?token|private[._-]?key|credential"
-    r"|cookie|session[._-]?token)"
-)
-"""Attribute keys whose whole value is a secret."""
+from .._secrets import DEFAULT_PATTERNS, SECRET_KEY, Scrubber, ScrubMatch, marker
 
 CONTENT_KEYS = frozenset(
     {
@@ -116,143 +83,9 @@ CONTENT_EVENTS = frozenset(
 )
 
 
-_ANCHORS = (
-    "-----begin",
-    "bearer",
-    "basic",
-    "sk-",
-    "rk-",
-    "akia",
-    "asia",
-    "ghp_",
-    "gho_",
-    "ghu_",
-    "ghs_",
-    "ghr_",
-    "github_pat_",
-    "aiza",
-    "xox",
-    "eyj",
-    "pass",
-    "pwd",
-    "secret",
-    "api",
-    "token",
-    "private",
-    "://",
-)
-"""Lowercase text that every default pattern's match contains: a string with none of them is
-clean, found with fast substring searches instead of running the patterns."""
-
-
 def is_content(key: str) -> bool:
     """Whether attribute ``key`` holds prompt or completion content (any instrumentation)."""
     return key in CONTENT_KEYS or key.startswith(CONTENT_PREFIXES)
-
-
-def marker(kind: str) -> str:
-    """What replaces a secret: says what was removed, never any of it."""
-    return f"[REDACTED {kind}]"
-
-
-@dataclass(frozen=True)
-class ScrubMatch:
-    """A possible secret, as the ``scrub_callback`` sees it: the attribute key (or ``span
-    name``, ``status``), what kind of secret, and the matched text."""
-
-    key: str
-    kind: str
-    text: str
-
-
-Callback = Callable[[ScrubMatch], Any]
-
-
-class Scrubber:
-    """Cleans strings of secrets (default patterns, user patterns, an optional callback)."""
-
-    def __init__(
-        self, patterns: Sequence[tuple[str, str]] = (), callback: Callback | None = None
-    ) -> None:
-        every = list(DEFAULT_PATTERNS) + [(name, pattern) for name, pattern in patterns]
-        self.patterns = [(kind, re.compile(pattern)) for kind, pattern in every]
-        self.any = re.compile("|".join(f"(?:{p})" for _, p in _ungrouped(every)))
-        self.user = (
-            re.compile("|".join(f"(?:{p})" for _, p in _ungrouped(patterns))) if patterns else None
-        )
-        self.callback = callback
-        self.known_clean: set[str] = set()
-        self._secret_keys: dict[str, bool] = {}
-
-    def secret_key(self, key: str) -> bool:
-        """Whether ``key`` names a secret (cached per key)."""
-        found = self._secret_keys.get(key)
-        if found is None:
-            found = bool(SECRET_KEY.search(key))
-            if len(self._secret_keys) < 4096:
-                self._secret_keys[key] = found
-        return found
-
-    def text(self, key: str, value: str) -> str:
-        """``value`` with every secret replaced by its marker."""
-        if value in self.known_clean:
-            return value
-        if not self._suspect(value):
-            if len(value) <= 256:
-                if len(self.known_clean) > 8192:
-                    self.known_clean.clear()
-                self.known_clean.add(value)
-            return value
-        for kind, pattern in self.patterns:
-            value = pattern.sub(functools.partial(self._replace, key, kind), value)
-        return value
-
-    def _suspect(self, value: str) -> bool:
-        """Whether ``value`` may hold a secret (cheap: substrings first, patterns after)."""
-        lowered = value.lower()
-        for anchor in _ANCHORS:
-            if anchor in lowered:
-                return bool(self.any.search(value))
-        return self.user is not None and bool(self.user.search(value))
-
-    def _replace(self, key: str, kind: str, match: re.Match[str]) -> str:
-        whole = match.group(0)
-        secret = match.group("v") if "v" in match.re.groupindex else whole
-        if secret is None:
-            return whole
-        replacement = marker(kind)
-        if self.callback is not None:
-            try:
-                decided = self.callback(ScrubMatch(key, kind, secret))
-            except Exception as exc:
-                warn_once(
-                    f"scrub-callback:{type(exc).__name__}",
-                    "agentobs: scrub_callback raised %s; the match is redacted",
-                    type(exc).__name__,
-                )
-                decided = None
-            if isinstance(decided, str):
-                replacement = decided
-        start = match.start("v") - match.start() if secret is not whole else 0
-        return whole[:start] + replacement + whole[start + len(secret) :]
-
-    def value(self, key: str, value: Any) -> Any:
-        """An attribute value cleaned: strings and lists of strings; the rest as it is."""
-        if type(value) is str:
-            if self.secret_key(key) and value:
-                return marker(f"value of {key}")
-            return self.text(key, value)
-        if isinstance(value, (list, tuple)) and value and type(value[0]) is str:
-            if self.secret_key(key):
-                return [marker(f"value of {key}")] * len(value)
-            cleaned = [self.text(key, v) if type(v) is str else v for v in value]
-            return value if all(a is b for a, b in zip(cleaned, value, strict=True)) else cleaned
-        return value
-
-
-def _ungrouped(patterns: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The patterns with named groups made anonymous (so they can be joined into one)."""
-    return [(kind, re.sub(r"\(\?P<\w+>", "(", p)) for kind, p in patterns]
 
 
 class SpanCleaner:
@@ -352,16 +185,8 @@ class SpanCleaner:
 
     def clean_or_drop(self, span: ReadableSpan) -> ReadableSpan | None:
         """:meth:`clean`, or None (one warning) if cleaning fails: never export uncleaned."""
-        try:
-            return self.clean(span)
-        except Exception as exc:
-            warn_once(
-                f"scrub:{type(exc).__name__}",
-                "agentobs: scrubbing a span failed (%s: %s); the span is dropped",
-                type(exc).__name__,
-                exc,
-            )
-            return None
+        result: ReadableSpan | None = _clean_or_drop(self.clean, span, "span")
+        return result
 
 
 def _items(span: ReadableSpan) -> Any:
@@ -371,7 +196,23 @@ def _items(span: ReadableSpan) -> Any:
     return inner.items() if type(inner) is dict else (span.attributes or {}).items()
 
 
-class ScrubbingSpanProcessor(SpanProcessor):
+class _Fanout:
+    """Shutdown and flush of the processors a scrubbing processor hands clean copies to."""
+
+    processors: list[Any]
+
+    def shutdown(self) -> None:
+        for processor in self.processors:
+            processor.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        ok = True
+        for processor in self.processors:
+            ok = processor.force_flush(timeout_millis) is not False and ok
+        return ok
+
+
+class ScrubbingSpanProcessor(_Fanout, SpanProcessor):
     """Gives ``processors`` a scrubbed copy of every span that ends (in the ending thread)."""
 
     def __init__(self, processors: Sequence[SpanProcessor], cleaner: SpanCleaner) -> None:
@@ -387,16 +228,6 @@ class ScrubbingSpanProcessor(SpanProcessor):
         if clean is not None:
             for processor in self.processors:
                 processor.on_end(clean)
-
-    def shutdown(self) -> None:
-        for processor in self.processors:
-            processor.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        ok = True
-        for processor in self.processors:
-            ok = processor.force_flush(timeout_millis) is not False and ok
-        return ok
 
 
 class ScrubbingSpanExporter(SpanExporter):
@@ -420,6 +251,208 @@ class ScrubbingSpanExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return bool(self.exporter.force_flush(timeout_millis))
+
+
+# --- logs and metrics ---------------------------------------------------------------------
+
+
+def _clean_any(scrubber: Scrubber, key: str, value: Any) -> Any:
+    """``value`` cleaned, nested mappings and sequences included (log bodies and extended
+    attributes may be structured); the same object when nothing changed."""
+    if type(value) is str or (isinstance(value, (list, tuple)) and value and type(value[0]) is str):
+        return scrubber.value(key, value)
+    if isinstance(value, dict):
+        cleaned = {k: _clean_any(scrubber, str(k), v) for k, v in value.items()}
+        same = all(cleaned[k] is v for k, v in value.items())
+        return value if same else cleaned
+    if isinstance(value, (list, tuple)):
+        items = [_clean_any(scrubber, key, v) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    return value
+
+
+class LogCleaner:
+    """Makes the cleaned copy of a log record: its body (the message, arguments included) and
+    every attribute (``exception.message`` and ``exception.stacktrace`` too)."""
+
+    def __init__(self, scrubber: Scrubber) -> None:
+        self.scrubber = scrubber
+
+    def _cleaned(self, record: Any) -> Any:
+        """A cleaned copy of the API ``LogRecord``, or None when nothing changes."""
+        scrubber = self.scrubber
+        body = _clean_any(scrubber, "body", record.body)
+        attributes = record.attributes or {}
+        cleaned = {k: _clean_any(scrubber, k, v) for k, v in attributes.items()}
+        if body is record.body and all(cleaned[k] is v for k, v in attributes.items()):
+            return None
+        new = copy.copy(record)
+        new.body = body
+        new.attributes = cleaned
+        return new
+
+    def clean(self, record: Any) -> Any:
+        """``record`` (a ``ReadableLogRecord``), or a copy of it with secrets removed."""
+        new = self._cleaned(record.log_record)
+        return record if new is None else dataclasses.replace(record, log_record=new)
+
+    def clean_writable(self, record: Any) -> Any:
+        """The same for the ``ReadWriteLogRecord`` a log record processor receives."""
+        new = self._cleaned(record.log_record)
+        if new is None:
+            return record
+        return ReadWriteLogRecord(
+            new,
+            resource=record.resource,
+            instrumentation_scope=record.instrumentation_scope,
+            limits=record.limits,
+        )
+
+
+def _clean_or_drop(clean: Any, item: Any, what: str) -> Any:
+    try:
+        return clean(item)
+    except Exception as exc:
+        warn_once(
+            f"scrub-{what}:{type(exc).__name__}",
+            "agentobs: scrubbing a %s failed (%s: %s); it is dropped",
+            what,
+            type(exc).__name__,
+            exc,
+        )
+        return None
+
+
+class ScrubbingLogExporter(LogRecordExporter):
+    """Scrubs each batch of log records before ``exporter`` writes or sends it (in the batch
+    processor's thread)."""
+
+    def __init__(self, exporter: LogRecordExporter, log_cleaner: LogCleaner) -> None:
+        self.exporter = exporter
+        self.cleaner = log_cleaner
+
+    def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
+        cleaned = [_clean_or_drop(self.cleaner.clean, r, "log record") for r in batch]
+        kept = [r for r in cleaned if r is not None]
+        return self.exporter.export(kept) if kept else LogRecordExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return bool(self.exporter.force_flush(timeout_millis))
+
+    def shutdown(self) -> None:
+        self.exporter.shutdown()  # type: ignore[no-untyped-call]
+
+
+class ScrubbingLogProcessor(_Fanout, LogRecordProcessor):
+    """Hands ``processors`` a scrubbed copy of every log record (in the logging thread)."""
+
+    def __init__(self, processors: Sequence[LogRecordProcessor], log_cleaner: LogCleaner) -> None:
+        self.processors = list(processors)
+        self.cleaner = log_cleaner
+
+    def on_emit(self, log_record: Any) -> None:
+        clean = _clean_or_drop(self.cleaner.clean_writable, log_record, "log record")
+        if clean is not None:
+            for processor in self.processors:
+                processor.on_emit(clean)
+
+
+def log_exporter(scrubber: Scrubber | None, inner: LogRecordExporter) -> LogRecordExporter:
+    """``inner``, receiving scrubbed log records; as it is without a scrubber."""
+    return inner if scrubber is None else ScrubbingLogExporter(inner, LogCleaner(scrubber))
+
+
+def log_processors(scrubber: Scrubber | None, inner: Sequence[Any]) -> list[Any]:
+    """``inner`` (log record processors given to the pipeline, such as the in-memory one of
+    ``agentobs.testing``) behind one that hands them scrubbed copies."""
+    if scrubber is None or not inner:
+        return list(inner)
+    return [ScrubbingLogProcessor(inner, LogCleaner(scrubber))]
+
+
+def _replaced(obj: Any, field: str, items: list[Any], originals: Sequence[Any]) -> Any:
+    if all(a is b for a, b in zip(items, originals, strict=True)):
+        return obj
+    return dataclasses.replace(obj, **{field: items})
+
+
+def clean_metrics(scrubber: Scrubber, data: Any) -> Any:
+    """``MetricsData`` with the string attribute values of every data point scrubbed (the
+    same object when nothing changes)."""
+    resources = []
+    for rm in data.resource_metrics:
+        scopes = []
+        for sm in rm.scope_metrics:
+            metrics = []
+            for metric in sm.metrics:
+                points = []
+                for point in metric.data.data_points:
+                    attributes = point.attributes or {}
+                    cleaned = {k: scrubber.value(k, v) for k, v in attributes.items()}
+                    same = all(cleaned[k] is v for k, v in attributes.items())
+                    points.append(point if same else dataclasses.replace(point, attributes=cleaned))
+                new_data = _replaced(metric.data, "data_points", points, metric.data.data_points)
+                metrics.append(
+                    metric
+                    if new_data is metric.data
+                    else dataclasses.replace(metric, data=new_data)
+                )
+            scopes.append(_replaced(sm, "metrics", metrics, sm.metrics))
+        resources.append(_replaced(rm, "scope_metrics", scopes, rm.scope_metrics))
+    return _replaced(data, "resource_metrics", resources, data.resource_metrics)
+
+
+class ScrubbingMetricExporter(MetricExporter):
+    """Scrubs the data point attributes of each batch before ``exporter`` sends it: the
+    metrics of other instrumentations (agentobs's own are clean when they are recorded, for
+    ``/metrics`` as well)."""
+
+    def __init__(self, exporter: MetricExporter, scrubber: Scrubber) -> None:
+        super().__init__(
+            preferred_temporality=exporter._preferred_temporality,
+            preferred_aggregation=exporter._preferred_aggregation,
+        )
+        self.exporter = exporter
+        self.scrubber = scrubber
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        scrubber = self.scrubber
+        cleaned = _clean_or_drop(lambda d: clean_metrics(scrubber, d), metrics_data, "metric")
+        if cleaned is None:
+            return MetricExportResult.FAILURE
+        return self.exporter.export(cleaned, timeout_millis=timeout_millis, **kwargs)
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return bool(self.exporter.force_flush(timeout_millis))
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        self.exporter.shutdown(timeout_millis=timeout_millis, **kwargs)
+
+
+def scrub_reader(scrubber: Scrubber | None, reader: Any) -> Any:
+    """``reader`` (a pull reader: Prometheus, in-memory) receiving scrubbed data points.
+
+    A reader hands what it collects to its ``_receive_metrics`` (SDK 1.2x-1.4x); that one
+    instance's method is wrapped. A reader of another layout is left as it is (agentobs's
+    own metrics are clean anyway: they are scrubbed when recorded).
+    """
+    receive = getattr(reader, "_receive_metrics", None)
+    if scrubber is None or not callable(receive):
+        return reader
+
+    def receive_scrubbed(metrics_data: Any, *args: Any, **kwargs: Any) -> Any:
+        cleaned = _clean_or_drop(lambda d: clean_metrics(scrubber, d), metrics_data, "metric")
+        return None if cleaned is None else receive(cleaned, *args, **kwargs)
+
+    reader._receive_metrics = receive_scrubbed
+    return reader
+
+
+def metric_exporter(scrubber: Scrubber | None, inner: MetricExporter) -> MetricExporter:
+    """``inner``, receiving scrubbed data points; as it is without a scrubber."""
+    return inner if scrubber is None else ScrubbingMetricExporter(inner, scrubber)
 
 
 def cleaner(settings: Any) -> SpanCleaner:
@@ -487,3 +520,12 @@ def _scrub_in_export(processor: SpanProcessor, span_cleaner: SpanCleaner) -> boo
         current = current.exporter
     batch._exporter = ScrubbingSpanExporter(current, span_cleaner)
     return True
+
+
+__all__ = [
+    "DEFAULT_PATTERNS",
+    "SECRET_KEY",
+    "ScrubMatch",
+    "Scrubber",
+    "marker",
+]

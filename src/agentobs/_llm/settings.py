@@ -38,13 +38,28 @@ ENV_VARS: dict[str, str] = {
 }
 
 
-_hard_off = bool(truthy(os.environ.get(HARD_OFF_ENV, "")))
+def _switch_on(raw: str) -> bool:
+    """Whether ``raw`` turns the hard off switch on: a safety switch fails closed, so any
+    value that is not clearly false (``maybe``, ``tru``) turns it on."""
+    return truthy(raw) is not False
+
+
+_hard_off = _switch_on(os.environ.get(HARD_OFF_ENV, ""))
 
 
 def content_hard_off(env: Mapping[str, str]) -> bool:
     """Whether the hard off switch is on (it latches: once on, on until the process ends)."""
     global _hard_off
-    if not _hard_off and truthy(env.get(HARD_OFF_ENV, "")):
+    raw = env.get(HARD_OFF_ENV, "")
+    if truthy(raw) is None:
+        warn_once(
+            f"env-{HARD_OFF_ENV}:{raw}",
+            "agentobs: %s=%r is neither true nor false; content capture is OFF (the switch "
+            "fails closed). Set it to true or false.",
+            HARD_OFF_ENV,
+            raw.strip(),
+        )
+    if not _hard_off and _switch_on(raw):
         _hard_off = True
     return _hard_off
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import _errors
+from .. import _errors, _secrets
 from .._settings import SIGNALS, OtlpTarget, Settings, resolve
 from .._version import __version__
 
@@ -89,10 +89,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Diagnose the configuration in the environment and print the result."""
     diagnosis = diagnose(timeout=args.timeout)
-    if args.json:
-        print(json.dumps(diagnosis.to_json(), indent=2))
-    else:
-        print(render(diagnosis))
+    output = json.dumps(diagnosis.to_json(), indent=2) if args.json else render(diagnosis)
+    print(_secrets.text(output, "doctor"))  # the last net: values are scrubbed already
     return 0 if diagnosis.ok else 1
 
 
@@ -110,13 +108,16 @@ def diagnose(env: Mapping[str, str] | None = None, timeout: float = DEFAULT_TIME
     for name, value in relevant.items():  # a warning may quote the value it rejected
         if masked[name] != value:
             warnings[:] = [w.replace(value, masked[name]) for w in warnings]
-    flat = flatten(settings)
+    flat = {key: (_scrubbed(value), source) for key, (value, source) in flatten(settings).items()}
     used: dict[str, list[str]] = {}
     for key, (_value, source) in flat.items():
         if source.startswith("env "):
             used.setdefault(source.removeprefix("env ").split()[0], []).append(key)
-    diagnosis = Diagnosis(flat, masked, used, list(warnings))
-    diagnosis.checks.extend(_otlp_checks(settings, timeout))
+    diagnosis = Diagnosis(flat, masked, used, [_secrets.text(w) for w in warnings])
+    diagnosis.checks.extend(
+        dataclasses.replace(c, target=_secrets.text(c.target), detail=_secrets.text(c.detail))
+        for c in _otlp_checks(settings, timeout)
+    )
     if any("local" in names for names in settings.exporters.values()):
         diagnosis.checks.append(check_directory(settings.local_dir))
     if settings.prometheus_port is not None:
@@ -131,6 +132,17 @@ def diagnose(env: Mapping[str, str] | None = None, timeout: float = DEFAULT_TIME
 
 
 # --- configuration ---------------------------------------------------------------------
+
+
+def _scrubbed(value: Any) -> Any:
+    """A setting's value with secrets (a password in an endpoint URL) redacted."""
+    if isinstance(value, str):
+        return _secrets.text(value, "setting")
+    if isinstance(value, Mapping):
+        return {k: _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_scrubbed(v) for v in value)
+    return value
 
 
 class _ListHandler(logging.Handler):
@@ -151,12 +163,12 @@ def _collect_warnings() -> Iterator[list[str]]:
     if not log.isEnabledFor(logging.WARNING):
         log.setLevel(logging.WARNING)
     log.addHandler(handler)
-    saved_warned = _errors._warned
-    _errors._warned = set()
+    saved = _errors._warned, _errors._families
+    _errors._warned, _errors._families = set(), {}
     try:
         yield handler.messages
     finally:
-        _errors._warned = saved_warned
+        _errors._warned, _errors._families = saved
         log.removeHandler(handler)
         log.setLevel(saved_level)
 
@@ -178,6 +190,10 @@ def flatten(settings: Settings) -> dict[str, tuple[Any, str]]:
         elif f.name == "otlp":
             for signal in SIGNALS:
                 flat.update(_flatten_target(signal, value[signal], sources))
+        elif dataclasses.is_dataclass(value):  # the batch options of a signal
+            for part in dataclasses.fields(value):
+                key = f"{f.name}.{part.name}"
+                flat[key] = (getattr(value, part.name), sources.get(key, "default"))
         else:
             flat[f.name] = (value, sources.get(f.name, "default"))
     return flat
@@ -217,7 +233,7 @@ def mask_env(name: str, value: str) -> str:
             parts = urlsplit(value)
             if parts.password:
                 return value.replace(f":{parts.password}@", f":{_MASK}@", 1)
-    return value
+    return _secrets.text(value, name)
 
 
 _SDK_READS = (
