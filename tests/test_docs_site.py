@@ -16,11 +16,9 @@ import http.server
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,13 +28,13 @@ import pytest
 import yaml
 
 import agentobs
-from tests.backends import CHROMIUM_FLAGS, Chromium, clean_env
+from tests.backends import Chromium, clean_env
+from tests.test_report_html import run_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 MKDOCS = Path(sys.executable).parent / "mkdocs"
 BUILD_TIMEOUT = 180
-CHROMIUM_TIMEOUT = 90
-HOLD = 45.0  # seconds the harness may take to look at every page
+HOLD = 40.0  # seconds the harness may take to look at every page
 
 
 def build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
@@ -270,31 +268,17 @@ def look_at(chromium: Chromium, served: Served, urls: list[str]) -> tuple[dict[s
     harness = served.root / "_check.html"
     harness.write_text(_HARNESS % json.dumps(urls), encoding="utf-8")
     served.released.clear()
-    profile = chromium.work / f"profile-{time.monotonic_ns()}"
-    argv = [
-        str(chromium.path),
-        *CHROMIUM_FLAGS,
-        f"--user-data-dir={profile}",
-        "--enable-logging=stderr",
-        "--v=0",
-        "--dump-dom",
-        f"{served.url}/_check.html",
-    ]
     try:
-        result = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=CHROMIUM_TIMEOUT,
-            env=clean_env(),
-            check=False,
+        result = run_chromium(
+            chromium,
+            chromium.work,
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            f"{served.url}/_check.html",
         )
     finally:
         harness.unlink()
-        shutil.rmtree(profile, ignore_errors=True)
-    assert result.returncode == 0, result.stderr[-2000:]
     match = re.search(r'<pre id="result">(.+?)</pre>', result.stdout, re.DOTALL)
     assert match, "the pages did not all load"
     console = "\n".join(line for line in result.stderr.splitlines() if ":CONSOLE" in line)

@@ -42,6 +42,7 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,6 +137,12 @@ def run_python(block: Block, cwd: Path, env: dict[str, str]) -> subprocess.Compl
     return result
 
 
+def local_report(service: str) -> Any:
+    """``agentobs report --json`` of the last ten minutes of ``service`` in the root's files."""
+    command = f".venv/bin/agentobs report --service {service} --since 10m --json"
+    return json.loads(sh(command, ROOT, _env(activated=False)).stdout)
+
+
 @pytest.fixture(scope="module")
 def leaves_no_new_files() -> Iterator[None]:
     """Files the README's commands write in the repository root (``report.html``) are
@@ -192,12 +199,7 @@ def test_readme_shell_commands(readme_shell: dict[str, subprocess.CompletedProce
 def test_readme_python_block(readme_shell: dict[str, subprocess.CompletedProcess[str]]) -> None:
     (block,) = blocks("README.md", "python")
     run_python(block, ROOT, _env(activated=False))
-    report = sh(
-        ".venv/bin/agentobs report --service fleet --since 10m --json",
-        ROOT,
-        _env(activated=False),
-    )
-    document = json.loads(report.stdout)
+    document = local_report("fleet")
     assert "release" in [w["name"] for w in document["workflows"]]
     assert "lint" in [g["name"] for g in document["gates"]]
     interventions = [m for m in document["metrics"] if m["name"] == "agentobs.human_interventions"]
@@ -334,12 +336,7 @@ def test_concepts_doc(leaves_no_new_files: None) -> None:
     (program,) = blocks("docs/concepts.md", "python")
     result = run_python(program, ROOT, _env(activated=False))
     assert "tokens left: 9800, dollars left: 0.99" in result.stdout
-    report = sh(
-        ".venv/bin/agentobs report --service concepts --since 10m --json",
-        ROOT,
-        _env(activated=False),
-    )
-    document = json.loads(report.stdout)
+    document = local_report("concepts")
     assert "release" in [w["name"] for w in document["workflows"]]
     assert "implement" in [s["name"] for s in document["stages"]]
     assert "draft" in [t["name"] for t in document["tasks"]]
