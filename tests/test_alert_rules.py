@@ -340,14 +340,18 @@ def self_telemetry_cases() -> list[dict[str, Any]]:
             {"eval_time": "15m", "alertname": "AgentobsExporterFailing", "exp_alerts": failing},
         ],
     })  # fmt: skip
-    tests.append({  # 1 % of the spans failed: below the threshold
-        "input_series": [
-            series(spans, langfuse, "0+100x30"), series(spans, {**langfuse, **failed}, "0+1x30"),
-        ],
-        "alert_rule_test": [
-            {"eval_time": "15m", "alertname": "AgentobsExporterFailing", "exp_alerts": []},
-        ],
-    })  # fmt: skip
+    for failures in ("0+1x30", "0x5 512x25"):  # 1 % of the spans failed; one batch failed
+        tests.append({
+            "input_series": [
+                series(spans, langfuse, "0+100x30"),
+                series(spans, {**langfuse, **failed}, failures),
+            ],
+            "alert_rule_test": [
+                {"eval_time": f"{minute}m", "alertname": "AgentobsExporterFailing",
+                 "exp_alerts": []}
+                for minute in range(6, 16)
+            ],
+        })  # fmt: skip
 
     processed = "otel_sdk_processor_span_processed_total"
     processor = component("batching_span_processor")
