@@ -10,11 +10,13 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 import agentobs
 from agentobs import _catalogue, testing
+from agentobs._prometheus import prometheus_name
 from agentobs._state import STATE
 from tests.backends import Phoenix, PrometheusFactory, free_port
 
@@ -122,11 +124,14 @@ def _record_every_instrument() -> None:
 
 
 @pytest.mark.backend("prometheus")
-def test_prometheus_scrapes_every_catalogue_metric(prometheus: PrometheusFactory) -> None:
+def test_prometheus_scrapes_every_catalogue_metric(
+    prometheus: PrometheusFactory, tmp_path: Path
+) -> None:
     port = free_port()
     agentobs.configure(
         service_name="agentobs-e2e",
-        exporter="none",
+        exporter="local",  # batch processors and exporters: their self-telemetry
+        local_dir=tmp_path,
         prometheus_port=port,
         prometheus_host="127.0.0.1",
         logs=False,
@@ -146,7 +151,7 @@ def test_prometheus_scrapes_every_catalogue_metric(prometheus: PrometheusFactory
         prom = prometheus([f"127.0.0.1:{port}"])
         missing = []
         for instrument in _catalogue.CATALOGUE:
-            name = instrument.prometheus_name
+            name = prometheus_name(instrument)
             series = f"{name}_count" if instrument.kind == "histogram" else name
             result = prom.query(f'{{__name__="{series}", otel_scope_name="agentobs"}}', timeout=30)
             if not result:

@@ -18,11 +18,12 @@ from typing import Any, ClassVar
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
+from . import _catalogue as cat
 from . import _context as ctx
+from . import _hooks
 from . import _names as n
 from ._engine import NO_RESULT, Run, Scope, clean_attributes, clean_name
 from ._errors import internal_errors, warn_once
-from ._export import pipeline as _pipeline
 from ._state import STATE
 
 _CHAIN = "CHAIN"
@@ -65,7 +66,7 @@ class workflow(Scope):
 
     kind: ClassVar[str] = "workflow"
     __slots__ = ("budget",)
-    _METRICS = ("gen_ai.workflow.duration", "agentobs.workflow.runs")
+    _METRICS = (cat.WORKFLOW_DURATION.name, cat.WORKFLOW_RUNS.name)
 
     def __init__(self, name: Any, *, budget: Any = None, **attributes: Any) -> None:
         super().__init__(name, {})
@@ -81,20 +82,20 @@ class workflow(Scope):
 
     def on_start(self, run: Run, parent: Any) -> Any:
         run.state = ctx.start_workflow(self.name)
-        _record("agentobs.workflow.active", 1, {n.WORKFLOW_NAME: self.name})
+        _record(cat.WORKFLOW_ACTIVE.name, 1, {n.WORKFLOW_NAME: self.name})
         context = _set_value(_WORKFLOW_KEY, run.state, run.context)
         return context if self.budget is None else ctx.push_budget(context, self.budget, self.name)
 
     def _attributes(self, key: tuple[str, str | None, str | None], metric: str) -> dict[str, Any]:
         status, error, persona = key
-        if metric == "agentobs.workflow.runs":
+        if metric == cat.WORKFLOW_RUNS.name:
             return {n.WORKFLOW_NAME: self.name, n.STATUS: status, n.PERSONA_NAME: persona}
         return {n.WORKFLOW_NAME: self.name, n.ERROR_TYPE: error, n.PERSONA_NAME: persona}
 
     def on_end(self, run: Run, seconds: float, status: str, error: str | None) -> None:
         ctx.end_workflow(run.state)
         parent = run.parent
-        _record("agentobs.workflow.active", -1, {n.WORKFLOW_NAME: self.name})
+        _record(cat.WORKFLOW_ACTIVE.name, -1, {n.WORKFLOW_NAME: self.name})
         key = (status, error, _persona_name(parent))
         (duration, d_attrs), (runs, r_attrs) = self.metrics(key, self._METRICS, self._attributes)
         duration(seconds, d_attrs, parent)
@@ -106,7 +107,7 @@ class stage(Scope):
 
     kind: ClassVar[str] = "stage"
     __slots__ = ("budget",)
-    _METRICS = ("agentobs.stage.duration",)
+    _METRICS = (cat.STAGE_DURATION.name,)
 
     def __init__(self, name: Any, *, budget: Any = None, **attributes: Any) -> None:
         super().__init__(name, {})
@@ -125,7 +126,7 @@ class stage(Scope):
             if entry > 1:
                 run.span.set_attributes({n.WORKFLOW_NAME: flow.name, n.STAGE_ENTRY: entry})
                 _record(
-                    "agentobs.stage.reentries",
+                    cat.STAGE_REENTRIES.name,
                     1,
                     {
                         n.WORKFLOW_NAME: flow.name,
@@ -168,7 +169,7 @@ class task(Scope):
 
     kind: ClassVar[str] = "task"
     __slots__ = ("agent", "task_type")
-    _METRICS = ("agentobs.task.runs", "agentobs.task.duration")
+    _METRICS = (cat.TASK_RUNS.name, cat.TASK_DURATION.name)
 
     def __init__(
         self, name: Any, *, agent: Any = None, task_type: Any = None, **attributes: Any
@@ -213,7 +214,7 @@ class agent(Scope):
 
     kind: ClassVar[str] = "agent"
     __slots__ = ()
-    _METRICS = ("gen_ai.invoke_agent.duration",)
+    _METRICS = (cat.INVOKE_AGENT_DURATION.name,)
 
     def __init__(self, name: Any, *, provider: Any = None, **attributes: Any) -> None:
         super().__init__(name, {})
@@ -246,7 +247,7 @@ class tool(Scope):
 
     kind: ClassVar[str] = "tool"
     __slots__ = ("tool_type",)
-    _METRICS = ("gen_ai.execute_tool.duration",)
+    _METRICS = (cat.EXECUTE_TOOL_DURATION.name,)
 
     def __init__(self, name: Any, *, tool_type: Any = "function", **attributes: Any) -> None:
         super().__init__(name, {})
@@ -290,7 +291,7 @@ class persona(Scope):
     kind: ClassVar[str] = "persona"
     stamps_persona: ClassVar[bool] = False  # its span names its own persona
     __slots__ = ("budget", "chatmode")
-    _METRICS = ("agentobs.persona.duration",)
+    _METRICS = (cat.PERSONA_DURATION.name,)
 
     def __init__(
         self, name: Any, *, chatmode: Any = None, budget: Any = None, **attributes: Any
@@ -318,7 +319,7 @@ class persona(Scope):
         if previous is not None and previous != self.name:
             run.span.set_attribute(n.PERSONA_FROM, previous)
             _record(
-                "agentobs.persona.switches",
+                cat.PERSONA_SWITCHES.name,
                 1,
                 {
                     n.PERSONA_FROM: previous,
@@ -329,7 +330,7 @@ class persona(Scope):
             )
         if flow is not None:
             flow.last_persona = self.name
-        _pipeline.stamp_personas()  # the first time: third-party spans inside carry it too
+        _hooks.first_persona()  # the first time: third-party spans inside carry it too
         info = ctx.PersonaInfo(self.name, self.chatmode, self.budget)
         context = _set_value(_PERSONA_KEY, info, run.context)
         return context if self.budget is None else ctx.push_budget(context, self.budget, self.name)
@@ -464,16 +465,11 @@ def _returned(result: Any) -> str:
     return f"returned {text}"[:MAX_REASON]
 
 
-RESULT_HOOKS: list[Any] = []
-"""Called as ``hook(span, name, passed, score, reason)`` with every gate result (the Langfuse
-integration sends them as scores); each runs inside its own internal-error guard."""
-
-
 def record_result(
     span: Any, parent: Any, name: str, passed: bool, score: float | None, reason: str | None
 ) -> None:
     """Put a gate's result on its span and record the evaluation event and metrics."""
-    for hook in RESULT_HOOKS:
+    for hook in _hooks.RESULT_HOOKS:
         with internal_errors("gate result hook"):
             hook(span, name, passed, score, reason)
     label = "pass" if passed else "fail"
@@ -493,9 +489,9 @@ def record_result(
         n.STAGE_NAME: parent.get(_STAGE_KEY),
         n.PERSONA_NAME: _persona_name(parent),
     }
-    _record("agentobs.gate.checks", 1, {**labels, n.GATE_RESULT: label})
+    _record(cat.GATE_CHECKS.name, 1, {**labels, n.GATE_RESULT: label})
     if score is not None:
-        _record("agentobs.gate.score", score, labels)
+        _record(cat.GATE_SCORE.name, score, labels)
 
 
 def record_gate(name: Any, passed: Any, *, score: Any = None, reason: Any = None) -> None:
@@ -531,7 +527,7 @@ def human_intervention(reason: Any, **attributes: Any) -> None:
             n.INTERVENTION_EVENT, {**clean_attributes(attributes), n.INTERVENTION_REASON: text}
         )
         _record(
-            "agentobs.human_interventions",
+            cat.HUMAN_INTERVENTIONS.name,
             1,
             {
                 n.INTERVENTION_REASON: text,

@@ -15,6 +15,8 @@ from typing import Any, ParamSpec, TypeVar
 
 from opentelemetry import context as otel_context
 
+from . import _catalogue as cat
+from . import _hooks
 from ._errors import warn_once
 
 P = ParamSpec("P")
@@ -84,6 +86,9 @@ def oldest_workflow_ages() -> Iterable[tuple[float, Mapping[str, Any]]]:
         for run in _running.values():
             oldest[run.name] = max(oldest.get(run.name, 0.0), now - run.started)
     return [(age, {"gen_ai.workflow.name": name}) for name, age in oldest.items()]
+
+
+_hooks.add_gauge_source(cat.WORKFLOW_OLDEST_AGE.name, oldest_workflow_ages)
 
 
 BUDGETS_KEY = otel_context.create_key("agentobs.budgets")

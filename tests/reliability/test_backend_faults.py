@@ -13,6 +13,7 @@ import pytest
 import agentobs
 from tests.reliability._support import (
     RestartableRotel,
+    StatusServer,
     report,
     restartable_rotel,
     shutdown_figures,
@@ -38,6 +39,19 @@ class Recorder:
         if took > self.slowest and self.count:  # the first call imports the API: not timed
             self.slowest, self.slowest_name = took, name
         self.count += 1
+
+
+def warm_http_stack() -> None:
+    """One request through requests/urllib3 first: their lazy imports, done by the export
+    thread otherwise, would hold the import lock a user call may wait on (a test artefact,
+    seconds long on a loaded machine)."""
+    import requests
+
+    server = StatusServer(200)
+    try:
+        requests.post(server.url + "/v1/traces", data=b"", timeout=5)
+    finally:
+        server.close()
 
 
 def arrived(collector: RestartableRotel, prefix: str) -> set[str]:
@@ -117,7 +131,7 @@ def test_backend_fault_then_recovery(
         arrived=len(seen),
         **figures,
     )
-    assert calls.slowest < 0.5, "a user call blocked"  # an export blocks for seconds
+    assert calls.slowest < 1.5, "a user call blocked"  # blocked, it would wait the 2 s timeout
     assert shutdown_seconds < 3.5
     assert figures["exported"] + figures["failed"] + figures["dropped (queue full)"] == calls.count
     assert figures["exported"] == len(seen)  # every span the exporter sent was received
@@ -126,6 +140,7 @@ def test_backend_fault_then_recovery(
 def test_stalled_backend_never_blocks_a_user_call(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="agentobs")
     calls = Recorder()
+    warm_http_stack()
     with stalling_server() as stalled:
         agentobs.configure(
             exporter="otlp", endpoint=stalled.url, timeout=10, max_queue_size=256, logs=False
@@ -146,7 +161,7 @@ def test_stalled_backend_never_blocks_a_user_call(caplog: pytest.LogCaptureFixtu
         shutdown_seconds=shutdown_seconds,
         **figures,
     )
-    assert calls.slowest < 0.5, calls.slowest_name  # (the machine may be busy: not 0.05)
+    assert calls.slowest < 2.0, calls.slowest_name  # blocked, it would wait the 10 s timeout
     assert flush_seconds < 1.0
     assert shutdown_seconds < 1.5
     assert figures["dropped (queue full)"] >= 3000 - 256 - 512

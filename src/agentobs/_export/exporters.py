@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, LogRecordExporter
-from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, MetricExporter
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter
+from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
 from .._settings import OtlpTarget, Settings
 from .localfiles import LocalLogExporter, LocalMetricExporter, LocalSpanExporter
@@ -68,32 +68,31 @@ def _otlp(signal: str, target: OtlpTarget) -> Any:
     return cls(**kwargs)
 
 
+_CONSOLE: dict[str, Any] = {
+    "traces": ConsoleSpanExporter,
+    "metrics": ConsoleMetricExporter,
+    "logs": ConsoleLogRecordExporter,
+}
+_LOCAL: dict[str, Any] = {
+    "traces": LocalSpanExporter,
+    "metrics": LocalMetricExporter,
+    "logs": LocalLogExporter,
+}
+_COUNTED: dict[str, Any] = {
+    "traces": CountedSpanExporter,
+    "metrics": CountedMetricExporter,
+    "logs": CountedLogExporter,
+}
 _KIND = {"traces": "span", "metrics": "metric", "logs": "log"}
 
 
-def _local(signal: str, settings: Settings) -> Any:
-    cls = {"traces": LocalSpanExporter, "metrics": LocalMetricExporter, "logs": LocalLogExporter}
-    return cls[signal](settings.local_dir, settings.local_max_bytes)
-
-
-def _console(signal: str) -> Any:
-    cls = {
-        "traces": ConsoleSpanExporter,
-        "metrics": ConsoleMetricExporter,
-        "logs": ConsoleLogRecordExporter,
-    }
-    return cls[signal]()
-
-
-def _built(signal: str, settings: Settings, counts: Counts) -> list[Any]:
-    """The exporters of ``signal`` the settings ask for, each counted (self-telemetry); an
-    OTLP exporter is rebuilt in a forked child, so no connection is shared with the parent."""
-    counted = {
-        "traces": CountedSpanExporter,
-        "metrics": CountedMetricExporter,
-        "logs": CountedLogExporter,
-    }[signal]
-    kind = _KIND[signal]
+def build(settings: Settings, signal: str, counts: Counts | None = None) -> list[Any]:
+    """The exporters the settings ask for ``signal`` (``traces``, ``metrics`` or ``logs``;
+    Prometheus is a pull reader, built by the pipeline), each counted into ``counts``
+    (self-telemetry). An OTLP exporter is rebuilt in a forked child, so no connection is
+    shared with the parent."""
+    counts = counts if counts is not None else Counts()
+    counted, kind = _COUNTED[signal], _KIND[signal]
     built: list[Any] = []
     for name in settings.exporters[signal]:
         if name == "otlp":
@@ -105,25 +104,11 @@ def _built(signal: str, settings: Settings, counts: Counts) -> list[Any]:
 
             built.append(counted(rebuild(), counts, f"otlp_{protocol}_{kind}_exporter", rebuild))
         elif name == "console":
-            built.append(counted(_console(signal), counts, f"console_{kind}_exporter"))
+            built.append(counted(_CONSOLE[signal](), counts, f"console_{kind}_exporter"))
         elif name == "local":
-            built.append(counted(_local(signal, settings), counts, f"local_{kind}_exporter"))
+            local = _LOCAL[signal](settings.local_dir, settings.local_max_bytes)
+            built.append(counted(local, counts, f"local_{kind}_exporter"))
     return built
-
-
-def span_exporters(settings: Settings, counts: Counts | None = None) -> list[SpanExporter]:
-    """The span exporters the settings ask for (counted into ``counts``)."""
-    return _built("traces", settings, counts or Counts())
-
-
-def metric_exporters(settings: Settings, counts: Counts | None = None) -> list[MetricExporter]:
-    """The push metric exporters the settings ask for (Prometheus is a pull reader)."""
-    return _built("metrics", settings, counts or Counts())
-
-
-def log_exporters(settings: Settings, counts: Counts | None = None) -> list[LogRecordExporter]:
-    """The log record exporters the settings ask for."""
-    return _built("logs", settings, counts or Counts())
 
 
 def prometheus_reader(registry: Any) -> Any:

@@ -5,7 +5,7 @@ exporting, a collection under way) stays held for ever in the child, whose copy 
 does not exist. The OpenTelemetry SDK restarts its batch processors' and periodic reader's
 threads in a child, but not these locks: :func:`renew_locks` replaces every lock of the SDK's
 metric pipeline (provider, measurement consumer, reader storages, instrument matches,
-aggregations, readers). agentobs's own locks renew themselves (``_catalogue``, ``_errors``,
+aggregations, readers). agentobs's own locks renew themselves (``_recorder``, ``_errors``,
 the local file writer, the self-telemetry queues), and its exporters rebuild their
 connections (``selfmetrics``).
 """

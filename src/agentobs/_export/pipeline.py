@@ -234,7 +234,7 @@ def install(
 ) -> None:
     """Build the pipeline from resolved settings plus extra parts (``agentobs.testing``)."""
     global _PIPELINE
-    from .. import _catalogue, _context
+    from .. import _hooks, _recorder  # not at import: `import agentobs` stays small
 
     with _LOCK:
         if _PIPELINE is not None:
@@ -247,16 +247,17 @@ def install(
         _PIPELINE = pipeline
         STATE.settings = settings
         STATE.meter = pipeline.meter_provider.get_meter(INSTRUMENTATION_SCOPE, __version__)
-        STATE.recorders = _catalogue.build(
+        STATE.recorders = _recorder.build(
             STATE.meter,
             {
-                "agentobs.workflow.oldest_age": _context.oldest_workflow_ages,
+                **{name: _hooks.gauge_source(name) for name in _hooks.HOOKED_GAUGES},
                 **pipeline.counts.observers(),
             },
             pipeline.counts.totals,
         )
         STATE.tracer = pipeline.tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
         STATE.active = True
+        _hooks.set_first_persona(stamp_personas)
         _install_exit_hooks()
         _flush_at_worker_exit(pipeline)
     if any("local" in names for names in settings.exporters.values()):
@@ -385,7 +386,7 @@ def _build(
         readers.append(_start_prometheus(settings, pipeline))
     interval_ms = settings.metric_export_interval * 1000
     counts = pipeline.counts
-    for metric_exporter in _exporters.metric_exporters(settings, counts):
+    for metric_exporter in _exporters.build(settings, "metrics", counts):
         readers.append(
             PeriodicExportingMetricReader(metric_exporter, export_interval_millis=interval_ms)
         )
@@ -394,7 +395,7 @@ def _build(
 
     cleaner = _scrub.cleaner(settings)  # secrets out of every span before any exporter
     try:
-        span_exporters = _exporters.span_exporters(settings, counts)
+        span_exporters = _exporters.build(settings, "traces", counts)
         if settings.langfuse is not None:
             from . import langfuse
 
@@ -417,7 +418,7 @@ def _build(
             count_processor(span_processor, counts, "traces", "batching_span_processor")
             span_processors.append(span_processor)
         log_processors = list(extra_log_processors)
-        for log_exporter in _exporters.log_exporters(settings, counts):
+        for log_exporter in _exporters.build(settings, "logs", counts):
             log_processor = BatchLogRecordProcessor(
                 log_exporter, max_queue_size=queue, max_export_batch_size=batch
             )
@@ -589,6 +590,10 @@ def shutdown(timeout: float | None = _DEFAULT_TIMEOUT) -> bool:
     with _LOCK:
         pipeline = _PIPELINE
         _PIPELINE = None
+        if pipeline is not None:
+            from .. import _hooks
+
+            _hooks.set_first_persona(None)
         STATE.active = False
         STATE.tracer = None
         STATE.meter = None
@@ -614,7 +619,7 @@ def shutdown(timeout: float | None = _DEFAULT_TIMEOUT) -> bool:
     # the (non-reentrant) locks the pipeline and the counts use.
     ok = _bounded(close, seconds, "shutdown")
     if not ok:
-        _bounded(lambda: pipeline.report(timed_out=True), 1.0, "shutdown report")
+        _bounded(lambda: pipeline.report(timed_out=True), 0.25, "shutdown report")
     return ok
 
 

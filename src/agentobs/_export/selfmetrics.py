@@ -14,7 +14,7 @@ Every series carries ``otel.component.type`` (``batching_span_processor``,
 ``otlp_http_span_exporter``, ``local_span_exporter``, ``langfuse_span_exporter``, ...) and
 ``otel.component.name`` (``{type}/{index}``, numbered per :func:`agentobs.configure`).
 
-The counts are plain integers under a lock (:class:`~agentobs._catalogue.CounterTotals`):
+The counts are plain integers under a lock (:class:`~agentobs._recorder.CounterTotals`):
 the metrics read them at each collection, and the shutdown line (:meth:`Counts.summary`)
 prints them. The batch processors report through the SDK's own hook for these metrics
 (``ProcessorMetricsT``: ``drop_items`` / ``finish_items``); exporters are wrapped.
@@ -35,29 +35,24 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from .._catalogue import CounterTotals
+from .. import _catalogue as c
 from .._errors import warn_once
+from .._recorder import CounterTotals
 
 COMPONENT_TYPE = "otel.component.type"
 COMPONENT_NAME = "otel.component.name"
 ERROR_TYPE = "error.type"
 
-PROCESSED = {
-    "traces": "otel.sdk.processor.span.processed",
-    "logs": "otel.sdk.processor.log.processed",
-}
-QUEUE_SIZE = {
-    "traces": "otel.sdk.processor.span.queue.size",
-    "logs": "otel.sdk.processor.log.queue.size",
-}
+PROCESSED = {"traces": c.SDK_SPANS_PROCESSED.name, "logs": c.SDK_LOGS_PROCESSED.name}
+QUEUE_SIZE = {"traces": c.SDK_SPAN_QUEUE_SIZE.name, "logs": c.SDK_LOG_QUEUE_SIZE.name}
 QUEUE_CAPACITY = {
-    "traces": "otel.sdk.processor.span.queue.capacity",
-    "logs": "otel.sdk.processor.log.queue.capacity",
+    "traces": c.SDK_SPAN_QUEUE_CAPACITY.name,
+    "logs": c.SDK_LOG_QUEUE_CAPACITY.name,
 }
 EXPORTED = {
-    "traces": "otel.sdk.exporter.span.exported",
-    "logs": "otel.sdk.exporter.log.exported",
-    "metrics": "otel.sdk.exporter.metric_data_point.exported",
+    "traces": c.SDK_SPANS_EXPORTED.name,
+    "logs": c.SDK_LOGS_EXPORTED.name,
+    "metrics": c.SDK_DATA_POINTS_EXPORTED.name,
 }
 COUNTERS = (*PROCESSED.values(), *EXPORTED.values())
 """Every counter this module keeps (each a catalogue instrument of kind ``counter``)."""
@@ -235,6 +230,7 @@ def count_processor(processor: Any, counts: Counts, signal: str, component_type:
         )
         return
     attributes = counts.component(component_type)
+    counts.add(PROCESSED[signal], attributes, 0)  # the series exists from the start
     hook = _ProcessorCounts(counts, signal, attributes)
     batch._metrics = hook
     batch._queue = _CountingQueue(queue.maxlen, hook.dropped)
@@ -262,6 +258,7 @@ class _Counted:
         self._counts = counts
         self._metric = EXPORTED[self.signal]
         self._attributes = counts.component(component_type)
+        counts.add(self._metric, self._attributes, 0)  # the series exists from the start
         if self.signal not in counts.signals:
             counts.signals.append(self.signal)
         self._rebuild = rebuild
