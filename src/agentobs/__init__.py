@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._export.pipeline import configure, force_flush, shutdown
+from ._export.pipeline import configure, force_flush, prometheus_address, shutdown
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ._llm.wrapper import llm
     from .integrations.anthropic import instrument_anthropic
     from .integrations.openai import instrument_openai
+    from .integrations.threading import instrument_threading, uninstrument_threading
 
 __all__ = [
     "BudgetExceededError",
@@ -46,9 +47,11 @@ __all__ = [
     "human_intervention",
     "instrument_anthropic",
     "instrument_openai",
+    "instrument_threading",
     "llm",
     "logs",
     "persona",
+    "prometheus_address",
     "quality_gate",
     "record_gate",
     "set_attributes",
@@ -57,6 +60,7 @@ __all__ = [
     "task",
     "testing",
     "tool",
+    "uninstrument_threading",
     "workflow",
 ]
 
@@ -66,6 +70,8 @@ _LAZY = {
     "BudgetExceededError": "_llm.budget",
     "instrument_openai": "integrations.openai",
     "instrument_anthropic": "integrations.anthropic",
+    "instrument_threading": "integrations.threading",
+    "uninstrument_threading": "integrations.threading",
     "agent": "_api",
     "event": "_api",
     "human_intervention": "_api",

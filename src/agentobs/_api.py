@@ -82,6 +82,7 @@ class workflow(Scope):
 
     def on_start(self, run: Run, parent: Any) -> Any:
         run.state = ctx.start_workflow(self.name)
+        run.state.counted_in = STATE.recorders
         _record(cat.WORKFLOW_ACTIVE.name, 1, {n.WORKFLOW_NAME: self.name})
         context = _set_value(_WORKFLOW_KEY, run.state, run.context)
         return context if self.budget is None else ctx.push_budget(context, self.budget, self.name)
@@ -95,7 +96,8 @@ class workflow(Scope):
     def on_end(self, run: Run, seconds: float, status: str, error: str | None) -> None:
         ctx.end_workflow(run.state)
         parent = run.parent
-        _record(cat.WORKFLOW_ACTIVE.name, -1, {n.WORKFLOW_NAME: self.name})
+        if run.state.counted_in is STATE.recorders:  # not a run begun before a reconfigure
+            _record(cat.WORKFLOW_ACTIVE.name, -1, {n.WORKFLOW_NAME: self.name})
         key = (status, error, _persona_name(parent))
         (duration, d_attrs), (runs, r_attrs) = self.metrics(key, self._METRICS, self._attributes)
         duration(seconds, d_attrs, parent)
@@ -360,11 +362,19 @@ def _score(value: Any, what: str) -> float | None:
         return number
     warn_once(
         f"gate-{what}:{type(value).__name__}",
-        "agentobs: gate %s of type %s is not a finite number; ignored",
+        "agentobs: gate %s of type %s is not a finite number; ignored (a score so given "
+        "fails its gate)",
         what,
         type(value).__name__,
     )
     return None
+
+
+def _shown(value: Any) -> str:
+    try:
+        return repr(value)[:80]
+    except Exception:
+        return f"of type {type(value).__name__}"
 
 
 def _truthy(value: Any, what: str) -> bool:
@@ -403,8 +413,12 @@ class GateRun(Run):
             self.reason = _reason(reason)
 
     def score(self, value: Any) -> None:
-        """Give the gate a score; below the gate's threshold it fails."""
+        """Give the gate a score; below the gate's threshold it fails, and so does a score
+        that is not a finite number (a gate must not pass on a score it could not read)."""
         self.value = _score(value, "score")
+        if self.value is None and value is not None:
+            self.verdict = False
+            self.reason = f"invalid score {_shown(value)}: not a finite number"
 
 
 def _reason(value: Any) -> str:

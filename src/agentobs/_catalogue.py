@@ -395,6 +395,14 @@ BUDGET_BREACHES = Instrument(
     "Budgets that ran out, by budget, unit (token or USD), policy (warn, raise), persona.",
     (n.BUDGET_NAME, n.BUDGET_UNIT, n.BUDGET_POLICY, _PERSONA),
 )
+BUDGET_REFUSALS = Instrument(
+    "agentobs.budget.refusals",
+    "counter",
+    "{call}",
+    "LLM calls refused by a spent budget with on_exceed='raise', by budget, unit, persona "
+    "(not counted as LLM calls, errors or durations).",
+    (n.BUDGET_NAME, n.BUDGET_UNIT, _PERSONA),
+)
 
 # Self-telemetry (OpenTelemetry SDK self-observability names): agentobs/_export/selfmetrics.py
 _COMPONENT = ("otel.component.type", "otel.component.name")
@@ -510,6 +518,7 @@ CATALOGUE: tuple[Instrument, ...] = (
     BUDGET_COST_LIMIT,
     BUDGET_COST_REMAINING,
     BUDGET_BREACHES,
+    BUDGET_REFUSALS,
     SDK_SPANS_PROCESSED,
     SDK_LOGS_PROCESSED,
     SDK_SPAN_QUEUE_SIZE,

@@ -50,6 +50,7 @@ class WorkflowRun:
     stage_entries: dict[str, int] = field(default_factory=dict)
     last_persona: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    counted_in: object = None  # the recorders its start was counted in (one pipeline's)
 
     def enter_stage(self, stage: str) -> int:
         """Count an entry into ``stage``; return how many times it was entered in this run."""
@@ -100,6 +101,7 @@ def push_budget(context: Any, budget: Any, owner: str | None) -> Any:
     name is named after ``owner`` (the persona, workflow or stage it was given to)."""
     persona = context.get(PERSONA_KEY)
     try:
+        budget = budget.for_run()
         budget.bind(owner, persona.name if isinstance(persona, PersonaInfo) else None)
     except Exception:  # not a TokenBudget: the scope still runs, without a budget
         warn_once(

@@ -104,7 +104,7 @@ def test_timeout_none_never_raises_and_still_flushes(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("fresh_agentobs")
-@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "soon"])
+@pytest.mark.parametrize("bad", [-1, float("nan"), "soon"])
 def test_a_bad_timeout_warns_and_uses_the_default(
     tmp_path: Path, bad: object, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -114,4 +114,4 @@ def test_a_bad_timeout_warns_and_uses_the_default(
     assert agentobs.force_flush(bad) is True  # type: ignore[arg-type]
     assert agentobs.shutdown(bad) is True  # type: ignore[arg-type]
     assert "flushed" in (tmp_path / "traces.jsonl").read_text()
-    assert "is not a number of seconds" in caplog.text
+    assert "expected seconds >= 0" in caplog.text

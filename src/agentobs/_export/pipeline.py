@@ -12,10 +12,12 @@ import logging
 import os
 import signal
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._commands import report_command
 from .._errors import logger, warn_once
 from .._settings import Settings, resolve
 from .._state import INSTRUMENTATION_SCOPE, STATE
@@ -263,8 +265,9 @@ def install(
     if any("local" in names for names in settings.exporters.values()):
         logger.info(
             "agentobs: telemetry is written to %s (traces.jsonl, metrics.jsonl, logs.jsonl); "
-            "read it with `agentobs report`",
+            "read it with `%s`",
             settings.local_dir.resolve(),
+            report_command(settings.local_dir),
         )
 
 
@@ -340,6 +343,19 @@ def _start_prometheus(settings: Settings, pipeline: _Pipeline) -> Any:
     try:
         server, _thread = start_http_server(port, addr=settings.prometheus_host, registry=registry)
     except OSError as exc:
+        source = settings.sources.get("prometheus_port", "")
+        if source.startswith("env "):  # e.g. the second worker of a multi-process server
+            warn_once(
+                f"prometheus-port:{port}",
+                "agentobs: cannot serve /metrics on %s:%s from %s (%s); this process "
+                "serves no /metrics and runs on. With several worker processes give each "
+                "its own port, or export OTLP to a collector (docs/configuration.md)",
+                settings.prometheus_host,
+                port,
+                source.removeprefix("env "),
+                exc.strerror or exc,
+            )
+            return None
         raise OSError(
             exc.errno,
             f"agentobs.configure(prometheus_port={port}): cannot serve /metrics on "
@@ -349,7 +365,24 @@ def _start_prometheus(settings: Settings, pipeline: _Pipeline) -> Any:
     pipeline.prometheus_server = server
     pipeline.prometheus_reader = reader
     pipeline.prometheus_address = (settings.prometheus_host, server.server_address[1])
+    logger.info(
+        "agentobs: Prometheus metrics are served at http://%s/metrics",
+        _host_port(*pipeline.prometheus_address),
+    )
     return reader
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def prometheus_address() -> str | None:
+    """``host:port`` where the running pipeline serves Prometheus ``/metrics`` (the port
+    picked when ``prometheus_port=0``), or None when it serves none."""
+    pipeline = _PIPELINE
+    if pipeline is None or pipeline.prometheus_address is None:
+        return None
+    return _host_port(*pipeline.prometheus_address)
 
 
 _DEFAULT_EXPORT_BATCH_SIZE = 512
@@ -383,7 +416,9 @@ def _build(
     pipeline = _Pipeline(settings, None, None, None, owned=set())
     readers: list[Any] = list(extra_metric_readers)
     if settings.prometheus_port is not None:
-        readers.append(_start_prometheus(settings, pipeline))
+        prometheus_reader = _start_prometheus(settings, pipeline)
+        if prometheus_reader is not None:
+            readers.append(prometheus_reader)
     interval_ms = settings.metric_export_interval * 1000
     counts = pipeline.counts
     for metric_exporter in _exporters.build(settings, "metrics", counts):
@@ -431,6 +466,7 @@ def _build(
         raise
     resource = _resource(settings)
     adopted = []
+    release_globals()
 
     tracer_provider = trace.get_tracer_provider()
     if isinstance(tracer_provider, TracerProvider):
@@ -441,6 +477,7 @@ def _build(
         )
         trace.set_tracer_provider(tracer_provider)
         pipeline.owned.add("traces")
+        _OUR_PROVIDERS.add(tracer_provider)
     # The PersonaSpanProcessor is added by stamp_personas(), when a persona is first entered.
     span_processors = [*_scrub.processors(cleaner, list(extra_span_processors)), *span_processors]
     for span_processor in span_processors:
@@ -465,6 +502,7 @@ def _build(
         )
         metrics.set_meter_provider(meter_provider)
         pipeline.owned.add("metrics")
+        _OUR_PROVIDERS.add(meter_provider)
 
     logger_provider = _logs.get_logger_provider()
     if isinstance(logger_provider, LoggerProvider):
@@ -473,6 +511,7 @@ def _build(
         logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
         _logs.set_logger_provider(logger_provider)
         pipeline.owned.add("logs")
+        _OUR_PROVIDERS.add(logger_provider)
     for log_processor in log_processors:
         logger_provider.add_log_record_processor(log_processor)
 
@@ -495,6 +534,32 @@ def _build(
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).addFilter(pipeline.noise_filter)
     return pipeline
+
+
+_OUR_PROVIDERS: weakref.WeakSet[Any] = weakref.WeakSet()
+"""The global providers agentobs installed itself (and shuts down with its pipeline)."""
+
+
+def release_globals(*, only_ours: bool = True) -> None:
+    """Let a new pipeline install fresh global providers where the current ones are those a
+    previous agentobs pipeline installed and shut down: adopting them would record into
+    providers that drop everything, under the old resource.
+
+    OpenTelemetry lets a global provider be set once per process; agentobs resets that guard
+    (as OpenTelemetry's own test utilities do) for its own providers only, never for the
+    application's, unless ``only_ours`` is False (:func:`agentobs.testing.reset`)."""
+    from opentelemetry import _logs, metrics, trace
+    from opentelemetry.util._once import Once
+
+    if not only_ours or trace.get_tracer_provider() in _OUR_PROVIDERS:
+        trace._TRACER_PROVIDER_SET_ONCE = Once()
+        trace._TRACER_PROVIDER = None
+    if not only_ours or metrics.get_meter_provider() in _OUR_PROVIDERS:
+        metrics._internal._METER_PROVIDER_SET_ONCE = Once()
+        metrics._internal._METER_PROVIDER = None
+    if not only_ours or _logs.get_logger_provider() in _OUR_PROVIDERS:
+        _logs._internal._LOGGER_PROVIDER_SET_ONCE = Once()
+        _logs._internal._LOGGER_PROVIDER = None
 
 
 _PROCESS_METRICS: dict[str, list[str] | None] = {
@@ -547,30 +612,25 @@ def _bounded(action: Callable[[], Any], timeout: float, what: str) -> bool:
 
 
 def _seconds(timeout: Any, what: str) -> float:
-    """``timeout`` as seconds: None means the default; anything else that is not a finite
-    number of seconds >= 0 gives one warning, then the default."""
-    if timeout is None:
-        return _DEFAULT_TIMEOUT
-    try:
-        seconds = float(timeout)
-    except (TypeError, ValueError):
-        seconds = float("nan")
-    if not 0 <= seconds < float("inf"):
-        warn_once(
-            f"timeout:{what}",
-            "agentobs: %s(timeout=%r) is not a number of seconds >= 0; using %.0f s",
-            what,
-            timeout,
-            _DEFAULT_TIMEOUT,
-        )
-        return _DEFAULT_TIMEOUT
-    return seconds
+    """``timeout`` as seconds; anything else than a number >= 0 (None included) is one
+    warning and the default, so a bad timeout never stops a flush or loses data."""
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout >= 0:
+        return float(min(timeout, 86_400.0))  # inf: a day is plenty for threads to join
+    warn_once(
+        f"timeout:{what}:{type(timeout).__name__}",
+        "agentobs: %s(timeout=%r): expected seconds >= 0; using %s",
+        what,
+        timeout,
+        _DEFAULT_TIMEOUT,
+    )
+    return _DEFAULT_TIMEOUT
 
 
 def force_flush(timeout: float | None = _DEFAULT_TIMEOUT) -> bool:
-    """Export everything recorded so far; return within ``timeout`` seconds (None: the
-    default, 5 s), even if the backend is down. True if every part flushed (which does not
-    prove the backend kept it). Never raises."""
+    """Export everything recorded so far; return within ``timeout`` seconds (anything but a
+    number >= 0, None included: one warning and the default, 5 s), even if the backend is
+    down. True if every part flushed (which does not prove the backend kept it). Never
+    raises."""
     pipeline = _PIPELINE
     if pipeline is None:
         return True
@@ -579,7 +639,7 @@ def force_flush(timeout: float | None = _DEFAULT_TIMEOUT) -> bool:
 
 
 def shutdown(timeout: float | None = _DEFAULT_TIMEOUT) -> bool:
-    """Flush and stop the pipeline within ``timeout`` seconds (None: the default, 5 s);
+    """Flush and stop the pipeline within ``timeout`` seconds (None: a warning, 5 s);
     instrumentation becomes a no-op. Logs one line with the exact figures of what was
     exported, dropped and failed, also when the timeout passes. Never raises.
 
