@@ -62,6 +62,7 @@ USER_PROJECT_DOCS = {"docs/pytest.md"}
 COLLECTOR_DOCS = {"docs/getting-started.md"}  # a placeholder collector, given a real one
 MIGRATION_DOCS = {f"docs/migrate/{name}.md" for name in ("openllmetry", "langfuse", "logfire")}
 SCRATCH_DOCS = {"docs/dashboards.md"}
+EXCERPT_DOCS = {"docs/integrations.md"}  # excerpts of examples run by test_examples_integrations
 KINDS = {"bash", "python", "promql", ""}
 NOT_RUN_HERE = {"make test": "make -n test"}  # it would run this very suite
 PLACEHOLDERS = ("http://collector:4318", "http://pushgateway:9091")
@@ -399,5 +400,29 @@ def test_every_doc_with_commands_is_run() -> None:
     with_commands = {b.doc for b in blocks() if b.kind in ("bash", "python")}
     run_here = {"README.md", "docs/configuration.md", "docs/llm.md", "docs/concepts.md"}
     tested = run_here | USER_PROJECT_DOCS | SCRATCH_DOCS | COLLECTOR_DOCS | MIGRATION_DOCS
+    tested |= EXCERPT_DOCS
     assert with_commands <= tested, with_commands - tested
     assert with_commands >= MIGRATION_DOCS
+
+
+@pytest.mark.parametrize("doc", sorted(EXCERPT_DOCS))
+def test_python_blocks_are_excerpts_of_the_examples_they_name(doc: str) -> None:
+    """Each Python block names an example in its first line (``# examples/....py
+    (excerpt)``) and is made of that file's lines, in order; tests/
+    test_examples_integrations.py runs the examples themselves."""
+    found = blocks(doc, "python")
+    assert found
+    for block in found:
+        first, *lines = block.code.splitlines()
+        match = re.fullmatch(r"# (examples/\S+\.py) \(excerpt\)", first)
+        assert match, (block.line, first)
+        source = (ROOT / match.group(1)).read_text(encoding="utf-8").splitlines()
+        stripped = [line.strip() for line in source]
+        at = 0
+        for line in lines:
+            assert line.strip() in stripped[at:], (block.line, line, match.group(1))
+            at = stripped.index(line.strip(), at) + 1
+    for block in blocks(doc, ""):
+        for line in block.code.splitlines():
+            if line.startswith("OPENAI_API_KEY=sk-... python "):
+                assert (ROOT / line.split()[-1]).is_file(), line

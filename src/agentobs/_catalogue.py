@@ -336,7 +336,8 @@ COST = Instrument(
     "counter",
     "{USD}",
     "Cost of LLM calls in US dollars, by model, provider, persona, workflow and where the "
-    "price came from (genai-prices, user, provider). Unpriced calls add nothing here.",
+    "price came from (genai-prices, user, provider, instrumentation). Unpriced calls add "
+    "nothing here.",
     (n.REQUEST_MODEL, n.PROVIDER, _PERSONA, n.WORKFLOW_NAME, n.COST_SOURCE),
 )
 

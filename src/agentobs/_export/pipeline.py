@@ -82,6 +82,7 @@ class _Pipeline:
     system_metrics: Any = None
     langfuse_scores: Any = None
     persona_processor: Any = None
+    interop: Any = None
     noise_filter: _OncePerMessage = field(default_factory=_OncePerMessage)
     counts: Counts = field(default_factory=lambda: _new_counts())
 
@@ -165,6 +166,7 @@ def configure(
     logs: bool | None = None,
     log_level: int | str | None = None,
     system_metrics: bool | None = None,
+    interop: bool | None = None,
     capture_content: bool | None = None,
     max_content_size: int | None = None,
     scrubbing: bool | None = None,
@@ -200,6 +202,10 @@ def configure(
         logs: bridge standard ``logging`` to OpenTelemetry logs (default on).
         log_level: lowest level bridged (default ``INFO``).
         system_metrics: record process CPU, memory and threads (needs ``agentobs[system]``).
+        interop: count the GenAI spans other instrumentations (OpenTelemetry contrib,
+            OpenInference, Pydantic AI) start inside agentobs scopes: persona, workflow and
+            stage on the span, tokens and cost in agentobs's counters, budgets and tests
+            (default on; ``AGENTOBS_INTEROP``). See ``docs/integrations.md``.
         capture_content: record LLM prompts and completions on spans (default off;
             ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``). Never on while
             ``AGENTOBS_DISABLE_CONTENT_CAPTURE=true``. See ``docs/llm.md``.
@@ -278,6 +284,8 @@ def stamp_personas() -> None:
     every span; agentobs's own spans carry the persona by themselves."""
     pipeline = _PIPELINE
     if pipeline is None or pipeline.persona_processor is not None:
+        return
+    if pipeline.interop is not None:  # the interop processor stamps the persona already
         return
     from .processors import PersonaSpanProcessor
 
@@ -480,6 +488,11 @@ def _build(
         _OUR_PROVIDERS.add(tracer_provider)
     # The PersonaSpanProcessor is added by stamp_personas(), when a persona is first entered.
     span_processors = [*_scrub.processors(cleaner, list(extra_span_processors)), *span_processors]
+    if settings.interop:
+        from .interop import GenAISpanProcessor
+
+        pipeline.interop = GenAISpanProcessor()
+        span_processors.insert(0, pipeline.interop)
     for span_processor in span_processors:
         tracer_provider.add_span_processor(span_processor)
 

@@ -34,6 +34,9 @@ from .usage import Usage
 SOURCE_PROVIDER = "provider"
 SOURCE_USER = "user"
 SOURCE_TABLE = "genai-prices"
+SOURCE_INSTRUMENTATION = "instrumentation"
+"""A cost another instrumentation put on its span (``operation.cost``, ``gen_ai.usage.cost``,
+``llm.cost.total``)."""
 
 PROVIDER_IDS = {
     "openai": "openai",
