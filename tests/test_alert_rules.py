@@ -307,8 +307,76 @@ def cases() -> list[dict[str, Any]]:
             {"eval_time": "6m", "alertname": "AgentobsTargetDown", "exp_alerts": []}
         ],
     })  # fmt: skip
+    tests += self_telemetry_cases()
     for test in tests:
         test.setdefault("interval", "1m")
+    return tests
+
+
+def component(kind: str, **labels: str) -> dict[str, str]:
+    return {"otel_component_type": kind, "otel_component_name": f"{kind}/0", **labels}
+
+
+def self_telemetry_cases() -> list[dict[str, Any]]:
+    """Exporters failing, processors dropping, queues filling (the SDK's self-telemetry)."""
+    tests: list[dict[str, Any]] = []
+    spans, logs = "otel_sdk_exporter_span_exported_total", "otel_sdk_exporter_log_exported_total"
+    points = "otel_sdk_exporter_metric_data_point_exported_total"
+    langfuse, otlp_logs = component("langfuse_span_exporter"), component("otlp_http_log_exporter")
+    local_points = component("local_metric_exporter")
+    failed = {"error_type": "export_failed"}
+    failing = [
+        expected("AgentobsExporterFailing", "warning", {"job": JOB, **labels}, 1.0)
+        for labels in (langfuse, otlp_logs)
+    ]
+    tests.append({  # Langfuse and the OTLP log backend down; the local metric files fine
+        "input_series": [
+            series(spans, langfuse, "0x30"), series(spans, {**langfuse, **failed}, "0+10x30"),
+            series(logs, {**otlp_logs, **failed}, "0+10x30"),
+            series(points, local_points, "0+50x30"),
+        ],
+        "alert_rule_test": [
+            {"eval_time": "4m", "alertname": "AgentobsExporterFailing", "exp_alerts": []},
+            {"eval_time": "15m", "alertname": "AgentobsExporterFailing", "exp_alerts": failing},
+        ],
+    })  # fmt: skip
+    for failures in ("0+1x30", "0x5 512x25"):  # 1 % of the spans failed; one batch failed
+        tests.append({
+            "input_series": [
+                series(spans, langfuse, "0+100x30"),
+                series(spans, {**langfuse, **failed}, failures),
+            ],
+            "alert_rule_test": [
+                {"eval_time": f"{minute}m", "alertname": "AgentobsExporterFailing",
+                 "exp_alerts": []}
+                for minute in range(6, 16)
+            ],
+        })  # fmt: skip
+
+    processed = "otel_sdk_processor_span_processed_total"
+    processor = component("batching_span_processor")
+    full = {**processor, "error_type": "queue_full"}
+    dropped = expected("AgentobsTelemetryDropped", "warning", {"job": JOB, **full}, 50)
+    for values, alerts in (("0+5x30", [dropped]), ("0x30", [])):
+        tests.append({
+            "input_series": [series(processed, processor, "0+100x30"),
+                             series(processed, full, values)],
+            "alert_rule_test": [
+                {"eval_time": "15m", "alertname": "AgentobsTelemetryDropped", "exp_alerts": alerts}
+            ],
+        })  # fmt: skip
+
+    size, capacity = "otel_sdk_processor_log_queue_size", "otel_sdk_processor_log_queue_capacity"
+    queue = component("batching_log_processor")
+    nearly_full = expected("AgentobsTelemetryQueueFull", "info", {"job": JOB, **queue}, 2040 / 2048)
+    for values, alerts in (("2040x20", [nearly_full]), ("100x20", [])):
+        tests.append({
+            "input_series": [series(size, queue, values), series(capacity, queue, "2048x20")],
+            "alert_rule_test": [
+                {"eval_time": "10m", "alertname": "AgentobsTelemetryQueueFull",
+                 "exp_alerts": alerts}
+            ],
+        })  # fmt: skip
     return tests
 
 

@@ -11,6 +11,7 @@ answers `success` with an empty result for a name nothing emits, so emptiness is
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import subprocess
@@ -47,10 +48,15 @@ from tests.backends import clean_env as process_env
 from tests.llm_server import FakeLLM
 
 ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger("tests.live.triage")
 RULES = ROOT / "deploy" / "prometheus" / "agentobs-rules.yml"
 RATE_INTERVAL = "5s"  # Grafana's $__rate_interval for a 1 s scrape is 4 s
 SUITE = "release-checks"
-BOARD_ORDER = ("agentobs-agents", "agentobs-personas", "agentobs-workflows", "agentobs-tests")
+BOARD_ORDER = (
+    "agentobs-agents", "agentobs-personas", "agentobs-workflows", "agentobs-tests", "agentobs-self"
+)  # fmt: skip
+LOG_BURST = 12
+"""Log records the workload writes at once: more than the tiny batch queue holds."""
 
 SUITE_TESTS = textwrap.dedent(
     """
@@ -92,7 +98,8 @@ def start_test_suite(pushgateway: Pushgateway, directory: Path) -> subprocess.Po
 
 class Workload:
     """The demo fleet's release workflow, triage tasks calling the real OpenAI client, human
-    interventions, and a workflow that stays open (stuck), in threads until stopped."""
+    interventions, bursts of log records, and a workflow that stays open (stuck), in threads
+    until stopped."""
 
     def __init__(self, llm: FakeLLM) -> None:
         self.llm = llm
@@ -136,6 +143,8 @@ class Workload:
                     except openai.InternalServerError:
                         pass
                 agentobs.human_intervention("approval")
+            for step in range(LOG_BURST):
+                log.warning("triage of change-%d: step %d", number, step)
             time.sleep(0.2)
 
     def _stuck(self) -> None:
@@ -189,11 +198,22 @@ class Run:
 def live_run(
     prometheus: PrometheusFactory, pushgateway: Pushgateway, tmp_path: Path, clean_env: None
 ) -> Iterator[Run]:
-    """The workload and the test run, scraped by Prometheus with the rules loaded."""
+    """The workload and the test run, scraped by Prometheus with the rules loaded.
+
+    The self-telemetry gets all its series: every signal goes to local files (exported) and
+    to an OTLP backend that is down (failed), through batch queues too small for the
+    workload's bursts (dropped)."""
     port = free_port()
     agentobs.testing.reset()
     agentobs.configure(
-        service_name="agentobs-live", exporter="none", prometheus_port=port, logs=False
+        service_name="agentobs-live",
+        exporter=("local", "otlp"),
+        local_dir=tmp_path / "telemetry",
+        endpoint=f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        timeout=0.2,
+        max_queue_size=8,
+        metric_export_interval=1,
+        prometheus_port=port,
     )
     agentobs.instrument_openai()
     suite = start_test_suite(pushgateway, tmp_path)
@@ -292,7 +312,7 @@ def test_every_panel_and_alert_returns_data_and_the_preview_renders(
     assert "no data" not in html
     preview = tmp_path / "dashboards-preview.html"
     preview.write_text(html, encoding="utf-8")
-    shot = chromium.screenshot(preview, tmp_path / "dashboards-preview.png", height=6000)
+    shot = chromium.screenshot(preview, tmp_path / "dashboards-preview.png", height=7500)
     png = shot.read_bytes()
     assert png.startswith(b"\x89PNG")
     assert len(png) > 50_000  # charts, not a blank page

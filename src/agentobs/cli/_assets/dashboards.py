@@ -38,6 +38,7 @@ TOOL = m.label(n.TOOL_NAME)
 OUTCOME = m.label(n.TEST_OUTCOME)
 CATEGORY = m.label(n.TEST_CATEGORY)
 REASON = m.label(n.INTERVENTION_REASON)
+COMPONENT = m.label("otel.component.name")
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,9 @@ class Board:
     description: str
     variables: list[Variable]
     panels: list[Panel] = field(default_factory=list)
+    service_instrument: str = ""
+    """The instrument whose ``job`` values the Service variable lists (default: that of
+    the first variable)."""
 
 
 class Selectors:
@@ -624,7 +628,127 @@ def _tests() -> Board:
     )
 
 
-BOARDS = (_agents, _personas, _workflows, _tests)
+SIGNALS = (("span", "spans"), ("log", "log records"), ("metric_data_point", "data points"))
+"""The self-telemetry exporter counters (``otel.sdk.exporter.<key>.exported``), by signal."""
+QUEUED = (("span", "spans"), ("log", "log records"))
+"""The signals that go through a batch processor and its bounded queue."""
+
+
+def _self() -> Board:
+    s = Selectors([])
+    exported = {key: f"otel.sdk.exporter.{key}.exported" for key, _ in SIGNALS}
+    processed = {key: f"otel.sdk.processor.{key}.processed" for key, _ in QUEUED}
+    sent = {key: s(name, where={ERROR_TYPE: '=""'}) for key, name in exported.items()}
+    failed = {key: s(name, where={ERROR_TYPE: '!=""'}) for key, name in exported.items()}
+    dropped = {key: s(name, where={ERROR_TYPE: '!=""'}) for key, name in processed.items()}
+    by_component = _by(COMPONENT)
+    by_error = _by(COMPONENT, ERROR_TYPE)
+    lost = " or ".join(
+        f"{by_error} (increase({selector}[{RANGE}]))"
+        for selector in (*failed.values(), *dropped.values())
+    )
+    return Board(
+        "agentobs-self",
+        "agentobs / agentobs itself",
+        "What each exporter exported, failed and dropped, by signal and exporter, and how full "
+        "the batch queues are: the SDK's self-telemetry (otel.sdk.*). Components are named "
+        "{type}/{index}, e.g. otlp_http_span_exporter/0, langfuse_span_exporter/0.",
+        [],
+        [
+            Panel(
+                "Exported by exporter",
+                "Items each exporter sent per second, by signal (spans, log records, metric "
+                "data points) and exporter.",
+                "ops",
+                [
+                    Target(f"{by_component} ({rate(sent[key])})", f"{what} {{{{{COMPONENT}}}}}")
+                    for key, what in SIGNALS
+                ],
+            ),
+            Panel(
+                "Failed by exporter",
+                "Items an exporter failed to send per second (the backend refused them, was "
+                "down or timed out), by signal, exporter and error type.",
+                "ops",
+                [
+                    Target(
+                        f"{by_error} ({rate(failed[key])})",
+                        f"{what} {{{{{COMPONENT}}}}} {{{{{ERROR_TYPE}}}}}",
+                    )
+                    for key, what in SIGNALS
+                ],
+            ),
+            Panel(
+                "Export failure rate",
+                "Share of each exporter's items that failed, by exporter.",
+                "percentunit",
+                [
+                    Target(ratio(failed[key], s(exported[key]), COMPONENT), f"{{{{{COMPONENT}}}}}")
+                    for key, _ in SIGNALS
+                ],
+                min=0,
+                max=1,
+            ),
+            Panel(
+                "Dropped by processor",
+                "Items a batch processor dropped per second: queue_full when its queue was "
+                "full (the exporter could not keep up), already_shutdown after shutdown.",
+                "ops",
+                [
+                    Target(
+                        f"{by_error} ({rate(dropped[key])})",
+                        f"{what} {{{{{COMPONENT}}}}} {{{{{ERROR_TYPE}}}}}",
+                    )
+                    for key, what in QUEUED
+                ],
+            ),
+            Panel(
+                "Queue size vs capacity",
+                "Items waiting in each batch processor's queue, against what it holds at most "
+                "(max_queue_size); a full queue drops.",
+                "short",
+                [
+                    Target(
+                        f"{by_component} ({s(f'otel.sdk.processor.{key}.queue.{part}')})",
+                        f"{what} {part} {{{{{COMPONENT}}}}}",
+                    )
+                    for key, what in QUEUED
+                    for part in ("size", "capacity")
+                ],
+            ),
+            Panel(
+                "Queue fill",
+                "The fullest batch queue of each signal, as a share of its capacity.",
+                "percentunit",
+                [
+                    Target(
+                        f"max ({s(f'otel.sdk.processor.{key}.queue.size')} / "
+                        f"{s(f'otel.sdk.processor.{key}.queue.capacity')})",
+                        what,
+                    )
+                    for key, what in QUEUED
+                ],
+                type="gauge",
+                width=6,
+                min=0,
+                max=1,
+                thresholds=((None, "green"), (0.8, "orange"), (1, "red")),
+            ),
+            Panel(
+                "Lost over the range",
+                "Items failed or dropped over the dashboard's time range, by component and "
+                "error type (exact counts: agentobs counts every loss).",
+                "short",
+                [Target(lost, f"{{{{{COMPONENT}}}}} {{{{{ERROR_TYPE}}}}}", instant=True)],
+                type="bargauge",
+                width=6,
+            ),
+        ],
+        service_instrument=exported["span"],
+    )
+
+
+BOARDS = (_agents, _personas, _workflows, _tests, _self)
 
 
 # --- JSON ----------------------------------------------------------------------------------
@@ -803,7 +927,7 @@ def render(board: Board) -> dict[str, Any]:
 
 
 def _first_instrument(board: Board) -> str:
-    return board.variables[0].instrument
+    return board.service_instrument or board.variables[0].instrument
 
 
 def dashboards() -> dict[str, dict[str, Any]]:

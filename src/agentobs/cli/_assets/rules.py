@@ -46,6 +46,9 @@ THRESHOLDS: dict[str, Threshold] = {
     "test_run_seconds": Threshold(1800, "Duration of a test run to stay below."),
     "test_run_max_age_seconds": Threshold(86400, "Time without a test run (per suite)."),
     "scrape_jobs": Threshold(".*agentobs.*", "Regex of the scrape jobs that serve agentobs."),
+    "exporter_failure_ratio": Threshold(0.1, "Share of an exporter's items failing over 5 m."),
+    "telemetry_dropped_items": Threshold(0, "Items a batch processor may drop in 10 m."),
+    "queue_fill_ratio": Threshold(0.9, "Share of a batch queue's capacity in use (drops next)."),
 }
 
 
@@ -111,6 +114,43 @@ def _slis() -> tuple[_Sli, ...]:
 
 
 BUDGET_RATIO = "agentobs:budget_remaining:ratio"
+EXPORTER_FAILURES = "agentobs:exporter_failures:ratio_rate5m"
+COMPONENT_TYPE, COMPONENT = m.label("otel.component.type"), m.label("otel.component.name")
+BY_COMPONENT = f"sum by (job, {COMPONENT_TYPE}, {COMPONENT})"
+EXPORTED = tuple(
+    m.series(f"otel.sdk.exporter.{key}.exported") for key in ("span", "log", "metric_data_point")
+)
+"""The self-telemetry counters of exporters, one per signal."""
+QUEUED = ("span", "log")
+"""The signals that go through a batch processor (its queue can fill and drop)."""
+
+
+def _exporter_failures() -> str:
+    """Share of each exporter's items that failed over 5 m; 0 when none did."""
+    failed = [f'{BY_COMPONENT} (rate({name}{{error_type!=""}}[5m]))' for name in EXPORTED]
+    total = [f"{BY_COMPONENT} (rate({name}[5m]))" for name in EXPORTED]
+    zero = [f"{t} * 0" for t in total]
+    return f"({' or '.join(failed + zero)}) / ({' or '.join(total)})"
+
+
+def dropped_items(window: str) -> str:
+    """Items each batch processor dropped over ``window``, by error type."""
+    by = f"sum by (job, {COMPONENT_TYPE}, {COMPONENT}, error_type)"
+    return " or ".join(
+        f"{by} (increase({m.series(f'otel.sdk.processor.{key}.processed')}"
+        f'{{error_type!=""}}[{window}]))'
+        for key in QUEUED
+    )
+
+
+def queue_fill() -> str:
+    """The share of its capacity each batch queue holds."""
+    return " or ".join(
+        f"max by (job, {COMPONENT_TYPE}, {COMPONENT}) "
+        f"({m.series(f'otel.sdk.processor.{key}.queue.size')} / "
+        f"{m.series(f'otel.sdk.processor.{key}.queue.capacity')})"
+        for key in QUEUED
+    )
 
 
 def recording_rules() -> list[dict[str, str]]:
@@ -122,6 +162,7 @@ def recording_rules() -> list[dict[str, str]]:
         limit = m.series(f"agentobs.budget.{kind}.limit")
         parts.append(f'label_replace({remaining} / ({limit} > 0), "{UNIT}", "{unit}", "", "")')
     rules.append({"record": BUDGET_RATIO, "expr": " or ".join(parts)})
+    rules.append({"record": EXPORTER_FAILURES, "expr": _exporter_failures()})
     return rules
 
 
@@ -334,6 +375,35 @@ def alerts(t: Mapping[str, float | str]) -> list[Alert]:
             "Prometheus cannot scrape an agentobs metrics endpoint.",
             "Target {{ $labels.instance }} of job {{ $labels.job }} has been down for 5 "
             "minutes: its metrics are not reported.",
+            "5m",
+        ),
+    ]
+    component = f"{{{{ $labels.{COMPONENT} }}}} (job {{{{ $labels.job }}}})"
+    out += [
+        Alert(
+            "AgentobsExporterFailing",
+            "warning",
+            ((EXPORTER_FAILURES, f"> {t['exporter_failure_ratio']}"),),
+            "An agentobs exporter fails to send its telemetry.",
+            f"Exporter {component} failed {{{{ $value | humanizePercentage }}}} of its items "
+            "over the last 5 minutes.",
+            "5m",
+        ),
+        Alert(
+            "AgentobsTelemetryDropped",
+            "warning",
+            ((dropped_items("10m"), f"> {t['telemetry_dropped_items']}"),),
+            "An agentobs batch processor drops telemetry.",
+            f"Processor {component} dropped {{{{ $value | humanize }}}} items "
+            "({{ $labels.error_type }}) over the last 10 minutes.",
+        ),
+        Alert(
+            "AgentobsTelemetryQueueFull",
+            "info",
+            ((queue_fill(), f"> {t['queue_fill_ratio']}"),),
+            "An agentobs batch queue is nearly full.",
+            f"The queue of processor {component} is {{{{ $value | humanizePercentage }}}} "
+            "full: its exporter does not keep up, and items are dropped once it is full.",
             "5m",
         ),
     ]

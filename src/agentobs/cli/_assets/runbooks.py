@@ -304,6 +304,72 @@ def _book() -> dict[str, Runbook]:
                 "Prometheus' Targets page.",
             ),
         ),
+        "AgentobsExporterFailing": Runbook(
+            "More than the configured share (10 %) of the items an exporter of the agentobs "
+            "SDK handed to its backend (OTLP collector, Langfuse, local files) failed over 5 "
+            "minutes, for 5 minutes: the backend refused them, was down or timed out. The "
+            "exporter is `otel.component.name` (`{type}/{index}`, e.g. "
+            "`langfuse_span_exporter/0`), the reason `error.type`.",
+            "Failed items are lost: traces, logs or metrics of the application are missing "
+            "from that backend (the others still get theirs). Nothing of the application "
+            "itself is affected.",
+            (
+                ("Failure share per exporter", r.EXPORTER_FAILURES),
+                (
+                    "Failed items per second, by exporter and reason",
+                    "\n".join(
+                        f"sum by (job, otel_component_name, error_type) (rate({name}"
+                        f'{{error_type!=""}}[5m]))'
+                        for name in r.EXPORTED
+                    ),
+                ),
+            ),
+            (
+                "Read the application's log: agentobs logs the exporter's first error of "
+                "each kind (`agentobs: the traces exporter raised ...`).",
+                "Check the backend is up and reachable from the application (endpoint, "
+                "TLS, `OTEL_EXPORTER_OTLP_HEADERS` or the Langfuse keys); `agentobs doctor`, "
+                "run with the application's environment, checks the OTLP endpoints answer.",
+                "If the backend is slow rather than down, raise `timeout` in "
+                "`agentobs.configure()` or put a collector close to the application.",
+            ),
+        ),
+        "AgentobsTelemetryDropped": Runbook(
+            "A batch processor of the agentobs SDK dropped spans or log records over the last "
+            "10 minutes: with `error.type=queue_full` its queue was full because the "
+            "exporter behind it could not keep up; with `already_shutdown` they came after "
+            "shutdown.",
+            "The dropped items are lost to the backend behind that processor (each exporter "
+            "has its own processor and queue); the application itself is not slowed (a full "
+            "queue drops rather than blocks).",
+            (
+                ("Dropped items by processor and reason", r.dropped_items("10m")),
+                (
+                    "Queue size against capacity",
+                    "otel_sdk_processor_span_queue_size / otel_sdk_processor_span_queue_capacity"
+                    "\notel_sdk_processor_log_queue_size / otel_sdk_processor_log_queue_capacity",
+                ),
+            ),
+            (
+                "Check first whether the exporter behind the processor fails or is slow "
+                "(`AgentobsExporterFailing`, the dashboard *agentobs / agentobs itself*).",
+                "For bursts, raise `max_queue_size` (`OTEL_BSP_MAX_QUEUE_SIZE`); for a "
+                "steady overload, sample (`sample_ratio`) or lower the log level.",
+            ),
+        ),
+        "AgentobsTelemetryQueueFull": Runbook(
+            "A batch processor's queue has held more than the configured share (90 %) of "
+            "its capacity for 5 minutes: its exporter sends more slowly than the "
+            "application produces.",
+            "None yet; once the queue is full, new items are dropped (`AgentobsTelemetryDropped`).",
+            (("Queue fill per processor", r.queue_fill()),),
+            (
+                "Look at the exporter's latency and failures on the dashboard "
+                "*agentobs / agentobs itself*.",
+                "Raise `max_queue_size`, sample, or move the backend closer (a collector on "
+                "the node).",
+            ),
+        ),
     }
 
 
