@@ -19,14 +19,22 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .._errors import internal_errors
-from .streams import END_ABANDONED, END_CLOSED, END_ERROR, END_EXHAUSTED, Ending
+from .streams import END_ABANDONED, END_CLOSED, END_ERROR, END_EXHAUSTED, Ending, StreamOwner
 from .usage import StreamState
 
-if TYPE_CHECKING:
-    from .run import LLMRun
+
+class BodyOwner(StreamOwner, Protocol):
+    """The LLM call a body belongs to (:class:`~agentobs._llm.run.LLMRun`)."""
+
+    capture: bool
+    stream: StreamState | None
+
+    def take(self, result: Any) -> None:
+        """Remember what a (non-stream) result says."""
+
 
 MAX_JSON_BODY = 4 * 1024 * 1024
 """A JSON body larger than this is not read for usage (the call's usage is then unknown)."""
@@ -40,7 +48,7 @@ class Body:
 
     __slots__ = ("complete", "ending", "json", "line", "owner", "size", "started")
 
-    def __init__(self, owner: LLMRun, sse: bool) -> None:
+    def __init__(self, owner: BodyOwner, sse: bool) -> None:
         self.owner = owner
         self.ending = Ending(owner)
         self.json: bytearray | None = None if sse else bytearray()
@@ -117,7 +125,7 @@ async def _atap(body: Body, iterate: Any) -> AsyncIterator[bytes]:
     body.end(None, END_EXHAUSTED)
 
 
-def follow(owner: LLMRun, result: Any) -> bool:
+def follow(owner: BodyOwner, result: Any) -> bool:
     """Follow the body of ``result`` (a raw client response) for ``owner``, the LLM call;
     False if ``result`` carries no HTTP response (the caller ends the call as usual)."""
     http = getattr(result, "http_response", None)
