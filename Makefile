@@ -31,7 +31,8 @@ APT_STAMP := $(BACKENDS_DIR)/apt.stamp
 # Never let uv download a Python of its own: only registries are reachable.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help venv demo backends backends-apt lint test bench clean clean-backends
+.PHONY: help venv demo backends backends-apt lint test soak docs bench bench-peers \
+	bench-peers-envs clean clean-backends
 
 help:
 	@echo "make venv      - create .venv with agentobs[dev] (editable)"
@@ -39,7 +40,10 @@ help:
 	@echo "make backends  - install Prometheus/Pushgateway/Alertmanager/Chromium (apt), Phoenix, rotel"
 	@echo "make lint      - ruff check, ruff format --check, mypy, lint-imports (the layers)"
 	@echo "make test      - lint, then pytest (AGENTOBS_REQUIRE_BACKENDS=1 turns skips into failures)"
+	@echo "make soak      - the long reliability variants (a million spans, backend down)"
+	@echo "make docs      - build the documentation site into site/ (strict)"
 	@echo "make bench     - run the benchmarks"
+	@echo "make bench-peers [QUICK=1] - agentobs beside its peers; writes benchmarks/RESULTS.md"
 	@echo "make clean     - remove caches, .venv and .backends"
 
 # --- project venv -------------------------------------------------------------
@@ -98,11 +102,29 @@ test: venv backends
 	AGENTOBS_REQUIRE_BACKENDS="$${AGENTOBS_REQUIRE_BACKENDS:-}" \
 		$(BIN)/pytest --timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS)
 
+soak: venv backends
+	AGENTOBS_SOAK=1 $(BIN)/pytest --timeout=3600 -q tests/reliability $(PYTEST_ARGS)
+
+# The site (mkdocs.yml): strict, so a broken link, a page missing from the nav or an API
+# reference that does not resolve fails. `make test` builds it too (tests/test_docs_site.py).
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 bench: venv
 	$(BIN)/python benchmarks/run.py
 
+# Each peer SDK in its own venv under .bench-peers/ (pinned in benchmarks/bench_peers.py);
+# a stamp per venv, so this is a few ms when nothing changed. The test of the quick run
+# (tests/test_bench_peers.py, run when AGENTOBS_BENCH_PEERS=1) needs them.
+bench-peers-envs: venv
+	$(BIN)/python benchmarks/bench_peers.py --install-only
+
+# Tens of minutes; QUICK=1 is the smoke run the test suite makes (report under .bench-peers/).
+bench-peers: venv backends bench-peers-envs
+	$(BIN)/python benchmarks/bench_peers.py $(if $(QUICK),--quick)
+
 clean:
-	rm -rf $(VENV) $(BACKENDS_DIR) .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) $(BACKENDS_DIR) .bench-peers .pytest_cache .mypy_cache .ruff_cache build dist site
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 clean-backends:

@@ -7,13 +7,14 @@ registered list in order, in one process, so per-call figures share one interpre
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -114,7 +115,17 @@ def paired_per_call_ns(
     candidate with a round of the baseline taken just before or after it lets the ratio be
     the median of per-round ratios, which that drift mostly cancels out of.
     """
-    loop, base_loop = _loop(call), _loop(baseline)
+    return paired_loops_ns(_loop(call), calls, _loop(baseline), baseline_calls, rounds)
+
+
+def paired_loops_ns(
+    loop: Callable[[int], None],
+    calls: int,
+    base_loop: Callable[[int], None],
+    baseline_calls: int,
+    rounds: int,
+) -> tuple[list[float], list[float]]:
+    """:func:`paired_per_call_ns` for loops ``(count) -> None`` (see :func:`async_loop`)."""
     loop(min(calls, 1_000))
     base_loop(min(baseline_calls, 1_000))
     ours: list[float] = []
@@ -127,6 +138,20 @@ def paired_per_call_ns(
             ours.append(_timed(loop, calls))
             theirs.append(_timed(base_loop, baseline_calls))
     return ours, theirs
+
+
+def async_loop(call: Callable[[], Awaitable[object]]) -> Callable[[int], None]:
+    """A loop ``(count) -> None`` awaiting ``call()`` ``count`` times in one event loop."""
+    event_loop = asyncio.new_event_loop()
+
+    async def many(count: int) -> None:
+        for _ in range(count):
+            await call()
+
+    def loop(count: int) -> None:
+        event_loop.run_until_complete(many(count))
+
+    return loop
 
 
 def _timed(loop: Callable[[int], None], calls: int) -> float:
@@ -151,10 +176,11 @@ _IMPORT_PROBE = (
 
 
 def paired_import_seconds(
-    module: str, baseline_module: str, rounds: int
+    module: str, baseline_module: str, rounds: int, warmup: bool = True
 ) -> tuple[list[float], list[float]]:
     """Seconds to import each module in a fresh interpreter, alternating between the two
-    (after one warm-up run of each, which fills the bytecode and file caches)."""
+    (after one warm-up run of each, which fills the bytecode and file caches, unless
+    ``warmup`` is false)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENTOBS_"))}
 
     def once(name: str) -> float:
@@ -162,8 +188,9 @@ def paired_import_seconds(
         done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
         return float(done.stdout.strip())
 
-    once(module)
-    once(baseline_module)
+    if warmup:
+        once(module)
+        once(baseline_module)
     ours: list[float] = []
     theirs: list[float] = []
     for index in range(rounds):

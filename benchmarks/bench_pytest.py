@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from _harness import Session
@@ -54,22 +55,43 @@ def _run(directory: Path, args: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def measure(rounds: int, modules: int, tests: int) -> tuple[list[float], list[float]]:
-    """Seconds per run with the plugin and without, in alternating rounds (after a warm-up)."""
+def measure(
+    rounds: int,
+    modules: int,
+    tests: int,
+    plugin: list[str] | None = None,
+    plain: list[str] | None = None,
+    extra_env: dict[str, str] | None = None,
+    populate: Callable[[Path], None] | None = None,
+    warmup: bool = True,
+) -> tuple[list[float], list[float]]:
+    """Seconds per run with the plugin and without, in alternating rounds (after a warm-up).
+
+    By default the plugin is agentobs's (local files, history in the work directory); another
+    plugin's options (``plugin``) and how to turn it off (``plain``) can be given instead,
+    and ``populate(directory)`` can lay out another suite than the generated one.
+    """
     work = Path(tempfile.mkdtemp(prefix="agentobs-bench-pytest-"))
     try:
-        write_suite(work, modules, tests)
+        if populate is None:
+            write_suite(work, modules, tests)
+        else:
+            populate(work)
         env = {
             k: v
             for k, v in os.environ.items()
             if not k.startswith(("OTEL_", "AGENTOBS_")) and k != "PYTHONDONTWRITEBYTECODE"
         }
         env["AGENTOBS_LOCAL_DIR"] = str(work / "telemetry")
-        history = str(work / "history.json")
-        plugin = ["--agentobs-export", "local", "--agentobs-history", history]
-        plain = ["-p", "no:agentobs"]
-        _run(work, plugin, env)  # warm-up: bytecode and assertion-rewrite caches
-        _run(work, plain, env)
+        env.update(extra_env or {})
+        if plugin is None:
+            history = str(work / "history.json")
+            plugin = ["--agentobs-export", "local", "--agentobs-history", history]
+        if plain is None:
+            plain = ["-p", "no:agentobs"]
+        if warmup:  # bytecode and assertion-rewrite caches
+            _run(work, plugin, env)
+            _run(work, plain, env)
         ours: list[float] = []
         theirs: list[float] = []
         for index in range(rounds):

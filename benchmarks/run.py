@@ -19,6 +19,7 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
+import bench_interop
 import bench_llm
 import bench_pytest
 import core
@@ -28,6 +29,7 @@ SUITES: list[tuple[str, list[Callable[[Session], None]]]] = [
     ("core", core.BENCHMARKS),
     ("llm", bench_llm.BENCHMARKS),
     ("pytest", bench_pytest.BENCHMARKS),
+    ("interop", bench_interop.BENCHMARKS),
 ]
 """Every benchmark module, run in this order (order matters within a module)."""
 

@@ -28,27 +28,31 @@ def _persona() -> str | None:
     return info.name if info is not None else None
 
 
+@pytest.mark.parametrize("interop", [False, True])
 def test_the_persona_processor_is_added_when_a_persona_is_first_entered(
-    cap: testing.Capture,
+    clean_env: None, interop: bool
 ) -> None:
+    """Without the interop processor (which stamps personas itself), the persona stamper is
+    added the first time a persona is entered; with it, never."""
     from agentobs._export import pipeline as _pipeline
     from agentobs._export.processors import PersonaSpanProcessor
 
-    pipeline = _pipeline.current()
-    assert pipeline is not None
-    provider: Any = pipeline.tracer_provider
+    with testing.capture(interop=interop):
+        pipeline = _pipeline.current()
+        assert pipeline is not None
+        provider: Any = pipeline.tracer_provider
 
-    def stampers() -> list[Any]:
-        processors = provider._active_span_processor._span_processors
-        return [p for p in processors if isinstance(p, PersonaSpanProcessor)]
+        def stampers() -> list[Any]:
+            processors = provider._active_span_processor._span_processors
+            return [p for p in processors if isinstance(p, PersonaSpanProcessor)]
 
-    with agentobs.task("before"):
-        pass
-    assert stampers() == []  # no persona yet: no cost on every span
-    for _ in range(2):
-        with agentobs.persona("coder"):
+        with agentobs.task("before"):
             pass
-    assert stampers() == [pipeline.persona_processor]
+        assert stampers() == []  # no persona yet: no cost on every span
+        for _ in range(2):
+            with agentobs.persona("coder"):
+                pass
+        assert stampers() == ([] if interop else [pipeline.persona_processor])
 
 
 def test_persona_is_stamped_on_every_nested_span_and_metric(cap: testing.Capture) -> None:

@@ -67,6 +67,7 @@ def test_kinds_buckets_and_attributes(instrument: _catalogue.Instrument) -> None
         "histogram",
         "gauge",
         "observable_gauge",
+        "observable_updown_counter",
     )
     if instrument.kind == "histogram":
         assert instrument.buckets
@@ -114,14 +115,14 @@ def test_catalogue_names_match_the_real_prometheus_exporter() -> None:
     registry = CollectorRegistry(auto_describe=True)
     provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
     meter = provider.get_meter("agentobs")
-    observable = [i.name for i in CATALOGUE if i.kind == "observable_gauge"]
+    observable = [i.name for i in CATALOGUE if i.kind.startswith("observable_")]
 
     def source() -> list[tuple[float, dict[str, str]]]:
         return [(1.0, {})]
 
     recorders = _recorder.build(meter, dict.fromkeys(observable, source))
     for instrument in CATALOGUE:
-        if instrument.kind != "observable_gauge":
+        if not instrument.kind.startswith("observable_"):
             recorders[instrument.name].record(1, {})
     exposition = generate_latest(registry).decode()
     families = set(re.findall(r"^# TYPE (\S+) (\S+)$", exposition, re.MULTILINE))

@@ -10,6 +10,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -123,11 +124,14 @@ def _record_every_instrument() -> None:
 
 
 @pytest.mark.backend("prometheus")
-def test_prometheus_scrapes_every_catalogue_metric(prometheus: PrometheusFactory) -> None:
+def test_prometheus_scrapes_every_catalogue_metric(
+    prometheus: PrometheusFactory, tmp_path: Path
+) -> None:
     port = free_port()
     agentobs.configure(
         service_name="agentobs-e2e",
-        exporter="none",
+        exporter="local",  # batch processors and exporters: their self-telemetry
+        local_dir=tmp_path,
         prometheus_port=port,
         prometheus_host="127.0.0.1",
         logs=False,

@@ -162,6 +162,10 @@ def test_unwritable_directory_warns_once_and_the_app_carries_on(
         for r in caplog.records
         if r.name == "agentobs" and r.levelno >= logging.WARNING
     ]
+    # One warning, and the shutdown line with the exact figures of what was lost.
+    shutdown_line = warnings.pop()
+    assert shutdown_line.startswith("agentobs: shutdown;"), shutdown_line
+    assert "spans: 0 exported, 5 failed (local_span_exporter/0 5)" in shutdown_line
     assert len(warnings) == 1, warnings
     assert "cannot write" in warnings[0]
     assert str(blocker) in warnings[0]

@@ -226,7 +226,8 @@ def test_with_nothing_to_clean_processors_are_given_as_they_are(clean_env: None)
     agentobs.testing.reset()
     try:
         _pipeline.install(
-            resolve(exporter="none", logs=False, scrubbing=False), span_processors=given
+            resolve(exporter="none", logs=False, scrubbing=False, interop=False),
+            span_processors=given,
         )
         pipeline = _pipeline.current()
         assert pipeline is not None

@@ -53,7 +53,7 @@ class Instrument:
     """One metric: what it is called, measures and may be broken down by."""
 
     name: str
-    kind: str  # counter | updown_counter | histogram | gauge | observable_gauge
+    kind: str  # counter | updown_counter | histogram | gauge | observable_(gauge|updown_counter)
     unit: str
     description: str
     attributes: tuple[str, ...]
@@ -336,7 +336,8 @@ COST = Instrument(
     "counter",
     "{USD}",
     "Cost of LLM calls in US dollars, by model, provider, persona, workflow and where the "
-    "price came from (genai-prices, user, provider). Unpriced calls add nothing here.",
+    "price came from (genai-prices, user, provider, instrumentation). Unpriced calls add "
+    "nothing here.",
     (n.REQUEST_MODEL, n.PROVIDER, _PERSONA, n.WORKFLOW_NAME, n.COST_SOURCE),
 )
 
@@ -404,6 +405,83 @@ BUDGET_REFUSALS = Instrument(
     (n.BUDGET_NAME, n.BUDGET_UNIT, _PERSONA),
 )
 
+# Self-telemetry (OpenTelemetry SDK self-observability names): agentobs/_export/selfmetrics.py
+_COMPONENT = ("otel.component.type", "otel.component.name")
+SDK_SPANS_PROCESSED = Instrument(
+    "otel.sdk.processor.span.processed",
+    "counter",
+    "{span}",
+    "Spans a batch processor handed to its exporter; error.type=queue_full: dropped "
+    "because its queue was full, already_shutdown: ended after shutdown.",
+    (*_COMPONENT, n.ERROR_TYPE),
+)
+
+SDK_LOGS_PROCESSED = Instrument(
+    "otel.sdk.processor.log.processed",
+    "counter",
+    "{log_record}",
+    "Log records a batch processor handed to its exporter; error.type=queue_full: "
+    "dropped because its queue was full, already_shutdown: emitted after shutdown.",
+    (*_COMPONENT, n.ERROR_TYPE),
+)
+
+SDK_SPAN_QUEUE_SIZE = Instrument(
+    "otel.sdk.processor.span.queue.size",
+    "observable_updown_counter",
+    "{span}",
+    "Spans waiting in a batch processor's queue.",
+    _COMPONENT,
+)
+
+SDK_SPAN_QUEUE_CAPACITY = Instrument(
+    "otel.sdk.processor.span.queue.capacity",
+    "observable_updown_counter",
+    "{span}",
+    "Spans a batch processor's queue holds at most.",
+    _COMPONENT,
+)
+
+SDK_LOG_QUEUE_SIZE = Instrument(
+    "otel.sdk.processor.log.queue.size",
+    "observable_updown_counter",
+    "{log_record}",
+    "Log records waiting in a batch processor's queue.",
+    _COMPONENT,
+)
+
+SDK_LOG_QUEUE_CAPACITY = Instrument(
+    "otel.sdk.processor.log.queue.capacity",
+    "observable_updown_counter",
+    "{log_record}",
+    "Log records a batch processor's queue holds at most.",
+    _COMPONENT,
+)
+
+SDK_SPANS_EXPORTED = Instrument(
+    "otel.sdk.exporter.span.exported",
+    "counter",
+    "{span}",
+    "Spans an exporter (OTLP, local files, Langfuse, console) sent; with error.type: "
+    "those it failed to send.",
+    (*_COMPONENT, n.ERROR_TYPE),
+)
+
+SDK_LOGS_EXPORTED = Instrument(
+    "otel.sdk.exporter.log.exported",
+    "counter",
+    "{log_record}",
+    "Log records an exporter sent; with error.type: those it failed to send.",
+    (*_COMPONENT, n.ERROR_TYPE),
+)
+
+SDK_DATA_POINTS_EXPORTED = Instrument(
+    "otel.sdk.exporter.metric_data_point.exported",
+    "counter",
+    "{data_point}",
+    "Metric data points an exporter sent; with error.type: those it failed to send.",
+    (*_COMPONENT, n.ERROR_TYPE),
+)
+
 CATALOGUE: tuple[Instrument, ...] = (
     WORKFLOW_DURATION,
     WORKFLOW_RUNS,
@@ -442,6 +520,15 @@ CATALOGUE: tuple[Instrument, ...] = (
     BUDGET_COST_REMAINING,
     BUDGET_BREACHES,
     BUDGET_REFUSALS,
+    SDK_SPANS_PROCESSED,
+    SDK_LOGS_PROCESSED,
+    SDK_SPAN_QUEUE_SIZE,
+    SDK_SPAN_QUEUE_CAPACITY,
+    SDK_LOG_QUEUE_SIZE,
+    SDK_LOG_QUEUE_CAPACITY,
+    SDK_SPANS_EXPORTED,
+    SDK_LOGS_EXPORTED,
+    SDK_DATA_POINTS_EXPORTED,
 )
 """Every instrument agentobs emits, in the order docs/metrics.md lists them."""
 

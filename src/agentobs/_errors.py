@@ -8,6 +8,7 @@ swallows it. Our own test suite sets :data:`RAISE_INTERNAL_ERRORS` so that bugs 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,13 @@ _warned: set[str] = set()
 _warned_lock = threading.Lock()
 
 
+def _new_lock_in_child() -> None:
+    global _warned_lock
+    _warned_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # a thread of the parent may have held it at fork
+    os.register_at_fork(after_in_child=_new_lock_in_child)
 MAX_WARNING_KEYS = 1000
 """Distinct warnings remembered (and given); beyond them, one last warning says so. Keys
 often hold user input (a model name), so an unbounded set would grow with it."""

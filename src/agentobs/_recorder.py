@@ -7,7 +7,9 @@ creates every instrument on a meter (called by the pipeline at ``configure()``).
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -18,10 +20,24 @@ from ._errors import warn_once
 _CACHE_LIMIT = 4096
 
 
+_LOCKED: weakref.WeakSet[Any] = weakref.WeakSet()
+"""Recorders and totals alive, whose locks a forked child gets anew."""
+
+
+def _reset_locks_in_child() -> None:
+    # A thread of the parent may have held one at fork: the child would wait on it forever.
+    for owner in list(_LOCKED):
+        owner._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_locks_in_child)
+
+
 class Recorder:
     """Records into one SDK instrument, keeping its attributes inside the catalogue's bounds."""
 
-    __slots__ = ("_cache", "_lock", "_record", "_seen", "allowed", "instrument")
+    __slots__ = ("__weakref__", "_cache", "_lock", "_record", "_seen", "allowed", "instrument")
 
     def __init__(self, instrument: Instrument, record: Callable[..., None]) -> None:
         self.instrument = instrument
@@ -30,6 +46,7 @@ class Recorder:
         self._cache: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
         self._seen: dict[str, set[Any]] = {key: set() for key in instrument.attributes}
         self._lock = threading.Lock()
+        _LOCKED.add(self)
 
     def record(self, value: float, attributes: Mapping[str, Any]) -> None:
         """Record ``value`` with ``attributes`` (cleaned once per distinct attribute set)."""
@@ -100,11 +117,12 @@ class CounterTotals:
     the same name. Amounts that are negative, NaN or infinite are ignored, as the SDK does.
     """
 
-    __slots__ = ("_lock", "_totals", "name")
+    __slots__ = ("__weakref__", "_lock", "_totals", "name")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._lock = threading.Lock()
+        _LOCKED.add(self)
         self._totals: dict[frozenset[tuple[str, Any]], float] = {}
 
     def add(self, amount: float, attributes: Mapping[str, Any], context: Any = None) -> None:
@@ -148,24 +166,26 @@ DISABLED = _Disabled()
 def build(
     meter: Any,
     callbacks: Mapping[str, Callable[[], Iterable[tuple[float, Mapping[str, Any]]]]],
+    totals: Mapping[str, CounterTotals] | None = None,
 ) -> dict[str, Recorder]:
-    """Create every catalogue instrument on ``meter``; return recorders by name."""
+    """Create every catalogue instrument on ``meter``; return recorders by name. A counter
+    named in ``totals`` reads those (kept by someone else: the pipeline's self-telemetry)."""
     from opentelemetry.metrics import CallbackOptions, Observation
 
     recorders: dict[str, Recorder] = {}
     for i in CATALOGUE:
         if i.kind == "counter":
-            totals = CounterTotals(i.name)
+            kept = (totals or {}).get(i.name) or CounterTotals(i.name)
 
             def observe_totals(
-                _options: CallbackOptions, totals: CounterTotals = totals
+                _options: CallbackOptions, kept: CounterTotals = kept
             ) -> Iterable[Observation]:
-                return [Observation(v, a) for v, a in totals.totals()]
+                return [Observation(v, a) for v, a in kept.totals()]
 
             meter.create_observable_counter(
                 i.name, callbacks=[observe_totals], unit=i.unit, description=i.description
             )
-            recorders[i.name] = Recorder(i, totals.add)
+            recorders[i.name] = Recorder(i, kept.add)
         elif i.kind == "updown_counter":
             updown = meter.create_up_down_counter(i.name, unit=i.unit, description=i.description)
             recorders[i.name] = Recorder(i, updown.add)
@@ -180,7 +200,7 @@ def build(
                 explicit_bucket_boundaries_advisory=list(i.buckets or ()),
             )
             recorders[i.name] = Recorder(i, histogram.record)
-        elif i.kind == "observable_gauge" and i.name in callbacks:
+        elif i.kind.startswith("observable_") and i.name in callbacks:
             source = callbacks[i.name]
             recorder = Recorder(i, lambda value, attributes: None)
 
@@ -191,8 +211,11 @@ def build(
             ) -> Iterable[Observation]:
                 return [Observation(v, recorder.clean(a)) for v, a in source()]
 
-            meter.create_observable_gauge(
-                i.name, callbacks=[observe], unit=i.unit, description=i.description
+            create = (
+                meter.create_observable_gauge
+                if i.kind == "observable_gauge"
+                else meter.create_observable_up_down_counter
             )
+            create(i.name, callbacks=[observe], unit=i.unit, description=i.description)
             recorders[i.name] = recorder
     return recorders

@@ -87,6 +87,8 @@ class Settings:
     logs: bool
     log_level: int
     system_metrics: bool
+    interop: bool = True
+    """Count the GenAI spans other instrumentations start inside agentobs scopes."""
     # LLM calls (see _llm_settings): content capture, scrubbing, prices, Langfuse
     capture_content: bool = False
     content_hard_off: bool = False
@@ -326,6 +328,7 @@ def resolve(
     logs: bool | None = None,
     log_level: int | str | None = None,
     system_metrics: bool | None = None,
+    interop: bool | None = None,
     capture_content: bool | None = None,
     max_content_size: int | None = None,
     scrubbing: bool | None = None,
@@ -523,6 +526,7 @@ def resolve(
         20,
     )
     sysm = r.value("system_metrics", system_metrics, ["AGENTOBS_SYSTEM_METRICS"], parse_bool, False)
+    other_spans = r.value("interop", interop, ["AGENTOBS_INTEROP"], parse_bool, True)
     exemplars = r.value(
         "exemplar_filter",
         None,
@@ -550,6 +554,7 @@ def resolve(
         logs=bridge_logs,
         log_level=level,
         system_metrics=sysm,
+        interop=other_spans,
         **resolve_llm(
             r,
             capture_content=capture_content,

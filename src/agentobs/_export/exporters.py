@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
 from .._settings import OtlpTarget, Settings
 from .localfiles import LocalLogExporter, LocalMetricExporter, LocalSpanExporter
+from .selfmetrics import CountedLogExporter, CountedMetricExporter, CountedSpanExporter, Counts
 
 _OTLP_CLASSES = {
     ("traces", "grpc"): (
@@ -77,17 +78,57 @@ _LOCAL: dict[str, Any] = {
     "metrics": LocalMetricExporter,
     "logs": LocalLogExporter,
 }
+_COUNTED: dict[str, Any] = {
+    "traces": CountedSpanExporter,
+    "metrics": CountedMetricExporter,
+    "logs": CountedLogExporter,
+}
+_KIND = {"traces": "span", "metrics": "metric", "logs": "log"}
 
 
-def build(settings: Settings, signal: str) -> list[Any]:
+def build(settings: Settings, signal: str, counts: Counts | None = None) -> list[Any]:
     """The exporters the settings ask for ``signal`` (``traces``, ``metrics`` or ``logs``;
-    Prometheus is a pull reader, built by the pipeline)."""
+    Prometheus is a pull reader, built by the pipeline), each counted into ``counts``
+    (self-telemetry). An OTLP exporter is rebuilt in a forked child, so no connection is
+    shared with the parent."""
+    counts = counts if counts is not None else Counts()
+    counted, kind = _COUNTED[signal], _KIND[signal]
     built: list[Any] = []
     for name in settings.exporters[signal]:
         if name == "otlp":
-            built.append(_otlp(signal, settings.otlp[signal]))
+            target = settings.otlp[signal]
+            protocol = "grpc" if target.protocol == "grpc" else "http"
+
+            def rebuild(signal: str = signal, target: OtlpTarget = target) -> Any:
+                return _otlp(signal, target)
+
+            built.append(counted(rebuild(), counts, f"otlp_{protocol}_{kind}_exporter", rebuild))
         elif name == "console":
-            built.append(_CONSOLE[signal]())
+            built.append(counted(_CONSOLE[signal](), counts, f"console_{kind}_exporter"))
         elif name == "local":
-            built.append(_LOCAL[signal](settings.local_dir, settings.local_max_bytes))
+            local = _LOCAL[signal](settings.local_dir, settings.local_max_bytes)
+            built.append(counted(local, counts, f"local_{kind}_exporter"))
     return built
+
+
+def prometheus_reader(registry: Any) -> Any:
+    """The pull reader behind ``/metrics``, rendering each series once per scrape.
+
+    The SDK's ``PrometheusMetricReader`` queues every collection until the next scrape and
+    renders them all, so after a ``force_flush`` (agentobs's or ``MeterProvider``'s) the
+    scrape lists every series twice or more. Its temporality is cumulative: the newest
+    collection holds everything, and older queued ones are dropped here."""
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+
+    class LatestPrometheusMetricReader(PrometheusMetricReader):
+        def _receive_metrics(
+            self, metrics_data: Any, timeout_millis: float = 10_000, **kwargs: Any
+        ) -> None:
+            if metrics_data is None:
+                return
+            queued = getattr(self._collector, "_metrics_datas", None)
+            if queued is not None:
+                queued.clear()
+            self._collector.add_metrics_data(metrics_data)
+
+    return LatestPrometheusMetricReader(registry=registry)

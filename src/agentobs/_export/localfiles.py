@@ -10,9 +10,11 @@ signal is dropped; the application carries on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -57,6 +59,7 @@ class JsonLinesWriter:
         self._stream: IO[str] | None = None
         self._size = 0
         self._broken = False
+        _at_fork(self)
 
     def write(self, document: dict[str, Any]) -> bool:
         """Write one document as a line; False (after one warning) if the file is unusable."""
@@ -104,12 +107,54 @@ class JsonLinesWriter:
         os.replace(self.path, self.path.with_name(f"{stem}.1.jsonl"))
         return self._open()
 
+    def _before_fork(self) -> None:
+        # No line is half written when the process forks (a write takes microseconds).
+        self._held_at_fork = self._lock.acquire(timeout=1.0)
+
+    def _after_fork_in_parent(self) -> None:
+        if getattr(self, "_held_at_fork", False):
+            self._lock.release()
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's lock may have been held by a thread that does not exist here: a new
+        # one; the child writes through a file of its own (same path, appending).
+        held = getattr(self, "_held_at_fork", False)
+        self._lock = threading.Lock()
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            with contextlib.suppress(OSError, ValueError):
+                if held:  # its buffer is empty: every write flushes
+                    stream.close()
+                else:  # a write was under way: its half line must never reach the file
+                    os.close(stream.fileno())
+
     def close(self) -> None:
         """Close the file; later writes reopen it."""
         with self._lock:
             if self._stream is not None:
                 self._stream.close()
                 self._stream = None
+
+
+def _at_fork(writer: JsonLinesWriter) -> None:
+    """Make ``writer`` safe across ``os.fork`` (its lock, its open file)."""
+    if not hasattr(os, "register_at_fork"):
+        return
+    weak = weakref.ref(writer)
+
+    def call(name: str) -> Callable[[], None]:
+        def hook() -> None:
+            target = weak()
+            if target is not None:
+                getattr(target, name)()
+
+        return hook
+
+    os.register_at_fork(
+        before=call("_before_fork"),
+        after_in_parent=call("_after_fork_in_parent"),
+        after_in_child=call("_after_fork_in_child"),
+    )
 
 
 def _encoder(signal: str) -> Callable[[Any], str]:

@@ -15,13 +15,16 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._commands import report_command
 from .._errors import logger, warn_once
 from .._settings import Settings, resolve
 from .._state import INSTRUMENTATION_SCOPE, STATE
 from .._version import __version__
+
+if TYPE_CHECKING:
+    from .selfmetrics import Counts
 
 _LOCK = threading.RLock()
 _DEFAULT_TIMEOUT = 5.0
@@ -56,6 +59,12 @@ class _OncePerMessage(logging.Filter):
         return True
 
 
+def _new_counts() -> Counts:
+    from .selfmetrics import Counts  # the SDK is imported by configure(), not by import
+
+    return Counts()
+
+
 @dataclass
 class _Pipeline:
     settings: Settings
@@ -69,10 +78,13 @@ class _Pipeline:
     log_handler: logging.Handler | None = None
     prometheus_server: Any = None
     prometheus_address: tuple[str, int] | None = None
+    prometheus_reader: Any = None
     system_metrics: Any = None
     langfuse_scores: Any = None
     persona_processor: Any = None
+    interop: Any = None
     noise_filter: _OncePerMessage = field(default_factory=_OncePerMessage)
+    counts: Counts = field(default_factory=lambda: _new_counts())
 
     def force_flush(self, timeout: float) -> bool:
         millis = int(timeout * 1000)
@@ -80,6 +92,8 @@ class _Pipeline:
         for processor in self.span_processors + self.log_processors:
             ok = processor.force_flush(millis) is not False and ok
         for reader in self.metric_readers:
+            if reader is self.prometheus_reader:  # pulled: the next scrape collects anew
+                continue
             ok = reader.force_flush(millis) is not False and ok
         if self.langfuse_scores is not None:
             self.langfuse_scores.client.flush()
@@ -108,9 +122,16 @@ class _Pipeline:
             else:
                 for part in parts:
                     part.shutdown(**({"timeout_millis": millis} if kind == "metrics" else {}))
+
+    def report(self, timed_out: bool) -> None:
+        """The shutdown line: exact figures of what was exported, dropped and failed."""
         for name in _NOISY_LOGGERS:
             logging.getLogger(name).removeFilter(self.noise_filter)
-        if self.noise_filter.suppressed:
+        if self.counts.signals:
+            from .selfmetrics import log_summary
+
+            log_summary(self.counts, self.noise_filter.suppressed, timed_out)
+        elif self.noise_filter.suppressed:
             logger.warning(
                 "agentobs: %d repeated export warnings were suppressed (the first of each "
                 "was logged)",
@@ -145,6 +166,7 @@ def configure(
     logs: bool | None = None,
     log_level: int | str | None = None,
     system_metrics: bool | None = None,
+    interop: bool | None = None,
     capture_content: bool | None = None,
     max_content_size: int | None = None,
     scrubbing: bool | None = None,
@@ -180,6 +202,10 @@ def configure(
         logs: bridge standard ``logging`` to OpenTelemetry logs (default on).
         log_level: lowest level bridged (default ``INFO``).
         system_metrics: record process CPU, memory and threads (needs ``agentobs[system]``).
+        interop: count the GenAI spans other instrumentations (OpenTelemetry contrib,
+            OpenInference, Pydantic AI) start inside agentobs scopes: persona, workflow and
+            stage on the span, tokens and cost in agentobs's counters, budgets and tests
+            (default on; ``AGENTOBS_INTEROP``). See ``docs/integrations.md``.
         capture_content: record LLM prompts and completions on spans (default off;
             ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``). Never on while
             ``AGENTOBS_DISABLE_CONTENT_CAPTURE=true``. See ``docs/llm.md``.
@@ -230,12 +256,18 @@ def install(
         STATE.settings = settings
         STATE.meter = pipeline.meter_provider.get_meter(INSTRUMENTATION_SCOPE, __version__)
         STATE.recorders = _recorder.build(
-            STATE.meter, {name: _hooks.gauge_source(name) for name in _hooks.HOOKED_GAUGES}
+            STATE.meter,
+            {
+                **{name: _hooks.gauge_source(name) for name in _hooks.HOOKED_GAUGES},
+                **pipeline.counts.observers(),
+            },
+            pipeline.counts.totals,
         )
         STATE.tracer = pipeline.tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
         STATE.active = True
         _hooks.set_first_persona(stamp_personas)
         _install_exit_hooks()
+        _flush_at_worker_exit(pipeline)
     if any("local" in names for names in settings.exporters.values()):
         logger.info(
             "agentobs: telemetry is written to %s (traces.jsonl, metrics.jsonl, logs.jsonl); "
@@ -252,6 +284,8 @@ def stamp_personas() -> None:
     every span; agentobs's own spans carry the persona by themselves."""
     pipeline = _PIPELINE
     if pipeline is None or pipeline.persona_processor is not None:
+        return
+    if pipeline.interop is not None:  # the interop processor stamps the persona already
         return
     from .processors import PersonaSpanProcessor
 
@@ -306,11 +340,12 @@ def _resource(settings: Settings) -> Any:
 
 def _start_prometheus(settings: Settings, pipeline: _Pipeline) -> Any:
     """Bind /metrics first, so a port in use fails before anything else is built."""
-    from opentelemetry.exporter.prometheus import PrometheusMetricReader
     from prometheus_client import CollectorRegistry, start_http_server
 
+    from .exporters import prometheus_reader
+
     registry = CollectorRegistry(auto_describe=True)
-    reader = PrometheusMetricReader(registry=registry)
+    reader = prometheus_reader(registry)
     port = settings.prometheus_port
     assert port is not None
     try:
@@ -336,6 +371,7 @@ def _start_prometheus(settings: Settings, pipeline: _Pipeline) -> Any:
             "or prometheus_port=0 to pick one",
         ) from exc
     pipeline.prometheus_server = server
+    pipeline.prometheus_reader = reader
     pipeline.prometheus_address = (settings.prometheus_host, server.server_address[1])
     logger.info(
         "agentobs: Prometheus metrics are served at http://%s/metrics",
@@ -381,6 +417,7 @@ def _build(
 
     from ..logs import bridge_handler
     from . import exporters as _exporters
+    from .selfmetrics import CountedSpanExporter, count_processor
 
     if settings.system_metrics:
         _check_system_metrics()
@@ -391,7 +428,8 @@ def _build(
         if prometheus_reader is not None:
             readers.append(prometheus_reader)
     interval_ms = settings.metric_export_interval * 1000
-    for metric_exporter in _exporters.build(settings, "metrics"):
+    counts = pipeline.counts
+    for metric_exporter in _exporters.build(settings, "metrics", counts):
         readers.append(
             PeriodicExportingMetricReader(metric_exporter, export_interval_millis=interval_ms)
         )
@@ -400,34 +438,35 @@ def _build(
 
     cleaner = _scrub.cleaner(settings)  # secrets out of every span before any exporter
     try:
-        span_processors: list[Any] = [
-            BatchSpanProcessor(
-                _scrub.exporter(cleaner, exporter),
-                max_queue_size=queue,
-                max_export_batch_size=batch,
-            )
-            for exporter in _exporters.build(settings, "traces")
-        ]
+        span_exporters = _exporters.build(settings, "traces", counts)
         if settings.langfuse is not None:
             from . import langfuse
 
-            to_langfuse = langfuse.LangfuseSpanExporter(
-                settings.langfuse, settings.otlp["traces"].timeout
-            )
-            span_processors.append(
-                BatchSpanProcessor(
-                    _scrub.exporter(cleaner, to_langfuse),
-                    max_queue_size=queue,
-                    max_export_batch_size=batch,
-                )
+            def to_langfuse(target: Any = settings.langfuse) -> Any:
+                return langfuse.LangfuseSpanExporter(target, settings.otlp["traces"].timeout)
+
+            span_exporters.append(
+                CountedSpanExporter(to_langfuse(), counts, "langfuse_span_exporter", to_langfuse)
             )
             pipeline.langfuse_scores = langfuse.start_scores(
                 settings.langfuse, settings.environment
             )
-        log_processors = list(extra_log_processors) + [
-            BatchLogRecordProcessor(exporter, max_queue_size=queue, max_export_batch_size=batch)
-            for exporter in _exporters.build(settings, "logs")
-        ]
+        span_processors: list[Any] = []
+        for exporter in span_exporters:
+            span_processor = BatchSpanProcessor(
+                _scrub.exporter(cleaner, exporter),
+                max_queue_size=queue,
+                max_export_batch_size=batch,
+            )
+            count_processor(span_processor, counts, "traces", "batching_span_processor")
+            span_processors.append(span_processor)
+        log_processors = list(extra_log_processors)
+        for log_exporter in _exporters.build(settings, "logs", counts):
+            log_processor = BatchLogRecordProcessor(
+                log_exporter, max_queue_size=queue, max_export_batch_size=batch
+            )
+            count_processor(log_processor, counts, "logs", "batching_log_processor")
+            log_processors.append(log_processor)
     except Exception:
         if pipeline.prometheus_server is not None:
             pipeline.prometheus_server.shutdown()
@@ -449,6 +488,11 @@ def _build(
         _OUR_PROVIDERS.add(tracer_provider)
     # The PersonaSpanProcessor is added by stamp_personas(), when a persona is first entered.
     span_processors = [*_scrub.processors(cleaner, list(extra_span_processors)), *span_processors]
+    if settings.interop:
+        from .interop import GenAISpanProcessor
+
+        pipeline.interop = GenAISpanProcessor()
+        span_processors.insert(0, pipeline.interop)
     for span_processor in span_processors:
         tracer_provider.add_span_processor(span_processor)
 
@@ -595,23 +639,27 @@ def _seconds(timeout: Any, what: str) -> float:
     return _DEFAULT_TIMEOUT
 
 
-def force_flush(timeout: float = _DEFAULT_TIMEOUT) -> bool:
-    """Export everything recorded so far; return within ``timeout`` seconds, even if the
-    backend is down. True if every part flushed (which does not prove the backend kept it)."""
-    timeout = _seconds(timeout, "force_flush")
+def force_flush(timeout: float | None = _DEFAULT_TIMEOUT) -> bool:
+    """Export everything recorded so far; return within ``timeout`` seconds (anything but a
+    number >= 0, None included: one warning and the default, 5 s), even if the backend is
+    down. True if every part flushed (which does not prove the backend kept it). Never
+    raises."""
     pipeline = _PIPELINE
     if pipeline is None:
         return True
-    return _bounded(lambda: pipeline.force_flush(timeout), timeout, "force_flush")
+    seconds = _seconds(timeout, "force_flush")
+    return _bounded(lambda: pipeline.force_flush(seconds), seconds, "force_flush")
 
 
-def shutdown(timeout: float = _DEFAULT_TIMEOUT) -> bool:
-    """Flush and stop the pipeline within ``timeout`` seconds; instrumentation becomes a no-op.
+def shutdown(timeout: float | None = _DEFAULT_TIMEOUT) -> bool:
+    """Flush and stop the pipeline within ``timeout`` seconds (None: a warning, 5 s);
+    instrumentation becomes a no-op. Logs one line with the exact figures of what was
+    exported, dropped and failed, also when the timeout passes. Never raises.
 
     Also runs at interpreter exit and on SIGTERM. Safe to call more than once.
     """
     global _PIPELINE
-    timeout = _seconds(timeout, "shutdown")  # before the pipeline is detached
+    seconds = _seconds(timeout, "shutdown")
     with _LOCK:
         pipeline = _PIPELINE
         _PIPELINE = None
@@ -624,9 +672,32 @@ def shutdown(timeout: float = _DEFAULT_TIMEOUT) -> bool:
         STATE.meter = None
         STATE.recorders = None
         STATE.settings = None
+        if pipeline is not None:
+            _SHUTTING_DOWN.clear()
     if pipeline is None:
+        # Another shutdown may be under way (a worker's exit finalizer, then SIGTERM): let it
+        # finish, within this call's timeout, before the caller goes on (or the process dies).
+        _SHUTTING_DOWN.wait(seconds)
         return True
-    return _bounded(lambda: pipeline.shutdown(timeout), timeout, "shutdown")
+
+    def close() -> bool:
+        try:
+            pipeline.shutdown(seconds)
+            pipeline.report(timed_out=False)
+        finally:
+            _SHUTTING_DOWN.set()
+        return True
+
+    # In threads: this may run in a signal handler that interrupted code holding one of
+    # the (non-reentrant) locks the pipeline and the counts use.
+    ok = _bounded(close, seconds, "shutdown")
+    if not ok:
+        _bounded(lambda: pipeline.report(timed_out=True), 0.25, "shutdown report")
+    return ok
+
+
+_SHUTTING_DOWN = threading.Event()
+_SHUTTING_DOWN.set()  # set: no shutdown under way
 
 
 @contextlib.contextmanager
@@ -676,8 +747,59 @@ def current() -> _Pipeline | None:
 _hooks_installed = False
 
 
+def _renew_locks_in_child() -> None:
+    pipeline = _PIPELINE
+    if pipeline is not None and pipeline.meter_provider is not None:
+        from .forking import renew_locks
+
+        renew_locks(pipeline.meter_provider)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_locks_in_child)
+
+
+def _flush_at_worker_exit(pipeline: _Pipeline) -> None:
+    """multiprocessing ends its workers (``Process``, every ``Pool`` worker) through
+    ``os._exit``: no atexit handler runs there. Its own exit finalizers do: in each worker
+    forked from this process, and in a worker that configures agentobs itself (spawn,
+    forkserver), one shuts the pipeline down (flushing it) when the worker ends."""
+    import multiprocessing
+    import multiprocessing.util
+
+    multiprocessing.util.register_after_fork(pipeline, _shutdown_when_worker_ends)
+    if multiprocessing.parent_process() is not None:
+        _shutdown_when_worker_ends(pipeline)
+
+
+def _shutdown_when_worker_ends(pipeline: _Pipeline) -> None:
+    import multiprocessing.util
+
+    # multiprocessing ends a worker with SIGTERM when it terminates a Pool or a Process:
+    # that must stay immediate (its workers may be waiting on a lock the parent holds then).
+    with contextlib.suppress(ValueError, OSError):
+        if getattr(signal.getsignal(signal.SIGTERM), "__name__", "") == "on_sigterm":
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    def finish() -> None:
+        if _PIPELINE is pipeline:
+            shutdown()
+
+    multiprocessing.util.Finalize(None, finish, exitpriority=100)
+
+
+def _flush_in_background() -> None:
+    """Start a flush and return at once (the SIGTERM handler never waits on a backend)."""
+    threading.Thread(target=force_flush, name="agentobs-sigterm-flush", daemon=True).start()
+
+
 def _install_exit_hooks() -> None:
-    """Shut down at exit and on SIGTERM, chaining to (never replacing) the app's handler."""
+    """Shut down at exit and on SIGTERM, chaining to (never replacing) the app's handler.
+
+    On SIGTERM the application's own handler runs first and at once; agentobs then starts a
+    flush in the background and shuts down at exit, so what the application records while
+    it winds down still leaves. With no handler of the application's, agentobs flushes
+    (bounded by the shutdown timeout), then SIGTERM's default action ends the process."""
     global _hooks_installed
     if _hooks_installed:
         return
@@ -690,10 +812,11 @@ def _install_exit_hooks() -> None:
         return
 
     def on_sigterm(signum: int, frame: Any) -> None:
-        shutdown()
         if callable(previous):
             previous(signum, frame)
+            _flush_in_background()
             return
+        shutdown()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
 

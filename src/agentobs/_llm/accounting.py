@@ -317,3 +317,43 @@ def _record_tokens(plan: Plan, usage: Usage, attributes: dict[str, Any], context
         if count:  # parts of the totals: only when there are some
             attributes[key] = count
             plan.record(("tokens", token_type), count, context)
+
+
+def account_usage(
+    key: PlanKey, usage: Usage, span_cost: float | None, context: Any
+) -> tuple[float | None, str | None]:
+    """Record the agentobs token and cost counters of one call another instrumentation traced.
+
+    ``key`` is the :func:`plan_for` key of the call; ``span_cost`` a cost the span reported
+    itself (else the price table's). The ``gen_ai.client.*`` histograms are left to that
+    instrumentation (recording them again would count the call twice in them). Returns the
+    cost in USD (None when unpriced) and where it came from.
+    """
+    plan = plan_for(key)
+    count = usage.input_tokens
+    if count is not None:
+        plan.record(_TOKENS_INPUT, count, context)
+    count = usage.output_tokens
+    if count is not None:
+        plan.record(_TOKENS_OUTPUT, count, context)
+    for token_type, field, _key in _EXTRA_TOKEN_TYPES:
+        count = getattr(usage, field)
+        if count:
+            plan.record(("tokens", token_type), count, context)
+    if span_cost is not None:
+        usd: float | None = span_cost
+        source: str | None = _cost.SOURCE_INSTRUMENTATION
+    else:
+        rates, source, _priced = plan.pricing(key[1], key[2], key[3])
+        usd = None if rates is None else rates.cost(usage)
+        if source == _cost.SOURCE_PENDING:  # priced once the table has loaded
+            _cost.when_ready(_Pending(plan, (key[1], key[2], key[3]), usage, context).price)
+            return None, source
+    if usd is not None:
+        plan.record(("cost", source), usd, context)
+        return usd, source
+    plan.record(_UNPRICED_CALLS, 1, context)
+    for token_type, count in (("input", usage.input_tokens), ("output", usage.output_tokens)):
+        if count:
+            plan.record(("unpriced_tokens", token_type), count, context)
+    return None, None

@@ -39,6 +39,9 @@ SOURCE_USER = "user"
 SOURCE_TABLE = "genai-prices"
 SOURCE_PENDING = "pending"
 """What :func:`pricing` says while the price table is still loading (no rates yet)."""
+SOURCE_INSTRUMENTATION = "instrumentation"
+"""A cost another instrumentation put on its span (``operation.cost``, ``gen_ai.usage.cost``,
+``llm.cost.total``)."""
 
 PROVIDER_IDS = {
     "openai": "openai",

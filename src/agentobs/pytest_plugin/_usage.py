@@ -1,8 +1,11 @@
 """The span processor that sums the tokens and cost each test used.
 
-The contract with the LLM instrumentation is small on purpose: a span that ends inside a
-test (a descendant of the test's span) and carries ``gen_ai.usage.input_tokens``,
-``gen_ai.usage.output_tokens`` or ``agentobs.cost.usd`` adds them to the test's totals.
+The contract with the LLM instrumentation is small on purpose: an agentobs span that ends
+inside a test (a descendant of the test's span) and carries ``gen_ai.usage.input_tokens``,
+``gen_ai.usage.output_tokens`` or ``agentobs.cost.usd`` adds them to the test's totals. The
+model calls other instrumentations trace come through the interop processor
+(:data:`agentobs._export.interop.CALL_HOOKS`), which knows which of their spans are calls and
+what they cost.
 :data:`USAGE` is one span processor for the process; the plugin adds it to the pipeline it
 configures (or, once, to an SDK tracer provider that was configured before the run).
 """
@@ -16,6 +19,8 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from .._export import interop
+from .._state import INSTRUMENTATION_SCOPE
 from ._budget import Usage
 
 INPUT_TOKENS = "gen_ai.usage.input_tokens"
@@ -49,6 +54,8 @@ class UsageProcessor(SpanProcessor):
                 return
             self._providers.add(provider)
         provider.add_span_processor(self)
+        if self.add_call not in interop.CALL_HOOKS:
+            interop.CALL_HOOKS.append(self.add_call)
 
     def begin(self, test_span_id: int | None) -> None:
         """Start counting for a new test (its span's id); None stops counting."""
@@ -92,12 +99,25 @@ class UsageProcessor(SpanProcessor):
         context = span.get_span_context()
         if context is None or context.span_id not in self._members:
             return
+        scope = span.instrumentation_scope
+        if scope is None or scope.name != INSTRUMENTATION_SCOPE:
+            return  # counted by add_call, if it is a model call
         attributes: Mapping[str, Any] = span.attributes or {}
         if INPUT_TOKENS in attributes or OUTPUT_TOKENS in attributes or COST_USD in attributes:
             with self._lock:
                 self._input += int(_number(attributes.get(INPUT_TOKENS)))
                 self._output += int(_number(attributes.get(OUTPUT_TOKENS)))
                 self._usd += _number(attributes.get(COST_USD))
+
+    def add_call(self, span: ReadableSpan, usage: Any, usd: float | None) -> None:
+        """Add a model call another instrumentation traced, if its span is in the test."""
+        context = span.get_span_context()
+        if not self._members or context is None or context.span_id not in self._members:
+            return
+        with self._lock:
+            self._input += usage.input_tokens or 0
+            self._output += usage.output_tokens or 0
+            self._usd += usd or 0.0
 
     def shutdown(self) -> None:
         return None
