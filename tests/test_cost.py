@@ -202,3 +202,75 @@ def test_nothing_is_fetched_at_run_time(tmp_path: Path) -> None:
 
 def test_table_version_is_known() -> None:
     assert _cost.table_version()
+
+
+def test_no_call_waits_for_the_price_table(tmp_path: Path) -> None:
+    """With genai-prices taking 3 s to import, the first LLM call does not wait for it: its
+    span says the cost is pending (never zero), and the cost is recorded once the table has
+    loaded (issue 9, item 5)."""
+    script = textwrap.dedent(
+        """
+        import importlib.abc, importlib.machinery, json, sys, time
+        from pathlib import Path
+
+        class Slow(importlib.abc.MetaPathFinder):  # a slow disk, a loaded machine
+            def find_spec(self, name, path, target=None):
+                if name != "genai_prices":
+                    return None
+                spec = importlib.machinery.PathFinder.find_spec(name, path)
+                real = spec.loader.exec_module
+                def exec_module(module):
+                    time.sleep(3)
+                    real(module)
+                spec.loader.exec_module = exec_module
+                return spec
+
+        sys.meta_path.insert(0, Slow())
+        import agentobs
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        from agentobs._llm import cost
+
+        agentobs.configure(service_name="prices", local_dir="out")
+        spans = InMemorySpanExporter()
+        trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(spans))
+        budget = agentobs.TokenBudget("b", usd=0.0001)
+
+        @agentobs.llm(provider="anthropic", model="claude-haiku-4-5")
+        def call():
+            return {"usage": {"input_tokens": 100, "output_tokens": 10}}
+
+        start = time.perf_counter()
+        with budget:
+            call()
+        took = time.perf_counter() - start
+        attrs = dict(spans.get_finished_spans()[0].attributes)
+        assert cost.wait_ready(30)
+        agentobs.shutdown()
+        usd = [
+            point["asDouble"]
+            for line in Path("out/metrics.jsonl").read_text().splitlines()
+            for resource in json.loads(line)["resourceMetrics"]
+            for scope in resource["scopeMetrics"]
+            for metric in scope["metrics"]
+            if metric["name"] == "agentobs.cost"
+            for point in metric["sum"]["dataPoints"]
+        ]
+        print(json.dumps({"took": took, "attrs": attrs, "usd": usd, "used": budget.used_usd}))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENTOBS_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["took"] < 1.5, found  # not the 3 s import
+    assert found["attrs"]["agentobs.cost.pending"] is True
+    assert "agentobs.cost.usd" not in found["attrs"]
+    assert "agentobs.cost.unpriced" not in found["attrs"]
+    expected = 100 * 1e-6 + 10 * 5e-6
+    assert found["usd"]
+    assert found["usd"][-1] == pytest.approx(expected)
+    assert found["used"] == pytest.approx(expected)

@@ -622,7 +622,10 @@ def test_after():
     result.assert_outcomes(passed=3)
     assert "agentobs: warning" not in result.stdout.str()
     names = {s.name for s in spans_of_tests(local(pytester.path))}
-    assert names == {"tests/test_a.py::test_first"}  # recorded until agentobs was replaced
+    # the capture fixture sets the session's pipeline aside for its test, then puts it back
+    assert names == {
+        f"tests/test_a.py::{t}" for t in ("test_first", "test_takes_over", "test_after")
+    }
 
 
 # --- flaky history -------------------------------------------------------------------------------
@@ -734,3 +737,48 @@ def test_relative_history_paths_follow_where_they_were_given(
     pytester.makefile(".ini", pytest=_OWN_INI + "agentobs_history = ci/from-ini.json\n")
     run(pytester)
     assert (pytester.path / "ci" / "from-ini.json").exists()
+
+
+CAPTURE_SUITE = """
+import agentobs
+
+
+def test_before():
+    pass
+
+
+def test_uses_capture(agentobs_capture):
+    with agentobs.workflow("inside"):
+        pass
+    assert [s.name for s in agentobs_capture.spans] == ["invoke_workflow inside"]
+
+
+def test_after():
+    pass
+"""
+
+
+@pytest.mark.parametrize("seed", ["0", "1", "2"])
+def test_the_capture_fixture_keeps_the_runs_own_telemetry(
+    pytester: pytest.Pytester, seed: str
+) -> None:
+    """One test using ``agentobs_capture`` under a locally exporting plugin: the session span,
+    every test's span and the test metrics are all there, whatever order pytest-randomly
+    picks (issue 9, item 3)."""
+    setup_suite(
+        pytester, {"tests/test_c.py": CAPTURE_SUITE}, ini=INI.replace(" -p no:randomly", "")
+    )
+    result = run(pytester, "--agentobs-export", "local", f"--randomly-seed={seed}")
+    result.assert_outcomes(passed=3)
+    data = local(pytester.path)
+    assert len(session_spans(data)) == 1
+    assert sorted(s.name.rpartition("::")[2] for s in spans_of_tests(data)) == [
+        "test_after",
+        "test_before",
+        "test_uses_capture",
+    ]
+    assert outcome_counts(data) == {"passed": 3}
+    names = {point.name for point in data.points}
+    assert any(name.startswith("agentobs.test.") for name in names), names
+    # the captured test's own spans went to its capture only
+    assert "invoke_workflow inside" not in {s.name for s in data.spans}

@@ -145,12 +145,15 @@ def capture(**configure_kwargs: Any) -> Iterator[Capture]:
 
     Keyword arguments are those of :func:`agentobs.configure`; by default no exporter runs,
     so nothing leaves the process. The previous configuration is shut down first and the
-    globals are reset afterwards.
+    globals are reset afterwards. The price table is loaded first (once per process), so the
+    costs of the LLM calls made in the block are known when they end, never ``pending``.
     """
     from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from ._llm import cost
 
     configure_kwargs.setdefault("exporter", "none")
     settings = resolve(**configure_kwargs)
@@ -163,6 +166,8 @@ def capture(**configure_kwargs: Any) -> Iterator[Capture]:
         metric_readers=[reader],
         log_processors=[SimpleLogRecordProcessor(logs)],
     )
+    cost.warm()
+    cost.wait_ready(30.0)
     try:
         yield Capture(spans, reader, logs)
     finally:

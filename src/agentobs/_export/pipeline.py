@@ -13,7 +13,7 @@ import os
 import signal
 import threading
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -780,6 +780,45 @@ def shutdown(timeout: float | None = _DEFAULT_TIMEOUT) -> bool:
 
 _SHUTTING_DOWN = threading.Event()
 _SHUTTING_DOWN.set()  # set: no shutdown under way
+
+
+@contextlib.contextmanager
+def set_aside() -> Iterator[None]:
+    """Put the running pipeline aside for the block, still running (nothing is flushed or shut
+    down), and put it back afterwards, with the state and global providers it had; whatever
+    the block configured is shut down then. The pytest plugin's ``agentobs_capture`` fixture
+    records one test into memory this way without ending the session's telemetry."""
+    global _PIPELINE
+    from opentelemetry import _logs, metrics, trace
+
+    from .. import _hooks
+
+    with _LOCK:
+        saved = _PIPELINE
+        state = (STATE.active, STATE.tracer, STATE.meter, STATE.settings, STATE.recorders)
+        providers = (
+            trace.get_tracer_provider(),
+            metrics.get_meter_provider(),
+            _logs.get_logger_provider(),
+        )
+        _PIPELINE = None
+    try:
+        yield
+    finally:
+        shutdown(5.0)
+        release_globals(only_ours=False)
+        with _LOCK:
+            _PIPELINE = saved
+            STATE.active, STATE.tracer, STATE.meter, STATE.settings, STATE.recorders = state
+            if saved is not None:
+                _hooks.set_first_persona(stamp_personas)
+            tracer_provider, meter_provider, logger_provider = providers
+            if hasattr(tracer_provider, "add_span_processor"):  # an SDK one, not the proxy
+                trace.set_tracer_provider(tracer_provider)
+            if type(meter_provider).__module__.startswith("opentelemetry.sdk"):
+                metrics.set_meter_provider(meter_provider)
+            if type(logger_provider).__module__.startswith("opentelemetry.sdk"):
+                _logs.set_logger_provider(logger_provider)
 
 
 def current() -> _Pipeline | None:

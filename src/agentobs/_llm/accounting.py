@@ -137,7 +137,10 @@ class Plan:
         now = monotonic()
         price = self.price
         if price is None or now >= self.price_until:
-            price = self.price = _cost.pricing(provider, request_model, response_model)
+            price = _cost.pricing(provider, request_model, response_model)
+            if price[1] == _cost.SOURCE_PENDING:
+                return price  # the table is loading: asked again next time
+            self.price = price
             self.price_until = now + _cost.PRICING_TTL
         return price
 
@@ -232,19 +235,13 @@ def account(scope: CallKind, run: LLMRun, seconds: float, error: str | None) -> 
         else:
             rates, source, _priced = plan.pricing(provider, scope.model, response_model)
             usd = None if rates is None else rates.cost(usage)
-        if usd is not None:
-            attributes[n.COST_USD] = usd
-            attributes[n.COST_SOURCE] = source
-            plan.record(("cost", source), usd, parent)
+        if source == _cost.SOURCE_PENDING:  # priced once the table has loaded
+            attributes[n.COST_PENDING] = True
+            pending = _Pending(plan, (provider, scope.model, response_model), usage, parent)
+            pending.budgets = run.budgets
+            _cost.when_ready(pending.price)
         else:
-            attributes[n.COST_UNPRICED] = True
-            plan.record(_UNPRICED_CALLS, 1, parent)
-            for token_type, count in (
-                ("input", usage.input_tokens),
-                ("output", usage.output_tokens),
-            ):
-                if count:
-                    plan.record(("unpriced_tokens", token_type), count, parent)
+            _record_cost(plan, usage, usd, source, parent, attributes)
         for budget in run.budgets:
             breaches += budget.charge(usage.total_tokens, usd)
         if run.outer is not None:
@@ -260,6 +257,48 @@ def account(scope: CallKind, run: LLMRun, seconds: float, error: str | None) -> 
     span.set_attributes(attributes)
     for breach in breaches:
         record_breach(breach, span)
+
+
+def _record_cost(
+    plan: Plan,
+    usage: Usage,
+    usd: float | None,
+    source: str | None,
+    context: Any,
+    attributes: dict[str, Any],
+) -> None:
+    if usd is not None:
+        attributes[n.COST_USD] = usd
+        attributes[n.COST_SOURCE] = source
+        plan.record(("cost", source), usd, context)
+        return
+    attributes[n.COST_UNPRICED] = True
+    plan.record(_UNPRICED_CALLS, 1, context)
+    for token_type, count in (("input", usage.input_tokens), ("output", usage.output_tokens)):
+        if count:
+            plan.record(("unpriced_tokens", token_type), count, context)
+
+
+class _Pending:
+    """The cost of a call that ended before the price table loaded, recorded once it has
+    (its metrics, and its budgets' cost; the span, ended, says ``agentobs.cost.pending``)."""
+
+    __slots__ = ("budgets", "context", "models", "plan", "usage")
+
+    def __init__(self, plan: Plan, models: Any, usage: Usage, context: Any) -> None:
+        self.plan = plan
+        self.models = models
+        self.usage = usage
+        self.context = context
+        self.budgets: tuple[Any, ...] = ()
+
+    def price(self) -> None:
+        rates, source, _model = self.plan.pricing(*self.models)
+        usd = None if rates is None else rates.cost(self.usage)
+        _record_cost(self.plan, self.usage, usd, source, self.context, {})
+        for budget in self.budgets:
+            for breach in budget.charge(0, usd):
+                record_breach(breach, None)
 
 
 def _record_tokens(plan: Plan, usage: Usage, attributes: dict[str, Any], context: Any) -> None:
@@ -307,6 +346,9 @@ def account_usage(
     else:
         rates, source, _priced = plan.pricing(key[1], key[2], key[3])
         usd = None if rates is None else rates.cost(usage)
+        if source == _cost.SOURCE_PENDING:  # priced once the table has loaded
+            _cost.when_ready(_Pending(plan, (key[1], key[2], key[3]), usage, context).price)
+            return None, source
     if usd is not None:
         plan.record(("cost", source), usd, context)
         return usd, source

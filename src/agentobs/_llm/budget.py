@@ -231,19 +231,20 @@ def in_force(context: Any) -> tuple[TokenBudget, ...]:
 
 
 def record_breach(breach: Breach, span: Any) -> None:
-    """The event, counter and warning of a budget that just ran out."""
+    """The event (on ``span``, if given), counter and warning of a budget that just ran out."""
     budget = breach.budget
     name = budget.name or "budget"
-    span.add_event(
-        n.BUDGET_EXCEEDED_EVENT,
-        {
-            n.BUDGET_NAME: name,
-            n.BUDGET_UNIT: breach.unit,
-            n.BUDGET_LIMIT: float(breach.limit),
-            n.BUDGET_USED: float(breach.used),
-            n.BUDGET_POLICY: budget.on_exceed,
-        },
-    )
+    if span is not None:
+        span.add_event(
+            n.BUDGET_EXCEEDED_EVENT,
+            {
+                n.BUDGET_NAME: name,
+                n.BUDGET_UNIT: breach.unit,
+                n.BUDGET_LIMIT: float(breach.limit),
+                n.BUDGET_USED: float(breach.used),
+                n.BUDGET_POLICY: budget.on_exceed,
+            },
+        )
     recorders = STATE.recorders
     if recorders is not None:
         recorders[cat.BUDGET_BREACHES.name].record(

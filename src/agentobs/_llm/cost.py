@@ -14,26 +14,31 @@ A model none of them knows is *unpriced*: the call records no cost, the span say
 counter counts it, and one warning per model says how to add a price. Never a silent zero.
 
 ``genai-prices`` takes about a second to import, so it loads in a background thread from the
-first LLM call on; each model's rates are then cached (for a few minutes, since some prices
-depend on the time of day) and the cost of a call is a few float operations.
+first LLM call on, and no call ever waits for it: a call that ends before the table is ready
+is priced *pending* (its span says ``agentobs.cost.pending``, never a zero) and its cost is
+recorded by :func:`when_ready` once the table has loaded. Each model's rates are then cached
+(for a few minutes, since some prices depend on the time of day) and the cost of a call is a
+few float operations.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .._errors import logger, warn_once, warn_some
+from .._errors import internal_errors, logger, warn_once, warn_some
 from .._state import STATE
 from .usage import Usage
 
 SOURCE_PROVIDER = "provider"
 SOURCE_USER = "user"
 SOURCE_TABLE = "genai-prices"
+SOURCE_PENDING = "pending"
+"""What :func:`pricing` says while the price table is still loading (no rates yet)."""
 SOURCE_INSTRUMENTATION = "instrumentation"
 """A cost another instrumentation put on its span (``operation.cost``, ``gen_ai.usage.cost``,
 ``llm.cost.total``)."""
@@ -138,6 +143,10 @@ _cache: dict[tuple[str | None, str], tuple[Rates | None, float]] = {}
 _cache_lock = threading.Lock()
 _warm_lock = threading.Lock()
 _warm_thread: threading.Thread | None = None
+_ready = threading.Event()
+_waiting: list[Callable[[], None]] = []
+MAX_WAITING = 10_000
+"""Calls whose cost waits for the price table; more are left unpriced (one warning)."""
 
 
 def warm() -> None:
@@ -158,6 +167,46 @@ def _load() -> None:
         data_snapshot.get_snapshot().find_provider_model("gpt-4o", None, "openai", None)
     except Exception as exc:  # never fatal: the first priced call tries again
         logger.debug("agentobs: preloading genai-prices failed: %s", exc)
+    with _warm_lock:
+        _ready.set()
+        waiting = list(_waiting)
+        _waiting.clear()
+    for callback in waiting:
+        with internal_errors("cost.pending"):
+            callback()
+
+
+def table_ready() -> bool:
+    """Whether the price table has loaded (looking a model up then never waits)."""
+    return _ready.is_set()
+
+
+def wait_ready(timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for the price table (and the pending costs it prices)."""
+    if _warm_thread is None:
+        return True
+    _warm_thread.join(max(timeout, 0.0))
+    return not _warm_thread.is_alive()
+
+
+def when_ready(callback: Callable[[], None]) -> bool:
+    """Run ``callback`` once the price table has loaded (now, if it has); False when too many
+    are waiting already (the callback is dropped, with one warning)."""
+    with _warm_lock:
+        if not _ready.is_set():
+            if len(_waiting) >= MAX_WAITING:
+                warn_once(
+                    "prices-pending-full",
+                    "agentobs: more than %d LLM calls ended before the price table loaded; "
+                    "the cost of the rest is not recorded",
+                    MAX_WAITING,
+                )
+                return False
+            _waiting.append(callback)
+            return True
+    with internal_errors("cost.pending"):
+        callback()
+    return True
 
 
 def table_version() -> str | None:
@@ -303,6 +352,9 @@ def pricing(provider: str | None, request_model: str | None, response_model: str
             rates = user.get(f"{provider}/{lowered}") or user.get(lowered)
             if rates is not None:
                 return rates, SOURCE_USER, model
+    if models and not _ready.is_set():
+        warm()
+        return None, SOURCE_PENDING, models[0]  # never wait for the table's import
     for model in models:
         found = rates_from_table(provider, model)
         if found is not None:

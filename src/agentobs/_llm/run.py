@@ -14,6 +14,7 @@ from .._engine import Run, Scope
 from .._errors import internal_errors, warn_once
 from .._state import STATE
 from . import content as _content
+from .bodies import follow
 from .budget import TokenBudget
 from .streams import ASYNC_STREAM, SYNC_STREAM, AsyncLLMStream, LLMStream, stream_kind
 from .usage import Response, StreamState, Usage, from_result
@@ -36,6 +37,7 @@ class LLMRun(Run):
         "hold_usage_chunk",
         "outer",
         "output",
+        "raw_body",
         "response",
         "server",
         "stream",
@@ -54,6 +56,7 @@ class LLMRun(Run):
         self.first_chunk: int | None = None
         self.capture = False
         self.hold_usage_chunk = False
+        self.raw_body = False
         self.budgets: tuple[TokenBudget, ...] = ()
         self.outer: LLMRun | None = None
         self.children_counted = False
@@ -137,6 +140,8 @@ class LLMRun(Run):
         """End the call with ``result``, or wrap ``result`` if it is a stream (then the call
         ends with the stream). Returns what the caller should receive."""
         try:
+            if self.raw_body and follow(self, result):
+                return result  # the call ends with the body (see ``bodies``)
             kind = stream_kind(result)
             if kind == SYNC_STREAM:
                 self.stream = StreamState(self.capture)

@@ -64,7 +64,7 @@ def _next_of(stream: Any) -> Callable[[], Any]:
     return step
 
 
-class _Ending:
+class Ending:
     """Calls the owner's ``finish_stream`` at most once, whoever asks first."""
 
     __slots__ = ("lock", "owner")
@@ -91,7 +91,7 @@ class _StreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
     def __init__(self, wrapped: Any, owner: StreamOwner, context: Any = None) -> None:
         super().__init__(wrapped)
         self._self_owner = owner
-        self._self_ending = _Ending(owner)
+        self._self_ending = Ending(owner)
         self._self_next: Callable[[], Any] | None = None
         self._self_context = context
 

@@ -87,6 +87,9 @@ class Plan:
     content: Callable[[], tuple[Any, Any]] | None
     kwargs: Mapping[str, Any]
     hold_usage_chunk: bool = False
+    raw: bool = False
+    """``with_raw_response`` / ``with_streaming_response``: the call returns the HTTP
+    response, and ends with its body (:mod:`agentobs._llm.bodies`)."""
 
 
 def number(value: Any) -> int | float | None:
@@ -115,6 +118,17 @@ def request_attributes(kwargs: Mapping[str, Any], names: Mapping[str, str]) -> d
     return attributes
 
 
+RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
+"""The header the OpenAI and Anthropic clients' ``with_raw_response`` and
+``with_streaming_response`` add to a call (the caller then parses the HTTP response)."""
+
+
+def raw_response(kwargs: Mapping[str, Any]) -> bool:
+    """Whether the call returns the raw HTTP response (see :data:`RAW_RESPONSE_HEADER`)."""
+    headers = kwargs.get("extra_headers")
+    return isinstance(headers, Mapping) and RAW_RESPONSE_HEADER in headers
+
+
 def server_attributes(client: Any) -> dict[str, Any]:
     """``server.address`` and ``server.port`` of an SDK client's base URL."""
     url = getattr(client, "base_url", None)
@@ -131,6 +145,7 @@ def _start(plan: Plan) -> LLMRun | None:
     run = begin(call_scope(plan.provider, plan.model), plan.attributes, plan.content)
     if run is not None:
         run.hold_usage_chunk = plan.hold_usage_chunk
+        run.raw_body = plan.raw
     return run
 
 

@@ -3,7 +3,9 @@
 ``agentobs.instrument_anthropic()`` patches, through the class, ``messages.create`` (with or
 without ``stream=True``) and ``messages.stream(...)`` (the ``with ... as stream:`` helper:
 the call starts when the block is entered and ends when the stream is read to its end, is
-closed, fails or is dropped), sync and async. A second call changes nothing;
+closed, fails or is dropped), sync and async. ``with_raw_response`` and
+``with_streaming_response`` calls end when the body of the HTTP response they return has
+been read, with its usage (see :mod:`agentobs._llm.bodies`). A second call changes nothing;
 :func:`uninstrument` puts everything back. ``anthropic`` is imported here only when asked
 for (``pip install 'agentobs[anthropic]'``).
 
@@ -30,6 +32,7 @@ from ._patching import (
     Patches,
     Plan,
     _start,
+    raw_response,
     request_attributes,
     server_attributes,
     suppressed,
@@ -60,6 +63,7 @@ def _plan(instance: Any, kwargs: Mapping[str, Any]) -> Plan:
         attributes,
         lambda: (messages, system if isinstance(system, (str, list)) else None),
         kwargs,
+        raw=raw_response(kwargs),
     )
 
 

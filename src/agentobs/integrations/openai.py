@@ -12,8 +12,13 @@ final chunk that has no choices. When the caller did not ask, agentobs asks for 
 that one chunk back, so the caller receives exactly the chunks it would have received
 without agentobs, and the call's tokens and cost are known. Servers that claim OpenAI
 compatibility but reject ``stream_options`` may need ``instrument_openai(stream_usage=False)``,
-which leaves the request as it is (the call's usage is then unknown, and says so). Calls
-made through ``with_raw_response`` / ``with_streaming_response`` are never changed.
+which leaves the request as it is (the call's usage is then unknown, and says so).
+
+**Raw responses.** Calls made through ``with_raw_response`` / ``with_streaming_response``
+are never changed (a streamed one reports usage only if the caller asked for it); they
+return the HTTP response, and the call ends when its body has been read, however the
+caller reads it (``.parse()``, ``.json()``, ``.iter_lines()``...), with the usage the body
+carries (see :mod:`agentobs._llm.bodies`).
 """
 
 from __future__ import annotations
@@ -23,12 +28,19 @@ from typing import Any
 
 from .. import _names as n
 from .._errors import warn_once
-from ._patching import Patches, Plan, request_attributes, server_attributes, traced, traced_async
+from ._patching import (
+    Patches,
+    Plan,
+    raw_response,
+    request_attributes,
+    server_attributes,
+    traced,
+    traced_async,
+)
 
 _PATCHES = Patches("openai")
 _CHAT = "openai.resources.chat.completions.completions"
 _RESPONSES = "openai.resources.responses.responses"
-_RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"  # with_raw_response: the caller parses
 
 _CHAT_PARAMETERS = {
     "max_tokens": n.REQUEST_MAX_TOKENS,
@@ -57,8 +69,7 @@ def _chat_plan(instance: Any, kwargs: Mapping[str, Any]) -> Plan:
     client = getattr(instance, "_client", None)
     attributes = {**server_attributes(client), **request_attributes(kwargs, _CHAT_PARAMETERS)}
     hold = False
-    headers = kwargs.get("extra_headers")
-    raw = isinstance(headers, Mapping) and _RAW_RESPONSE_HEADER in headers
+    raw = raw_response(kwargs)
     if kwargs.get("stream") is True and not raw and _PATCHES.options.get("stream_usage", True):
         options = kwargs.get("stream_options")
         if not isinstance(options, Mapping) or "include_usage" not in options:
@@ -73,6 +84,7 @@ def _chat_plan(instance: Any, kwargs: Mapping[str, Any]) -> Plan:
         lambda: (messages, None),
         kwargs,
         hold,
+        raw,
     )
 
 
@@ -89,6 +101,7 @@ def _responses_plan(instance: Any, kwargs: Mapping[str, Any]) -> Plan:
         attributes,
         lambda: (prompt if isinstance(prompt, (str, list)) else None, _text(instructions)),
         kwargs,
+        raw=raw_response(kwargs),
     )
 
 

@@ -50,8 +50,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def agentobs_capture() -> Iterator[Capture]:
-    """agentobs configured to record into memory for one test; reset afterwards."""
+    """agentobs configured to record into memory for one test; reset afterwards. The
+    session's own telemetry (the plugin's pipeline, or one configured before the session) is
+    set aside for the test, not shut down, and put back after it."""
+    from agentobs._export.pipeline import set_aside
     from agentobs.testing import capture
 
-    with capture() as captured:
+    with set_aside(), capture() as captured:
         yield captured
