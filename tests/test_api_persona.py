@@ -32,7 +32,7 @@ def test_the_persona_processor_is_added_when_a_persona_is_first_entered(
     cap: testing.Capture,
 ) -> None:
     from agentobs._export import pipeline as _pipeline
-    from agentobs._export.processors import PersonaSpanProcessor
+    from agentobs._export.processors import ContextSpanProcessor
 
     pipeline = _pipeline.current()
     assert pipeline is not None
@@ -40,7 +40,7 @@ def test_the_persona_processor_is_added_when_a_persona_is_first_entered(
 
     def stampers() -> list[Any]:
         processors = provider._active_span_processor._span_processors
-        return [p for p in processors if isinstance(p, PersonaSpanProcessor)]
+        return [p for p in processors if isinstance(p, ContextSpanProcessor)]
 
     with agentobs.task("before"):
         pass

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ._api import (
         agent,
         event,
+        handoff,
         human_intervention,
         persona,
         quality_gate,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from ._context import bind_context
     from ._llm.budget import BudgetExceededError, TokenBudget
     from ._llm.wrapper import llm
+    from ._sessions import session
     from .integrations.anthropic import instrument_anthropic
     from .integrations.openai import instrument_openai
 
@@ -43,6 +45,7 @@ __all__ = [
     "configure",
     "event",
     "force_flush",
+    "handoff",
     "human_intervention",
     "instrument_anthropic",
     "instrument_openai",
@@ -51,6 +54,7 @@ __all__ = [
     "persona",
     "quality_gate",
     "record_gate",
+    "session",
     "set_attributes",
     "shutdown",
     "stage",
@@ -68,6 +72,8 @@ _LAZY = {
     "instrument_anthropic": "integrations.anthropic",
     "agent": "_api",
     "event": "_api",
+    "handoff": "_api",
+    "session": "_sessions",
     "human_intervention": "_api",
     "persona": "_api",
     "quality_gate": "_api",

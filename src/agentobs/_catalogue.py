@@ -45,6 +45,8 @@ DURATION_BUCKETS = (
 WORKFLOW_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 AGENT_BUCKETS = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6)
 STAGE_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
+LONG_BUCKETS = (1, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200, 21600, 43200, 86400, 259200, 604800)
+"""Seconds, up to a week: sessions and suspensions (a workflow may wait days for a review)."""
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 TOKEN_BUCKETS = (
     1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
@@ -83,8 +85,9 @@ CATALOGUE: tuple[Instrument, ...] = (
         "agentobs.workflow.runs",
         "counter",
         "{run}",
-        "Workflow runs that ended, by status (ok, error, cancelled).",
-        (n.WORKFLOW_NAME, n.STATUS, _PERSONA),
+        "Workflow runs that ended, by status (ok, error, cancelled; suspended when the run "
+        "took a checkpoint to continue elsewhere) and whether a human intervened in it.",
+        (n.WORKFLOW_NAME, n.STATUS, _PERSONA, n.HUMAN_INTERVENED),
     ),
     Instrument(
         "agentobs.workflow.active",
@@ -97,8 +100,100 @@ CATALOGUE: tuple[Instrument, ...] = (
         "agentobs.workflow.oldest_age",
         "observable_gauge",
         "s",
-        "Age of the oldest workflow run still in progress, per workflow (stuck detection).",
-        (n.WORKFLOW_NAME,),
+        "Age of the oldest workflow run still in progress, per workflow and state (working, "
+        "or waiting inside agentobs.suspended); a resumed run counts from its first start.",
+        (n.WORKFLOW_NAME, n.WORKFLOW_STATE),
+    ),
+    Instrument(
+        "agentobs.workflow.suspended",
+        "observable_gauge",
+        "{workflow}",
+        "Workflow runs suspended now (inside agentobs.suspended), by suspension point.",
+        (n.WORKFLOW_NAME, n.SUSPENSION_POINT),
+    ),
+    Instrument(
+        "agentobs.suspension.duration",
+        "histogram",
+        "s",
+        "Time a workflow spent suspended (waiting on the outside world), by suspension point; "
+        "recorded where the suspension ends, in the resuming process for a checkpoint.",
+        (n.WORKFLOW_NAME, n.STAGE_NAME, n.SUSPENSION_POINT, _PERSONA),
+        LONG_BUCKETS,
+    ),
+    Instrument(
+        "agentobs.workflow.checkpoints",
+        "counter",
+        "{checkpoint}",
+        "Checkpoints taken (agentobs.checkpoint), by workflow and suspension point.",
+        (n.WORKFLOW_NAME, n.SUSPENSION_POINT),
+    ),
+    Instrument(
+        "agentobs.workflow.resumes",
+        "counter",
+        "{resume}",
+        "Attempts to resume from a checkpoint, by result (ok, malformed, tampered, expired): "
+        "attempts are the sum, successes result=ok.",
+        (n.WORKFLOW_NAME, n.SUSPENSION_POINT, n.RESUME_RESULT),
+    ),
+    Instrument(
+        "agentobs.session.active",
+        "observable_gauge",
+        "{session}",
+        "Sessions in progress now (agentobs.session scopes), by kind.",
+        (n.SESSION_KIND,),
+    ),
+    Instrument(
+        "agentobs.session.duration",
+        "histogram",
+        "s",
+        "Duration of a session scope, by kind and outcome (ok, error, cancelled).",
+        (n.SESSION_KIND, n.STATUS),
+        LONG_BUCKETS,
+    ),
+    Instrument(
+        "agentobs.delegations",
+        "counter",
+        "{delegation}",
+        "Work one agent gave another: an agent scope inside another (kind nested, with the "
+        "inner agent's status) or agentobs.handoff (kind handoff, status ok).",
+        (n.DELEGATION_FROM, n.DELEGATION_TO, n.DELEGATION_KIND, n.STATUS),
+    ),
+    Instrument(
+        "agentobs.queue.depth",
+        "observable_gauge",
+        "{item}",
+        "Items in an application queue now, by state (pending, in_progress).",
+        (n.QUEUE_NAME, n.QUEUE_STATE),
+    ),
+    Instrument(
+        "agentobs.queue.enqueued",
+        "counter",
+        "{item}",
+        "Items put on a queue.",
+        (n.QUEUE_NAME,),
+    ),
+    Instrument(
+        "agentobs.queue.completed",
+        "counter",
+        "{item}",
+        "Items a queue's consumers finished, by status (throughput: its rate).",
+        (n.QUEUE_NAME, n.STATUS),
+    ),
+    Instrument(
+        "agentobs.queue.wait",
+        "histogram",
+        "s",
+        "Time an item waited in a queue before work on it started.",
+        (n.QUEUE_NAME,),
+        STAGE_BUCKETS,
+    ),
+    Instrument(
+        "agentobs.queue.service",
+        "histogram",
+        "s",
+        "Time spent working on a queue item, by status.",
+        (n.QUEUE_NAME, n.STATUS),
+        STAGE_BUCKETS,
     ),
     Instrument(
         "agentobs.stage.duration",
@@ -128,6 +223,14 @@ CATALOGUE: tuple[Instrument, ...] = (
         "s",
         "Duration of a task, by agent, task type and status.",
         (n.AGENT_NAME, n.TASK_TYPE, n.STATUS, _PERSONA),
+        STAGE_BUCKETS,
+    ),
+    Instrument(
+        "agentobs.task.wait",
+        "histogram",
+        "s",
+        "Time a task waited between being enqueued (task(..., enqueued_at=...)) and starting.",
+        (n.AGENT_NAME, n.TASK_TYPE),
         STAGE_BUCKETS,
     ),
     Instrument(
@@ -549,6 +652,43 @@ class CounterTotals:
 
 
 _INF = float("inf")
+
+
+class LiveCounts:
+    """Counts of things in progress now (sessions, queue items), kept in-process and read by
+    an observable gauge: adding is a dict update under a lock, far cheaper than an SDK
+    up-down counter on a hot path. Keys are attribute tuples ``((key, value), ...)``; a key
+    back at zero is forgotten, so memory follows what is live, not what ever was."""
+
+    __slots__ = ("_counts", "_lock")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[tuple[str, Any], ...], int] = {}
+
+    def add(self, key: tuple[tuple[str, Any], ...], delta: int) -> None:
+        """Add ``delta`` to the count of ``key`` (never below zero)."""
+        with self._lock:
+            count = self._counts.get(key, 0) + delta
+            if count > 0:
+                self._counts[key] = count
+            else:
+                self._counts.pop(key, None)
+
+    def get(self, key: tuple[tuple[str, Any], ...]) -> int:
+        """The count of ``key`` now."""
+        return self._counts.get(key, 0)
+
+    def observe(self) -> list[tuple[float, Mapping[str, Any]]]:
+        """Every live count with its attributes (for the gauge's callback)."""
+        with self._lock:
+            items = list(self._counts.items())
+        return [(count, dict(key)) for key, count in items]
+
+    def clear(self) -> None:
+        """Forget every count (``agentobs.testing.reset``)."""
+        with self._lock:
+            self._counts.clear()
 
 
 class _Disabled:

@@ -205,7 +205,7 @@ class Scope:
 
     Hot path (a decorated function after ``configure()``): one ``get_current()``, one span
     started with precomputed attributes (the persona, when there is one, is merged in here
-    rather than by :class:`~agentobs._export.processors.PersonaSpanProcessor`), attach and detach,
+    rather than by :class:`~agentobs._export.processors.ContextSpanProcessor`), attach and detach,
     and metric records whose cleaned attributes are cached per distinct key in the scope.
     """
 

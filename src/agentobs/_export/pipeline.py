@@ -214,7 +214,7 @@ def install(
 ) -> None:
     """Build the pipeline from resolved settings plus extra parts (``agentobs.testing``)."""
     global _PIPELINE
-    from .. import _catalogue, _context
+    from .. import _catalogue, _context, _sessions
 
     with _LOCK:
         if _PIPELINE is not None:
@@ -228,7 +228,12 @@ def install(
         STATE.settings = settings
         STATE.meter = pipeline.meter_provider.get_meter(INSTRUMENTATION_SCOPE, __version__)
         STATE.recorders = _catalogue.build(
-            STATE.meter, {"agentobs.workflow.oldest_age": _context.oldest_workflow_ages}
+            STATE.meter,
+            {
+                "agentobs.workflow.oldest_age": _context.oldest_workflow_ages,
+                "agentobs.workflow.suspended": _context.suspended_workflows,
+                "agentobs.session.active": _sessions.active_sessions,
+            },
         )
         STATE.tracer = pipeline.tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
         STATE.active = True
@@ -241,20 +246,20 @@ def install(
         )
 
 
-def stamp_personas() -> None:
-    """Make third-party spans carry the current persona from now on: add the
-    :class:`~agentobs._export.processors.PersonaSpanProcessor`, the first time a persona is entered
-    (before its context is attached). A process that uses no persona does not pay for it on
-    every span; agentobs's own spans carry the persona by themselves."""
+def stamp_context() -> None:
+    """Make every span carry the current persona and session from now on: add the
+    :class:`~agentobs._export.processors.ContextSpanProcessor`, the first time a persona or
+    session is entered (before its context is attached). A process that uses neither does not
+    pay for it on every span."""
     pipeline = _PIPELINE
     if pipeline is None or pipeline.persona_processor is not None:
         return
-    from .processors import PersonaSpanProcessor
+    from .processors import ContextSpanProcessor
 
     with _LOCK:
         if _PIPELINE is not pipeline or pipeline.persona_processor is not None:
             return
-        processor = PersonaSpanProcessor()
+        processor = ContextSpanProcessor()
         pipeline.tracer_provider.add_span_processor(processor)
         pipeline.span_processors.append(processor)
         pipeline.persona_processor = processor
@@ -409,7 +414,8 @@ def _build(
         )
         trace.set_tracer_provider(tracer_provider)
         pipeline.owned.add("traces")
-    # The PersonaSpanProcessor is added by stamp_personas(), when a persona is first entered.
+    # The ContextSpanProcessor is added by stamp_context(), when a persona or session is first
+    # entered.
     span_processors = [*_scrub.processors(cleaner, list(extra_span_processors)), *span_processors]
     for span_processor in span_processors:
         tracer_provider.add_span_processor(span_processor)

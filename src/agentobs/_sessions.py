@@ -1,0 +1,82 @@
+"""``agentobs.session(id, user_id=..., kind=...)``: a conversation or job session.
+
+The session and user ids go on every span started inside the scope, agentobs's and
+third-party ones (through :class:`~agentobs._export.processors.ContextSpanProcessor`), under
+the names Phoenix and Langfuse group by: ``session.id`` / ``user.id`` and Langfuse's
+``langfuse.session.id`` / ``langfuse.user.id``. They are identifiers, so they never become
+metric labels: metrics get sessions active now and session duration, by ``kind`` and outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from opentelemetry import context as otel_context
+
+from . import _names as n
+from ._catalogue import LiveCounts
+from ._context import SESSION_KEY, SessionInfo
+from ._engine import Run, Scope, clean_attributes, clean_name
+from ._export import pipeline as _pipeline
+
+ACTIVE = LiveCounts()
+"""Sessions in progress now, by kind (read by the ``agentobs.session.active`` gauge)."""
+
+
+def active_sessions() -> list[tuple[float, Any]]:
+    """The ``agentobs.session.active`` observations."""
+    return ACTIVE.observe()
+
+
+class session(Scope):
+    """A session: a ``session {kind}`` span, and ``session.id`` / ``user.id`` on every span
+    inside it (never on metrics); sessions active and session duration by kind and outcome.
+
+    Like every scope: ``@agentobs.session(...)``, ``with`` and ``async with``. A session that
+    outlives one call (a chat over many requests) is entered once per request with the same
+    id; each entry is one ``session`` span and one duration measurement.
+    """
+
+    kind: ClassVar[str] = "session"
+    __slots__ = ("_key", "info")
+    _METRICS = ("agentobs.session.duration",)
+
+    def __init__(
+        self, id: Any, *, user_id: Any = None, kind: Any = None, **attributes: Any
+    ) -> None:
+        session_kind = None if kind is None else clean_name(kind, "session kind")
+        super().__init__(session_kind or "session", {})
+        self.span_name = f"session {self.name}"
+        session_id = clean_name(id, "session id")
+        user = None if user_id is None else clean_name(user_id, "user id")
+        ids = {n.SESSION_ID: session_id, n.LANGFUSE_SESSION_ID: session_id}
+        if user is not None:
+            ids.update({n.USER_ID: user, n.LANGFUSE_USER_ID: user})
+        self.info = SessionInfo(session_id, user, session_kind, ids)
+        self.attributes = {
+            **clean_attributes(attributes),
+            **ids,
+            **clean_attributes({n.SESSION_KIND: session_kind}),
+            n.SPAN_TYPE: "session",
+            n.OPENINFERENCE_KIND: "CHAIN",
+        }
+        self._key = ((n.SESSION_KIND, session_kind),)
+
+    def on_start(self, run: Run, parent: Any) -> Any:
+        _pipeline.stamp_context()  # the first time: every span from now on may carry the ids
+        ACTIVE.add(self._key, 1)
+        return otel_context.set_value(SESSION_KEY, self.info, run.context)
+
+    def _attributes(self, key: str, metric: str) -> dict[str, Any]:
+        return {n.SESSION_KIND: self.info.kind, n.STATUS: key}
+
+    def on_end(self, run: Run, seconds: float, status: str, error: str | None) -> None:
+        ACTIVE.add(self._key, -1)
+        ((duration, attrs),) = self.metrics(status, self._METRICS, self._attributes)
+        duration(seconds, attrs, run.parent)
+
+
+def current_session() -> SessionInfo | None:
+    """The session in force here, or None."""
+    value = otel_context.get_value(SESSION_KEY)
+    return value if isinstance(value, SessionInfo) else None
