@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ._context import bind_context
     from ._llm.budget import BudgetExceededError, TokenBudget
     from ._llm.wrapper import llm
+    from ._resume import checkpoint, resume, suspended
     from ._sessions import session
     from .integrations.anthropic import instrument_anthropic
     from .integrations.openai import instrument_openai
@@ -42,6 +43,7 @@ __all__ = [
     "__version__",
     "agent",
     "bind_context",
+    "checkpoint",
     "configure",
     "event",
     "force_flush",
@@ -54,10 +56,12 @@ __all__ = [
     "persona",
     "quality_gate",
     "record_gate",
+    "resume",
     "session",
     "set_attributes",
     "shutdown",
     "stage",
+    "suspended",
     "task",
     "testing",
     "tool",
@@ -74,6 +78,9 @@ _LAZY = {
     "event": "_api",
     "handoff": "_api",
     "session": "_sessions",
+    "checkpoint": "_resume",
+    "resume": "_resume",
+    "suspended": "_resume",
     "human_intervention": "_api",
     "persona": "_api",
     "quality_gate": "_api",

@@ -46,7 +46,7 @@ class session(Scope):
     ) -> None:
         session_kind = None if kind is None else clean_name(kind, "session kind")
         super().__init__(session_kind or "session", {})
-        self.span_name = f"session {self.name}"
+        self.span_name = "session" if session_kind is None else f"session {session_kind}"
         session_id = clean_name(id, "session id")
         user = None if user_id is None else clean_name(user_id, "user id")
         ids = {n.SESSION_ID: session_id, n.LANGFUSE_SESSION_ID: session_id}

@@ -150,6 +150,10 @@ def configure(
     scrub_callback: Callable[..., Any] | None = None,
     langfuse: bool | Mapping[str, str] | None = None,
     prices: Mapping[str, Mapping[str, float]] | None = None,
+    resume_secret: str | None = None,
+    resume_max_age: float | None = None,
+    resume_trace: str | None = None,
+    health_port: int | None = None,
 ) -> None:
     """Build the OpenTelemetry tracer, meter and logger providers agentobs records through.
 
@@ -190,6 +194,16 @@ def configure(
             and ``LANGFUSE_SECRET_KEY`` are set.
         prices: model prices in USD per million tokens, overriding the price table
             (``AGENTOBS_PRICES`` names a JSON file of the same form).
+        resume_secret: key that signs checkpoint tokens with HMAC-SHA256
+            (``AGENTOBS_RESUME_SECRET``; at least 16 characters); without it a token carries a
+            SHA-256 checksum. Every process that resumes needs the same key.
+        resume_max_age: seconds a checkpoint token stays valid (``AGENTOBS_RESUME_MAX_AGE``,
+            default 30 days).
+        resume_trace: ``"join"`` (a resumed run continues the checkpoint's trace, the default)
+            or ``"link"`` (a new trace that links to it) (``AGENTOBS_RESUME_TRACE``).
+        health_port: serve ``/health``, ``/readiness`` and ``/version`` on this port without
+            Prometheus (``AGENTOBS_HEALTH_PORT``; 0 picks one). With ``prometheus_port``, the
+            same endpoints are served beside ``/metrics`` anyway.
 
     Raises:
         ValueError: an argument is malformed; the message names it and what is accepted.

@@ -179,6 +179,8 @@ def flatten(settings: Settings) -> dict[str, tuple[Any, str]]:
             for signal in SIGNALS:
                 flat.update(_flatten_target(signal, value[signal], sources))
         else:
+            if f.name == "resume_secret" and value:
+                value = _MASK
             flat[f.name] = (value, sources.get(f.name, "default"))
     return flat
 
