@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ._context import bind_context
     from ._llm.budget import BudgetExceededError, TokenBudget
     from ._llm.wrapper import llm
+    from ._queues import queue
     from ._resume import checkpoint, resume, suspended
     from ._sessions import session
     from .integrations.anthropic import instrument_anthropic
@@ -55,6 +56,7 @@ __all__ = [
     "logs",
     "persona",
     "quality_gate",
+    "queue",
     "record_gate",
     "resume",
     "session",
@@ -78,6 +80,7 @@ _LAZY = {
     "event": "_api",
     "handoff": "_api",
     "session": "_sessions",
+    "queue": "_queues",
     "checkpoint": "_resume",
     "resume": "_resume",
     "suspended": "_resume",

@@ -12,7 +12,6 @@ TOOL; workflows, stages, tasks and personas are CHAIN, gates EVALUATOR.
 
 from __future__ import annotations
 
-import datetime
 import math
 import threading
 from typing import Any, ClassVar
@@ -22,7 +21,7 @@ from opentelemetry import trace
 
 from . import _context as ctx
 from . import _names as n
-from ._engine import NO_RESULT, Run, Scope, clean_attributes, clean_name
+from ._engine import NO_RESULT, Run, Scope, clean_attributes, clean_name, timestamp
 from ._errors import internal_errors, warn_once
 from ._export import pipeline as _pipeline
 from ._state import STATE
@@ -311,6 +310,12 @@ that did (the next ``agent(to)`` scope links to it). Bounded: the oldest go firs
 _handoffs_lock = threading.Lock()
 
 
+def forget_handoffs() -> None:
+    """Forget the hand-offs not yet taken (``agentobs.testing.reset``)."""
+    with _handoffs_lock:
+        _HANDOFFS.clear()
+
+
 def _take_handoff(target: str) -> tuple[str, Any] | None:
     with _handoffs_lock:
         return _HANDOFFS.pop(target, None)
@@ -445,28 +450,6 @@ class persona(Scope):
         parent = run.parent
         ((duration, attrs),) = self.metrics(_workflow_name(parent), self._METRICS, self._attributes)
         duration(seconds, attrs, parent)
-
-
-def timestamp(value: Any, what: str) -> float | None:
-    """Unix seconds from a number or an aware ``datetime`` (a naive one is taken as UTC);
-    None, with one warning, for anything else."""
-    try:
-        if hasattr(value, "timestamp"):
-            if getattr(value, "tzinfo", True) is None:
-                value = value.replace(tzinfo=datetime.timezone.utc)
-            value = value.timestamp()
-        number = float(value)
-        if math.isfinite(number) and number >= 0:
-            return number
-    except Exception:
-        pass
-    warn_once(
-        f"timestamp:{what}:{type(value).__name__}",
-        "agentobs: %s=%r is not a Unix time or a datetime; ignored",
-        what,
-        value,
-    )
-    return None
 
 
 def _score(value: Any, what: str) -> float | None:

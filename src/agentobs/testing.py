@@ -135,6 +135,11 @@ def reset() -> None:
     test utilities do.
     """
     _pipeline.shutdown(timeout=5.0)
+    from . import _api, _queues, _sessions
+
+    _queues.forget_queues()
+    _sessions.ACTIVE.clear()
+    _api.forget_handoffs()
     from opentelemetry import _logs, metrics, trace
     from opentelemetry.util._once import Once
 

@@ -228,7 +228,7 @@ def install(
 ) -> None:
     """Build the pipeline from resolved settings plus extra parts (``agentobs.testing``)."""
     global _PIPELINE
-    from .. import _catalogue, _context, _sessions
+    from .. import _catalogue, _context, _queues, _sessions
 
     with _LOCK:
         if _PIPELINE is not None:
@@ -247,6 +247,7 @@ def install(
                 "agentobs.workflow.oldest_age": _context.oldest_workflow_ages,
                 "agentobs.workflow.suspended": _context.suspended_workflows,
                 "agentobs.session.active": _sessions.active_sessions,
+                "agentobs.queue.depth": _queues.queue_depths,
             },
         )
         STATE.tracer = pipeline.tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
