@@ -134,11 +134,15 @@ def test_prometheus_scrapes_every_catalogue_metric(prometheus: PrometheusFactory
     release, running = threading.Event(), threading.Event()
 
     def stuck_workflow() -> None:  # keeps the gauges of things in progress reporting
-        with agentobs.session("s", kind="chat"), agentobs.workflow("stuck"):
-            with agentobs.queue("q").work(agentobs.queue("q").enqueued()):
-                with agentobs.suspended("review"):
-                    running.set()
-                    release.wait(120)
+        jobs = agentobs.queue("q")
+        with (
+            agentobs.session("s", kind="chat"),
+            agentobs.workflow("stuck"),
+            jobs.work(jobs.enqueued()),
+            agentobs.suspended("review"),
+        ):
+            running.set()
+            release.wait(120)
 
     holder = threading.Thread(target=stuck_workflow)
     holder.start()
