@@ -14,7 +14,7 @@ from ._export.pipeline import configure, force_flush, shutdown
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from . import logs, testing
+    from . import health, logs, testing
     from ._api import (
         agent,
         event,
@@ -49,6 +49,7 @@ __all__ = [
     "event",
     "force_flush",
     "handoff",
+    "health",
     "human_intervention",
     "instrument_anthropic",
     "instrument_openai",
@@ -99,7 +100,7 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """Load the instrumentation API (and the OpenTelemetry API under it) on first use."""
-    if name in ("logs", "testing"):
+    if name in ("health", "logs", "testing"):
         value: Any = importlib.import_module(f"agentobs.{name}")
     elif name in _LAZY:
         value = getattr(importlib.import_module(f"agentobs.{_LAZY[name]}"), name)

@@ -21,12 +21,15 @@ from opentelemetry import trace
 
 from . import _context as ctx
 from . import _names as n
+from . import _recent
 from ._engine import NO_RESULT, Run, Scope, clean_attributes, clean_name, timestamp
 from ._errors import internal_errors, warn_once
 from ._export import pipeline as _pipeline
 from ._state import STATE
 
 _CHAIN = "CHAIN"
+_OK = n.STATUS_OK
+_TASKS = _recent.TASKS
 MAX_REASON = 512
 
 _set_value = otel_context.set_value
@@ -238,6 +241,7 @@ class task(Scope):
         (runs, r_attrs), (duration, d_attrs) = entry
         runs(1, r_attrs, parent)
         duration(seconds, d_attrs, parent)
+        _TASKS.add(run.start, seconds, status is _OK)
         if self.enqueued_at is not None:
             wait = max(0.0, run.start / 1e9 - self.enqueued_at)
             run.span.set_attribute(n.TASK_WAIT, wait)

@@ -135,8 +135,10 @@ def reset() -> None:
     test utilities do.
     """
     _pipeline.shutdown(timeout=5.0)
-    from . import _api, _queues, _sessions
+    from . import _api, _queues, _recent, _sessions, health
 
+    health.clear()
+    _recent.TASKS.clear()
     _queues.forget_queues()
     _sessions.ACTIVE.clear()
     _api.forget_handoffs()

@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 
 from .._settings import OtlpTarget, Settings
 from .localfiles import LocalLogExporter, LocalMetricExporter, LocalSpanExporter
+from .status import track
 
 _OTLP_CLASSES = {
     ("traces", "grpc"): (
@@ -72,11 +73,15 @@ def span_exporters(settings: Settings) -> list[SpanExporter]:
     built: list[SpanExporter] = []
     for name in settings.exporters["traces"]:
         if name == "otlp":
-            built.append(_otlp("traces", settings.otlp["traces"]))
+            built.append(track("traces", name, _otlp("traces", settings.otlp["traces"])))
         elif name == "console":
-            built.append(ConsoleSpanExporter())
+            built.append(track("traces", name, ConsoleSpanExporter()))
         elif name == "local":
-            built.append(LocalSpanExporter(settings.local_dir, settings.local_max_bytes))
+            built.append(
+                track(
+                    "traces", name, LocalSpanExporter(settings.local_dir, settings.local_max_bytes)
+                )
+            )
     return built
 
 
@@ -85,11 +90,17 @@ def metric_exporters(settings: Settings) -> list[MetricExporter]:
     built: list[MetricExporter] = []
     for name in settings.exporters["metrics"]:
         if name == "otlp":
-            built.append(_otlp("metrics", settings.otlp["metrics"]))
+            built.append(track("metrics", name, _otlp("metrics", settings.otlp["metrics"])))
         elif name == "console":
-            built.append(ConsoleMetricExporter())
+            built.append(track("metrics", name, ConsoleMetricExporter()))
         elif name == "local":
-            built.append(LocalMetricExporter(settings.local_dir, settings.local_max_bytes))
+            built.append(
+                track(
+                    "metrics",
+                    name,
+                    LocalMetricExporter(settings.local_dir, settings.local_max_bytes),
+                )
+            )
     return built
 
 
@@ -98,9 +109,11 @@ def log_exporters(settings: Settings) -> list[LogRecordExporter]:
     built: list[LogRecordExporter] = []
     for name in settings.exporters["logs"]:
         if name == "otlp":
-            built.append(_otlp("logs", settings.otlp["logs"]))
+            built.append(track("logs", name, _otlp("logs", settings.otlp["logs"])))
         elif name == "console":
-            built.append(ConsoleLogRecordExporter())
+            built.append(track("logs", name, ConsoleLogRecordExporter()))
         elif name == "local":
-            built.append(LocalLogExporter(settings.local_dir, settings.local_max_bytes))
+            built.append(
+                track("logs", name, LocalLogExporter(settings.local_dir, settings.local_max_bytes))
+            )
     return built

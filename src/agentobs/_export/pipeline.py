@@ -67,6 +67,8 @@ class _Pipeline:
     log_handler: logging.Handler | None = None
     prometheus_server: Any = None
     prometheus_address: tuple[str, int] | None = None
+    health_server: Any = None
+    health_address: tuple[str, int] | None = None
     system_metrics: Any = None
     langfuse_scores: Any = None
     persona_processor: Any = None
@@ -93,9 +95,9 @@ class _Pipeline:
             from .langfuse import stop_scores
 
             stop_scores(self.langfuse_scores)
-        if self.prometheus_server is not None:
-            self.prometheus_server.shutdown()
-            self.prometheus_server.server_close()
+        for server in (self.prometheus_server, self.health_server):
+            if server is not None:
+                server.close()
         for kind, provider, parts in (
             ("traces", self.tracer_provider, self.span_processors),
             ("metrics", self.meter_provider, self.metric_readers),
@@ -237,6 +239,9 @@ def install(
                 "first to configure again"
             )
             return
+        from . import status
+
+        status.clear()
         pipeline = _build(settings, span_processors, metric_readers, log_processors)
         _PIPELINE = pipeline
         STATE.settings = settings
@@ -321,26 +326,58 @@ def _resource(settings: Settings) -> Any:
 
 
 def _start_prometheus(settings: Settings, pipeline: _Pipeline) -> Any:
-    """Bind /metrics first, so a port in use fails before anything else is built."""
+    """Bind /metrics (with /health, /readiness and /version beside it) first, so a port in
+    use fails before anything else is built."""
     from opentelemetry.exporter.prometheus import PrometheusMetricReader
-    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client import CollectorRegistry, make_wsgi_app
+
+    from .. import health
 
     registry = CollectorRegistry(auto_describe=True)
     reader = PrometheusMetricReader(registry=registry)
     port = settings.prometheus_port
     assert port is not None
+    server = _serve(
+        "prometheus_port",
+        port,
+        settings.prometheus_host,
+        health.with_metrics(make_wsgi_app(registry)),
+        "/metrics",
+    )
+    pipeline.prometheus_server = server
+    pipeline.prometheus_address = (settings.prometheus_host, server.port)
+    return reader
+
+
+def _serve(what: str, port: int, host: str, app: Any, paths: str) -> Any:
+    from .. import health
+
     try:
-        server, _thread = start_http_server(port, addr=settings.prometheus_host, registry=registry)
+        return health.serve(port, host, wsgi_app=app)
     except OSError as exc:
         raise OSError(
             exc.errno,
-            f"agentobs.configure(prometheus_port={port}): cannot serve /metrics on "
-            f"{settings.prometheus_host}:{port} ({exc.strerror or exc}); choose a free port, "
-            "or prometheus_port=0 to pick one",
+            f"agentobs.configure({what}={port}): cannot serve {paths} on "
+            f"{host}:{port} ({exc.strerror or exc}); choose a free port, "
+            f"or {what}=0 to pick one",
         ) from exc
-    pipeline.prometheus_server = server
-    pipeline.prometheus_address = (settings.prometheus_host, server.server_address[1])
-    return reader
+
+
+def _start_health(settings: Settings, pipeline: _Pipeline) -> None:
+    """Serve /health, /readiness and /version on a port of their own (no Prometheus)."""
+    from .. import health
+
+    port = settings.health_port
+    assert port is not None
+    server = _serve("health_port", port, settings.prometheus_host, health.app, "/health")
+    pipeline.health_server = server
+    pipeline.health_address = (settings.prometheus_host, server.port)
+
+
+def _close_servers(pipeline: _Pipeline) -> None:
+    for server in (pipeline.prometheus_server, pipeline.health_server):
+        if server is not None:
+            server.close()
 
 
 _DEFAULT_EXPORT_BATCH_SIZE = 512
@@ -374,6 +411,12 @@ def _build(
     readers: list[Any] = list(extra_metric_readers)
     if settings.prometheus_port is not None:
         readers.append(_start_prometheus(settings, pipeline))
+    if settings.health_port is not None:
+        try:
+            _start_health(settings, pipeline)
+        except OSError:
+            _close_servers(pipeline)
+            raise
     interval_ms = settings.metric_export_interval * 1000
     for metric_exporter in _exporters.metric_exporters(settings):
         readers.append(
@@ -413,9 +456,7 @@ def _build(
             for exporter in _exporters.log_exporters(settings)
         ]
     except Exception:
-        if pipeline.prometheus_server is not None:
-            pipeline.prometheus_server.shutdown()
-            pipeline.prometheus_server.server_close()
+        _close_servers(pipeline)
         raise
     resource = _resource(settings)
     adopted = []
