@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ..insights import Insights
+
 REPORT_VERSION = 1
 """Bumped when a field of :class:`Report` changes meaning or disappears."""
 
@@ -213,6 +215,8 @@ class Report:
     metrics: list[MetricRow] = field(default_factory=list)
     metrics_omitted: int = 0
     slowest_trace: TraceView | None = None
+    insights: Insights | None = None
+    """What the spans teach (``agentobs insights``): failure and success patterns, regressions."""
     version: int = REPORT_VERSION
 
     @property

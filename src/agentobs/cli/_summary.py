@@ -73,6 +73,10 @@ def summarize(data: LocalData) -> Report:
     report.logs = summarize_logs(data.logs)
     report.metrics, report.metrics_omitted = summarize_metrics(data.points)
     report.slowest_trace = _slowest_trace(index)
+    if data.spans:
+        from ..insights import analyse
+
+        report.insights = analyse(data.spans, source=str(data.directory))
     return report
 
 

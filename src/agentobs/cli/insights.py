@@ -82,13 +82,12 @@ def render_text(found: _insights.Insights) -> str:
             str(f.occurrences),
             _pct(f.recovery_rate),
             _num(f.mean_time_to_recover_s, 1, " s"),
-            f.last_seen,
             ", ".join(f.personas + f.models) or "-",
         ]
         for f in found.failures
     ]
-    headers = ["workflow", "stage", "error", "seen", "recovered", "to recover", "last", "who"]
-    lines += table(headers, rows, "lllrrrll") if rows else ["  none"]
+    headers = ["workflow", "stage", "error", "seen", "recovered", "to recover", "who"]
+    lines += table(headers, rows, "lllrrrl") if rows else ["  none"]
     lines += [
         *heading("Success patterns"),
         f"  by agent and task type; proven past {found.proven_after} successes",
