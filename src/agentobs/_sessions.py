@@ -9,14 +9,16 @@ metric labels: metrics get sessions active now and session duration, by ``kind``
 
 from __future__ import annotations
 
+from time import time_ns
 from typing import Any, ClassVar
 
 from opentelemetry import context as otel_context
+from opentelemetry.trace import INVALID_SPAN
 
 from . import _names as n
 from ._catalogue import LiveCounts
 from ._context import SESSION_KEY, SessionInfo
-from ._engine import Run, Scope, clean_attributes, clean_name
+from ._engine import Run, Scope, _internal, clean_attributes, clean_name
 from ._export import pipeline as _pipeline
 
 ACTIVE = LiveCounts()
@@ -29,12 +31,14 @@ def active_sessions() -> list[tuple[float, Any]]:
 
 
 class session(Scope):
-    """A session: a ``session {kind}`` span, and ``session.id`` / ``user.id`` on every span
-    inside it (never on metrics); sessions active and session duration by kind and outcome.
+    """A session: ``session.id`` / ``user.id`` on every span started inside it (never on
+    metrics); sessions active and session duration by kind and outcome.
 
-    Like every scope: ``@agentobs.session(...)``, ``with`` and ``async with``. A session that
-    outlives one call (a chat over many requests) is entered once per request with the same
-    id; each entry is one ``session`` span and one duration measurement.
+    Like every scope: ``@agentobs.session(...)``, ``with`` and ``async with``. It opens no
+    span of its own: backends group a session's traces by ``session.id``, and each request
+    or workflow inside keeps its own trace. A session that outlives one call (a chat over
+    many requests) is entered once per request with the same id; each entry is one duration
+    measurement.
     """
 
     kind: ClassVar[str] = "session"
@@ -46,26 +50,25 @@ class session(Scope):
     ) -> None:
         session_kind = None if kind is None else clean_name(kind, "session kind")
         super().__init__(session_kind or "session", {})
-        self.span_name = "session" if session_kind is None else f"session {session_kind}"
         session_id = clean_name(id, "session id")
         user = None if user_id is None else clean_name(user_id, "user id")
         ids = {n.SESSION_ID: session_id, n.LANGFUSE_SESSION_ID: session_id}
         if user is not None:
             ids.update({n.USER_ID: user, n.LANGFUSE_USER_ID: user})
+        ids.update(clean_attributes(attributes))
         self.info = SessionInfo(session_id, user, session_kind, ids)
-        self.attributes = {
-            **clean_attributes(attributes),
-            **ids,
-            **clean_attributes({n.SESSION_KIND: session_kind}),
-            n.SPAN_TYPE: "session",
-            n.OPENINFERENCE_KIND: "CHAIN",
-        }
         self._key = ((n.SESSION_KIND, session_kind),)
 
-    def on_start(self, run: Run, parent: Any) -> Any:
-        _pipeline.stamp_context()  # the first time: every span from now on may carry the ids
-        ACTIVE.add(self._key, 1)
-        return otel_context.set_value(SESSION_KEY, self.info, run.context)
+    def _start(self, tracer: Any) -> Run | None:
+        try:
+            parent = otel_context.get_current()
+            _pipeline.stamp_context()  # the first time: every span from now on may carry ids
+            ACTIVE.add(self._key, 1)
+            context = otel_context.set_value(SESSION_KEY, self.info, parent)
+            return Run(self, INVALID_SPAN, parent, context, time_ns())
+        except Exception as exc:
+            _internal(exc, "session.start")
+            return None
 
     def _attributes(self, key: str, metric: str) -> dict[str, Any]:
         return {n.SESSION_KIND: self.info.kind, n.STATUS: key}
