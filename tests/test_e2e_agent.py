@@ -6,33 +6,20 @@ metric under the name docs/metrics.md gives.
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
 import agentobs
-from agentobs import _catalogue, testing
+from agentobs import _catalogue
 from agentobs._state import STATE
 from tests.backends import Phoenix, PrometheusFactory, free_port
 
 FLUSH_TIMEOUT = 15.0
 
 
-@pytest.fixture(autouse=True)
-def fresh_agentobs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No OTEL_*/AGENTOBS_* settings from the environment; agentobs reset around the test."""
-    for name in list(os.environ):
-        if (
-            name.startswith(("OTEL_", "AGENTOBS_", "LANGFUSE_"))
-            and name != "AGENTOBS_REQUIRE_BACKENDS"
-        ):
-            monkeypatch.delenv(name)
-    testing.reset()
-    yield
-    testing.reset()
+pytestmark = pytest.mark.usefixtures("backend_agentobs")
 
 
 @pytest.mark.backend("phoenix")

@@ -12,13 +12,11 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import agentobs
-from agentobs import testing
 from tests.backends import Phoenix, PrometheusFactory, clean_env, free_port
 
 FLUSH_TIMEOUT = 15.0
@@ -49,18 +47,9 @@ TRACES_ONLY = {"OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"}
 
 
 @pytest.fixture(autouse=True)
-def fresh_agentobs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in list(os.environ):
-        if (
-            name.startswith(("OTEL_", "AGENTOBS_", "LANGFUSE_"))
-            and name != "AGENTOBS_REQUIRE_BACKENDS"
-        ):
-            monkeypatch.delenv(name)
+def traces_only(backend_agentobs: None, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in TRACES_ONLY.items():
         monkeypatch.setenv(name, value)
-    testing.reset()
-    yield
-    testing.reset()
 
 
 def _first_process(tmp_path: Path, phoenix: Phoenix, project: str) -> dict[str, object]:
