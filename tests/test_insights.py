@@ -296,6 +296,11 @@ def test_since_keeps_the_later_days(telemetry: Path) -> None:
     assert (timeout.error_type, timeout.occurrences) == ("TimeoutError", 2)
     assert value_error.error_type == "ValueError"
     assert found.since == day2
+    # two windows: days 0-2 against day 3 (the review stage: 1 s, 1 s, 3 s against 3 s)
+    split = insights.patterns(telemetry, split=_iso(BASE + 3 * DAY))
+    assert [(r.metric, r.runs_before, r.runs_after) for r in split.regressions] == []  # 3 < 5
+    weekly = insights.patterns(telemetry, since=_iso(BASE), split=_iso(BASE + 2 * DAY))
+    assert [r.metric for r in weekly.regressions] == ["p95_duration_s", "failure_rate"]
     relative = insights.patterns(telemetry, since="1d", now=BASE + 3 * DAY + 3 * HOUR)
     assert relative.workflow_runs == 3
     with pytest.raises(ValueError, match="since='last tuesday'"):

@@ -15,10 +15,11 @@ this task type) and that ``agentobs insights`` prints. Definitions, as computed 
 - A **success pattern** groups ``agentobs.task`` spans by agent and task type: attempts,
   success rate, mean and p95 duration of the successful ones, and tokens and cost of every
   attempt per success. It is **proven** past :data:`PROVEN_AFTER` successes.
-- A **regression** compares the first and second half of the window (by time) for every
-  stage, agent and model with at least :data:`MIN_SAMPLES` runs in each half: p95 duration
-  up by :data:`P95_RATIO` (and at least :data:`P95_MIN_SECONDS`), failure rate up by
-  :data:`FAILURE_RATE_POINTS`, or cost per run up by :data:`COST_RATIO`.
+- A **regression** compares the first and second half of the window (by time; or the spans
+  before and after ``split``) for every stage, agent and model with at least
+  :data:`MIN_SAMPLES` runs in each part: p95 duration up by :data:`P95_RATIO` (and at least
+  :data:`P95_MIN_SECONDS`), failure rate up by :data:`FAILURE_RATE_POINTS`, or cost per run
+  up by :data:`COST_RATIO`.
 """
 
 from __future__ import annotations
@@ -210,22 +211,32 @@ def _rounded(value: float | None, digits: int = 6) -> float | None:
 
 
 def patterns(
-    path: str | os.PathLike[str] = ".agentobs", *, since: Any = None, now: float | None = None
+    path: str | os.PathLike[str] = ".agentobs",
+    *,
+    since: Any = None,
+    split: Any = None,
+    now: float | None = None,
 ) -> Insights:
     """Read the telemetry under ``path`` (spans that started at or after ``since``) and find
-    failure patterns, success patterns and regressions. See the module doc for definitions.
+    failure patterns, success patterns and regressions. Regressions compare the spans before
+    ``split`` with those after it (default: the middle of the window), so ``since="14d",
+    split="7d"`` compares last week with the week before. ``since`` and ``split`` take what
+    :func:`parse_since` does. See the module doc for definitions.
 
     Raises:
-        ValueError: ``since`` cannot be read as a time.
+        ValueError: ``since`` or ``split`` cannot be read as a time.
     """
     cutoff = parse_since(since, now)
+    middle = parse_since(split, now)
     spans = _spans(path)
     if cutoff is not None:
         spans = [s for s in spans if s.start_ns >= cutoff * 1e9]
-    return analyse(spans, source=str(path), since=cutoff)
+    return analyse(spans, source=str(path), since=cutoff, split=middle)
 
 
-def analyse(spans: list[Any], *, source: str = "", since: float | None = None) -> Insights:
+def analyse(
+    spans: list[Any], *, source: str = "", since: float | None = None, split: float | None = None
+) -> Insights:
     """The :class:`Insights` of already-read spans (``agentobs.cli._localdata.SpanData``)."""
     from .cli._spanindex import SpanIndex, display_name, iso_time, number_attr, text_attr
 
@@ -386,6 +397,8 @@ def analyse(spans: list[Any], *, source: str = "", since: float | None = None) -
     regressions: list[Regression] = []
     if spans:
         middle = (min(s.start_ns for s in spans) + max(s.start_ns for s in spans)) / 2
+        if split is not None:
+            middle = split * 1e9
         for (kind, name), samples in sorted(subjects.items()):
             before = [s for s in samples if s[0] < middle]
             after = [s for s in samples if s[0] >= middle]

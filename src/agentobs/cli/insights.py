@@ -27,6 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="WHEN",
         help="only spans that started since WHEN: 7d, 24h, 30m or an ISO 8601 date or time",
     )
+    parser.add_argument(
+        "--split",
+        metavar="WHEN",
+        help="regressions compare the spans before WHEN with those after it (default: the "
+        "middle of the window); --since 14d --split 7d compares two weeks",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
@@ -36,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
         getattr(args, "dir", None) or os.environ.get("AGENTOBS_LOCAL_DIR") or DEFAULT_LOCAL_DIR
     )
     try:
-        found = _insights.patterns(path, since=getattr(args, "since", None))
+        found = _insights.patterns(
+            path, since=getattr(args, "since", None), split=getattr(args, "split", None)
+        )
     except ValueError as exc:
         print(f"agentobs insights: {exc}", file=sys.stderr)
         return 2
@@ -108,7 +116,7 @@ def render_text(found: _insights.Insights) -> str:
     ]
     headers = ["agent", "task type", "ok", "rate", "mean", "p95", "tok/ok", "$/ok", ""]
     lines += table(headers, rows, "llrrrrrrl") if rows else ["  none"]
-    lines += [*heading("Regressions"), "  the first half of the window against the second"]
+    lines += [*heading("Regressions"), "  the first part of the window against the second"]
     rows = [
         [
             r.kind,
