@@ -58,6 +58,8 @@ SERVER_START_TIMEOUT = 30.0
 T = TypeVar("T")
 
 __all__ = [
+    "Alertmanager",
+    "AlertmanagerFactory",
     "Chromium",
     "Phoenix",
     "Prometheus",
@@ -65,6 +67,7 @@ __all__ = [
     "Pushgateway",
     "Rotel",
     "RotelRecord",
+    "alertmanager",
     "chromium",
     "free_port",
     "free_ports",
@@ -681,10 +684,27 @@ class Prometheus:
 class PrometheusFactory(Protocol):
     """``prometheus(targets, rule_files=())`` starts a Prometheus; see :func:`prometheus`."""
 
-    def __call__(self, targets: Sequence[str], rule_files: Sequence[Path] = ()) -> Prometheus: ...
+    def __call__(
+        self,
+        targets: Sequence[str],
+        rule_files: Sequence[Path] = (),
+        alertmanagers: Sequence[str] = (),
+    ) -> Prometheus: ...
 
 
-def _prometheus_config(targets: Sequence[str], rule_files: Sequence[Path]) -> str:
+def _start_ready(name: str, argv: list[str], work: Path, port: int) -> ServerProcess:
+    """Start ``argv`` in ``work`` (log ``work/<name>.log``) and wait until its ``/-/ready``
+    on 127.0.0.1:``port`` answers 200 (Prometheus, the Pushgateway and Alertmanager)."""
+    server = ServerProcess(name, argv, work / f"{name}.log", env=clean_env(), cwd=work)
+    server.start(
+        lambda: http_get(f"http://127.0.0.1:{port}/-/ready")[0] == 200, SERVER_START_TIMEOUT
+    )
+    return server
+
+
+def _prometheus_config(
+    targets: Sequence[str], rule_files: Sequence[Path], alertmanagers: Sequence[str] = ()
+) -> str:
     # JSON is valid YAML, so no YAML library is needed.
     config: dict[str, Any] = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
@@ -698,42 +718,39 @@ def _prometheus_config(targets: Sequence[str], rule_files: Sequence[Path]) -> st
     }
     if rule_files:
         config["rule_files"] = [str(Path(p).resolve()) for p in rule_files]
+    if alertmanagers:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": alertmanagers}]}]}
     return json.dumps(config, indent=2)
 
 
 @pytest.fixture
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusFactory]:
-    """Factory: ``prometheus(["127.0.0.1:8000"])`` starts a Prometheus scraping those targets."""
+    """Factory: ``prometheus(["127.0.0.1:8000"])`` starts a Prometheus scraping those targets
+    (``rule_files=`` to load rules, ``alertmanagers=["host:port"]`` to send alerts to)."""
     found = shutil.which("prometheus")
     if found is None:
         missing_backend("prometheus", "no prometheus on PATH")
     binary: str = found
     started: list[ServerProcess] = []
 
-    def start(targets: Sequence[str], rule_files: Sequence[Path] = ()) -> Prometheus:
+    def start(
+        targets: Sequence[str], rule_files: Sequence[Path] = (), alertmanagers: Sequence[str] = ()
+    ) -> Prometheus:
         work = tmp_path_factory.mktemp("prometheus")
         config_path = work / "prometheus.yml"
-        config_path.write_text(_prometheus_config(targets, rule_files), encoding="utf-8")
+        config = _prometheus_config(targets, rule_files, list(alertmanagers))
+        config_path.write_text(config, encoding="utf-8")
         port = free_port()
-        server = ServerProcess(
-            "prometheus",
-            [
-                binary,
-                f"--config.file={config_path}",
-                f"--storage.tsdb.path={work / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--web.enable-remote-write-receiver",
-                "--web.enable-lifecycle",
-            ],
-            work / "prometheus.log",
-            env=clean_env(),
-            cwd=work,
-        )
+        argv = [
+            binary,
+            f"--config.file={config_path}",
+            f"--storage.tsdb.path={work / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-remote-write-receiver",
+            "--web.enable-lifecycle",
+        ]
+        server = _start_ready("prometheus", argv, work, port)
         started.append(server)
-        server.start(
-            lambda: http_get(f"http://127.0.0.1:{port}/-/ready")[0] == 200,
-            SERVER_START_TIMEOUT,
-        )
         return Prometheus(port, list(targets), server, config_path)
 
     try:
@@ -769,20 +786,70 @@ def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushgatewa
         missing_backend("pushgateway", "no prometheus-pushgateway on PATH")
     work = tmp_path_factory.mktemp("pushgateway")
     port = free_port()
-    server = ServerProcess(
-        "pushgateway",
-        [binary, f"--web.listen-address=127.0.0.1:{port}"],
-        work / "pushgateway.log",
-        env=clean_env(),
-        cwd=work,
-    )
-    server.start(
-        lambda: http_get(f"http://127.0.0.1:{port}/-/ready")[0] == 200, SERVER_START_TIMEOUT
-    )
+    argv = [binary, f"--web.listen-address=127.0.0.1:{port}"]
+    server = _start_ready("pushgateway", argv, work, port)
     try:
         yield Pushgateway(port, server)
     finally:
         server.stop()
+
+
+@dataclass
+class Alertmanager:
+    """A running Alertmanager (cluster gossip off) and its configuration file."""
+
+    port: int
+    server: ServerProcess
+
+    @property
+    def address(self) -> str:
+        """``host:port``, as Prometheus' ``alerting`` section wants it."""
+        return f"127.0.0.1:{self.port}"
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """``GET /api/v2/alerts``."""
+        status, body = http_get(f"http://{self.address}/api/v2/alerts")
+        assert status == 200, body[:500]
+        alerts: list[dict[str, Any]] = json.loads(body)
+        return alerts
+
+
+class AlertmanagerFactory(Protocol):
+    """``alertmanager(config_yaml)`` starts an Alertmanager; see :func:`alertmanager`."""
+
+    def __call__(self, config: str) -> Alertmanager: ...
+
+
+@pytest.fixture
+def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlertmanagerFactory]:
+    """Factory: ``alertmanager(config_yaml)`` starts an Alertmanager on a free port, bound to
+    127.0.0.1 with its HA gossip listener off."""
+    found = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if found is None:
+        missing_backend("alertmanager", "no prometheus-alertmanager on PATH")
+    binary: str = found
+    started: list[ServerProcess] = []
+
+    def start(config: str) -> Alertmanager:
+        work = tmp_path_factory.mktemp("alertmanager")
+        (work / "alertmanager.yml").write_text(config, encoding="utf-8")
+        port = free_port()
+        argv = [
+            binary,
+            f"--config.file={work / 'alertmanager.yml'}",
+            f"--storage.path={work / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ]
+        server = _start_ready("alertmanager", argv, work, port)
+        started.append(server)
+        return Alertmanager(port, server)
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
 
 
 # --- Chromium ------------------------------------------------------------------------------

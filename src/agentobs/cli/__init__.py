@@ -1,4 +1,4 @@
-"""The ``agentobs`` command: ``version``, ``doctor``, ``report`` and ``demo``.
+"""The ``agentobs`` command: ``version``, ``doctor``, ``report``, ``demo``, ``flaky``, ``export``.
 
 Each subcommand lives in its own module exposing ``add_arguments(parser)`` and
 ``run(args) -> int``. Only the module of the subcommand being run is imported, so
@@ -41,6 +41,9 @@ _COMMANDS: dict[str, _Command] = {
     ),
     "flaky": _Command(
         "agentobs.cli.flaky", "list the flaky tests found by the pytest plugin's history"
+    ),
+    "export": _Command(
+        "agentobs.cli.export", "write Grafana dashboards, Prometheus alert rules and runbooks"
     ),
 }
 
