@@ -34,9 +34,10 @@ FIRST_PROCESS = textwrap.dedent(
         resource_attributes={"openinference.project.name": project},
         logs=False,
     )
-    with agentobs.workflow("release"), agentobs.persona("reviewer"):
-        with agentobs.stage("review"), agentobs.suspended("awaiting-review"):
-            token = agentobs.checkpoint()
+    with agentobs.session("conv-1", user_id="u-1"), agentobs.workflow("release"):
+        with agentobs.persona("reviewer"), agentobs.stage("review"):
+            with agentobs.suspended("awaiting-review"):
+                token = agentobs.checkpoint()
     print(json.dumps(token))
     """
 )
@@ -103,6 +104,9 @@ def test_resume_in_another_process_joins_the_trace(
     waited = resumed["attributes"]["agentobs.suspension.seconds"]
     assert waited >= SUSPEND_SECONDS
     assert merge["attributes"]["agentobs.persona.name"] == "reviewer"  # persona restored
+    assert merge["attributes"]["session.id"] == "conv-1"  # and the session
+    assert merge["attributes"]["user.id"] == "u-1"
+    assert first["attributes"]["session.id"] == "conv-1"
 
     prom = prometheus([f"127.0.0.1:{port}"])
     selector = '{gen_ai_workflow_name="release", agentobs_suspension_point="awaiting-review"}'
@@ -112,6 +116,9 @@ def test_resume_in_another_process_joins_the_trace(
     assert float(total["value"][1]) == pytest.approx(waited, abs=1e-3)
     [resumes] = prom.query('agentobs_workflow_resumes_total{agentobs_resume_result="ok"}')
     assert float(resumes["value"][1]) == 1
+    # ids are never labels: no agentobs series carries them
+    ids = '{__name__=~"agentobs_.+", session_id!=""} or {__name__=~"agentobs_.+", user_id!=""}'
+    assert prom.query_once(ids) == []
 
 
 @pytest.mark.backend("phoenix")

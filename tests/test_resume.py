@@ -127,6 +127,24 @@ def test_checkpoint_is_json_and_resume_joins_the_trace(cap: testing.Capture) -> 
     ]
 
 
+def test_an_intervention_before_the_checkpoint_counts_for_the_resumed_run(
+    cap: testing.Capture,
+) -> None:
+    with agentobs.workflow("release"), agentobs.suspended("awaiting-review"):
+        agentobs.human_intervention("approved by hand")
+        token = agentobs.checkpoint()
+    assert token["interventions"] == 1
+    with agentobs.resume(token):
+        pass
+    resumed = cap.span("resume_workflow release")
+    assert resumed.attributes["agentobs.workflow.human_intervened"] is True
+    runs = {
+        (p["agentobs.status"], p["agentobs.workflow.human_intervened"]): v
+        for p, v in _point_values(cap, "agentobs.workflow.runs")
+    }
+    assert runs == {("suspended", "true"): 1, ("ok", "true"): 1}
+
+
 def test_resume_links_instead_when_configured() -> None:
     with testing.capture(resume_trace="link") as cap:
         token = _checkpointed()

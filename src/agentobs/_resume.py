@@ -5,8 +5,9 @@ outside world: a ``suspended {point}`` span, the workflow counted as suspended (
 oldest-age gauge as ``waiting``) meanwhile, and the wait recorded by suspension point.
 
 ``token = agentobs.checkpoint()`` returns a small JSON-serialisable dict: the W3C
-``traceparent``/``tracestate`` of the current span, the workflow (and when it started), stage,
-persona, budget names and session, the suspension point and when it began, and a signature
+``traceparent``/``tracestate`` of the current span, the workflow (when it started, whether a
+person intervened), stage, persona, budget names and session, the suspension point and when
+it began, and a signature
 (HMAC-SHA256 with ``configure(resume_secret=...)``, else a SHA-256 checksum). In another
 process, even days later, ``with agentobs.resume(token):`` continues the workflow: a
 ``resume_workflow {name}`` span that joins the original trace (or links to it:
@@ -57,6 +58,7 @@ _FIELDS = {
     "session_id": str,
     "user_id": str,
     "session_kind": str,
+    "interventions": int,
 }
 
 
@@ -183,6 +185,7 @@ def checkpoint() -> dict[str, Any]:
             "session_id": None if session is None else session.id,
             "user_id": None if session is None else session.user_id,
             "session_kind": None if session is None else session.kind,
+            "interventions": None if flow is None or not flow.interventions else flow.interventions,
         }
         payload.update({k: v for k, v in fields.items() if v is not None})
         if suspension is not None:
@@ -236,6 +239,8 @@ def _read(token: Any, secret: str | None, max_age: float) -> Verdict:
             continue
         if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
             clean[key] = float(value)
+        elif kind is int and type(value) is int and 0 <= value < 2**31:
+            clean[key] = value
         elif kind is list and isinstance(value, list) and all(isinstance(v, str) for v in value):
             clean[key] = value[:16]
         elif kind is str and isinstance(value, str) and len(value) <= 1024:
@@ -377,6 +382,7 @@ class resume(workflow):
         context = otel_context.set_value(ctx.WORKFLOW_KEY, flow, run.context)
         if not ok:
             return context
+        flow.interventions = payload.get("interventions", 0)  # a person helped before
         stage, persona = payload.get("stage"), payload.get("persona")
         if stage is not None:
             context = otel_context.set_value(ctx.STAGE_KEY, stage, context)
