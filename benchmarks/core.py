@@ -173,7 +173,7 @@ def fleet_scopes(session: Session) -> None:
             (
                 "@agentobs.session call, configured",
                 in_session,
-                "span with the ids, sessions active, duration by kind and outcome",
+                "ids in the context for the spans inside, sessions active, duration",
             ),
             (
                 "queue enqueued() + work() block, configured",
