@@ -37,7 +37,7 @@ help:
 	@echo "make venv      - create .venv with agentobs[dev] (editable)"
 	@echo "make demo      - run 'agentobs demo'"
 	@echo "make backends  - install Prometheus/Pushgateway/Alertmanager/Chromium (apt), Phoenix, rotel"
-	@echo "make lint      - ruff check, ruff format --check, mypy"
+	@echo "make lint      - ruff check, ruff format --check, mypy, lint-imports (the layers)"
 	@echo "make test      - lint, then pytest (AGENTOBS_REQUIRE_BACKENDS=1 turns skips into failures)"
 	@echo "make bench     - run the benchmarks"
 	@echo "make clean     - remove caches, .venv and .backends"
@@ -91,6 +91,7 @@ lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: venv backends
 	$(MAKE) --no-print-directory lint

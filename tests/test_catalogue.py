@@ -11,25 +11,25 @@ from pathlib import Path
 import pytest
 
 import agentobs
-from agentobs import _catalogue, testing
-from agentobs._catalogue import BY_NAME, CATALOGUE, prometheus_name, render_markdown
+from agentobs import _catalogue, _recorder, testing
+from agentobs._catalogue import BY_NAME, CATALOGUE
+from agentobs._prometheus import metric_name, prometheus_name
+from agentobs.cli._metricsdoc import render_markdown
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
-API_SOURCES = [
-    Path(agentobs.__file__).parent / name for name in ("_api.py", "_engine.py", "_context.py")
-]
+SOURCES = sorted(Path(agentobs.__file__).parent.rglob("*.py"))
 
 
 def test_docs_metrics_md_is_current() -> None:
     assert DOCS.read_text(encoding="utf-8") == render_markdown(), (
-        "docs/metrics.md is stale: run `python -m agentobs._catalogue > docs/metrics.md`"
+        "docs/metrics.md is stale: run `python -m agentobs.cli._metricsdoc > docs/metrics.md`"
     )
 
 
 def test_docs_give_every_prometheus_name() -> None:
     text = DOCS.read_text(encoding="utf-8")
     for instrument in CATALOGUE:
-        assert f"| `{instrument.name}` | `{instrument.prometheus_name}` |" in text
+        assert f"| `{instrument.name}` | `{prometheus_name(instrument)}` |" in text
 
 
 def test_catalogue_is_one_tuple_of_unique_names() -> None:
@@ -46,7 +46,7 @@ def test_units_follow_the_rules(instrument: _catalogue.Instrument) -> None:
     assert unit not in ("token", "ms", "USD", "tokens", "usd")
     if "duration" in instrument.name or instrument.name.endswith(".age"):
         assert unit == "s"
-    prom = instrument.prometheus_name
+    prom = prometheus_name(instrument)
     assert re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", prom)
     # The unit adds nothing to the name but "_seconds" (never "_token", "_USD", "_ms"...).
     base = re.sub(r"[^a-zA-Z0-9:]+", "_", instrument.name)
@@ -101,7 +101,7 @@ def test_kinds_buckets_and_attributes(instrument: _catalogue.Instrument) -> None
 )
 def test_prometheus_name_translation(name: str, unit: str, kind: str, expected: str) -> None:
     """The examples SEMCONV.md section 3 observed from the real exporter."""
-    assert prometheus_name(name, unit, kind) == expected
+    assert metric_name(name, unit, kind) == expected
 
 
 def test_catalogue_names_match_the_real_prometheus_exporter() -> None:
@@ -119,7 +119,7 @@ def test_catalogue_names_match_the_real_prometheus_exporter() -> None:
     def source() -> list[tuple[float, dict[str, str]]]:
         return [(1.0, {})]
 
-    recorders = _catalogue.build(meter, dict.fromkeys(observable, source))
+    recorders = _recorder.build(meter, dict.fromkeys(observable, source))
     for instrument in CATALOGUE:
         if instrument.kind != "observable_gauge":
             recorders[instrument.name].record(1, {})
@@ -127,7 +127,7 @@ def test_catalogue_names_match_the_real_prometheus_exporter() -> None:
     families = set(re.findall(r"^# TYPE (\S+) (\S+)$", exposition, re.MULTILINE))
     try:
         for instrument in CATALOGUE:
-            prom = instrument.prometheus_name
+            prom = prometheus_name(instrument)
             if instrument.kind == "histogram":
                 assert f"{prom}_count" in exposition, prom
                 assert (prom, "histogram") in families
@@ -188,16 +188,23 @@ def test_every_instrument_the_api_records_is_catalogued() -> None:
             assert point.explicit_bounds == tuple(float(b) for b in instrument.buckets)
 
 
-def test_every_name_the_api_source_records_is_catalogued() -> None:
-    """A static check, so a metric on a rarely taken path cannot slip past the catalogue."""
-    names: set[str] = set()
-    for path in API_SOURCES:
+def test_the_source_names_instruments_by_their_constants() -> None:
+    """A static check: metrics are recorded through the catalogue's named constants (a typo
+    fails at import and in mypy), never through a name spelled out in a string."""
+    literal = re.compile(
+        r'(?:_record\(|recorders\[|recorders\.get\(|add_gauge_source\()\s*"'
+        r'|"(?:' + "|".join(re.escape(name) for name in BY_NAME) + r')"'
+    )
+    used: set[str] = set()
+    for path in SOURCES:
+        if path.name in ("_catalogue.py", "_names.py", "testing.py") or "cli" in path.parts:
+            continue  # the table; attribute keys; a docstring example; the CLI reads, not records
         text = path.read_text(encoding="utf-8")
-        names |= set(re.findall(r'_record\(\s*"([^"]+)"', text))
-        for group in re.findall(r"_METRICS = \(([^)]*)\)", text):
-            names |= set(re.findall(r'"([^"]+)"', group))
-    assert len(names) >= 14
-    assert names <= set(BY_NAME), names - set(BY_NAME)
+        assert not literal.search(text), (path, literal.search(text))
+        used |= set(re.findall(r"\bcat\.([A-Z][A-Z0-9_]+)\.name\b", text))
+    assert len(used) >= 30
+    for constant in used:
+        assert getattr(_catalogue, constant) in CATALOGUE, constant
 
 
 def test_counters_are_totalled_in_process_and_read_as_monotonic_sums(
@@ -217,7 +224,7 @@ def test_counters_are_totalled_in_process_and_read_as_monotonic_sums(
     assert caplog.text.count("ignores amount") == 1
 
 
-def _recorders() -> dict[str, _catalogue.Recorder]:
+def _recorders() -> dict[str, _recorder.Recorder]:
     from agentobs._state import STATE
 
     assert STATE.recorders is not None

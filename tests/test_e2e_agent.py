@@ -13,6 +13,7 @@ import pytest
 
 import agentobs
 from agentobs import _catalogue
+from agentobs._prometheus import prometheus_name
 from agentobs._state import STATE
 from tests.backends import Phoenix, PrometheusFactory, free_port
 
@@ -139,7 +140,7 @@ def test_prometheus_scrapes_every_catalogue_metric(prometheus: PrometheusFactory
         prom = prometheus([f"127.0.0.1:{port}"])
         missing = []
         for instrument in _catalogue.CATALOGUE:
-            name = instrument.prometheus_name
+            name = prometheus_name(instrument)
             series = f"{name}_count" if instrument.kind == "histogram" else name
             result = prom.query(f'{{__name__="{series}", otel_scope_name="agentobs"}}', timeout=30)
             if not result:

@@ -177,7 +177,7 @@ def _iso(seconds: float) -> str:
 
 
 def insights_iso(seconds: float) -> str:
-    from agentobs.cli._spanindex import iso_time
+    from agentobs._spanindex import iso_time
 
     return iso_time(int(seconds * 1e9))
 

@@ -25,7 +25,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 import agentobs
 import agentobs.testing
-from agentobs import _api
+from agentobs import _hooks
 from agentobs._settings import resolve
 
 PUBLIC, SECRET = "pk-lf-test", "sk-lf-test"
@@ -188,7 +188,7 @@ def test_spans_and_scores_reach_langfuse(langfuse_server: LangfuseCapture, tmp_p
     local = (tmp_path / "traces.jsonl").read_text()  # the other exporter: no Langfuse attributes
     assert "invoke_workflow release" in local
     assert "langfuse.observation" not in local
-    assert not _api.RESULT_HOOKS  # shutdown unregistered the score hook
+    assert not _hooks.RESULT_HOOKS  # shutdown unregistered the score hook
 
 
 def test_langfuse_client_leaves_the_global_provider_alone(langfuse_server: LangfuseCapture) -> None:

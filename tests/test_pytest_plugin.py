@@ -677,3 +677,60 @@ def test_an_unwritable_history_is_one_warning_and_the_run_passes(
     warnings = [line for line in result.outlines if line.startswith("agentobs: warning")]
     assert len(warnings) == 1, warnings
     assert "the flaky-test history" in warnings[0]
+
+
+_OWN_INI = """\
+[pytest]
+addopts = -p no:randomly -p no:flaky --strict-markers
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = function
+markers =
+    slow: a slow test
+"""
+
+_OWN_SUITE = """
+import pytest
+
+
+@pytest.mark.slow
+def test_marked():
+    pass
+
+
+async def test_async_in_auto_mode():
+    pass
+"""
+
+
+@pytest.mark.parametrize("spelling", ["space", "equals"])
+@pytest.mark.parametrize("where", ["relative", "absolute"])
+def test_history_option_never_moves_the_rootdir_or_ignores_the_projects_ini(
+    pytester: pytest.Pytester, tmp_path: Path, spelling: str, where: str
+) -> None:
+    setup_suite(pytester, {"tests/test_own.py": _OWN_SUITE}, ini=_OWN_INI)
+    value = "ci/history.json" if where == "relative" else str(tmp_path / "out" / "history.json")
+    target = pytester.path / value if where == "relative" else Path(value)
+    args = ["--agentobs-history", value] if spelling == "space" else [f"--agentobs-history={value}"]
+    for number in (1, 2):  # from the second run on, the file exists
+        result = run(pytester, *args)
+        result.assert_outcomes(passed=2)
+        assert f"rootdir: {pytester.path}" in result.stdout.str(), number
+        assert "configfile: pytest.ini" in result.stdout.str(), number
+        assert json.loads(target.read_text())["runs"] == number
+    assert not history_file(pytester.path).exists()
+
+
+def test_relative_history_paths_follow_where_they_were_given(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup_suite(pytester, {"tests/test_own.py": _OWN_SUITE}, ini=_OWN_INI)
+    monkeypatch.chdir(pytester.path / "tests")
+    run(pytester, "--agentobs-history", "from-cli.json")
+    assert (pytester.path / "tests" / "from-cli.json").exists()
+    monkeypatch.setenv("AGENTOBS_FLAKY_HISTORY", "from-env.json")
+    run(pytester)
+    assert (pytester.path / "tests" / "from-env.json").exists()
+    monkeypatch.delenv("AGENTOBS_FLAKY_HISTORY")
+    pytester.makefile(".ini", pytest=_OWN_INI + "agentobs_history = ci/from-ini.json\n")
+    run(pytester)
+    assert (pytester.path / "ci" / "from-ini.json").exists()

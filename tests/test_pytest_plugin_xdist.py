@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from agentobs.cli._localdata import read_directory
+from agentobs._localdata import read_directory
 from tests.test_pytest_plugin_support import (
     OUTCOMES_SUITE,
     isolate,
@@ -169,3 +169,33 @@ def test_workers_report_their_export_problems_once(
     assert warnings, result.outlines
     assert len(warnings) == len(set(warnings)) <= 2, warnings  # one line per distinct problem
     assert all("telemetry export had problems" in w for w in warnings)
+
+
+CRASH = """
+import os
+
+
+def test_crash():
+    os._exit(3)
+"""
+
+
+def test_a_test_whose_worker_crashed_has_a_span_made_by_the_controller(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyprojecttoml(
+        '[tool.pytest.ini_options]\naddopts = ["-p", "no:randomly", "-p", "no:flaky"]\n'
+        'asyncio_default_fixture_loop_scope = "function"\n'
+    )
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_crash.py").write_text(CRASH)
+    result = pytester.runpytest_subprocess("-n", "2", "--agentobs-export", "local")
+    result.assert_outcomes(failed=1)  # xdist reports a crashed test as failed
+    data = read_directory(pytester.path / ".agentobs")
+    (span,) = [s for s in spans_of_tests(data) if s.name == "tests/test_crash.py::test_crash"]
+    assert span.attributes["agentobs.test.outcome"] == "error"
+    assert span.attributes["error.type"] == "worker_crashed"
+    assert "crashed while running" in span.status_message
+    assert span.attributes["agentobs.test.worker"].startswith("gw")
+    (session,) = session_spans(data)
+    assert span.parent_id == session.span_id

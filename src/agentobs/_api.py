@@ -19,12 +19,12 @@ from typing import Any, ClassVar
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
+from . import _catalogue as cat
 from . import _context as ctx
+from . import _hooks, _recent
 from . import _names as n
-from . import _recent
 from ._engine import NO_RESULT, Run, Scope, clean_attributes, clean_name, timestamp
 from ._errors import internal_errors, warn_once
-from ._export import pipeline as _pipeline
 from ._state import STATE
 
 _CHAIN = "CHAIN"
@@ -70,7 +70,7 @@ class workflow(Scope):
 
     kind: ClassVar[str] = "workflow"
     __slots__ = ("budget",)
-    _METRICS = ("gen_ai.workflow.duration", "agentobs.workflow.runs")
+    _METRICS = (cat.WORKFLOW_DURATION.name, cat.WORKFLOW_RUNS.name)
 
     def __init__(self, name: Any, *, budget: Any = None, **attributes: Any) -> None:
         super().__init__(name, {})
@@ -86,7 +86,7 @@ class workflow(Scope):
 
     def on_start(self, run: Run, parent: Any) -> Any:
         run.state = ctx.start_workflow(self.name)
-        _record("agentobs.workflow.active", 1, {n.WORKFLOW_NAME: self.name})
+        _record(cat.WORKFLOW_ACTIVE.name, 1, {n.WORKFLOW_NAME: self.name})
         context = _set_value(_WORKFLOW_KEY, run.state, run.context)
         return context if self.budget is None else ctx.push_budget(context, self.budget, self.name)
 
@@ -94,7 +94,7 @@ class workflow(Scope):
         self, key: tuple[str, str | None, str | None, bool], metric: str
     ) -> dict[str, Any]:
         status, error, persona, intervened = key
-        if metric == "agentobs.workflow.runs":
+        if metric == cat.WORKFLOW_RUNS.name:
             return {
                 n.WORKFLOW_NAME: self.name,
                 n.STATUS: status,
@@ -119,7 +119,7 @@ def end_workflow_run(
     parent = run.parent
     intervened = flow.interventions > 0
     run.span.set_attribute(n.HUMAN_INTERVENED, intervened)
-    _record("agentobs.workflow.active", -1, {n.WORKFLOW_NAME: name})
+    _record(cat.WORKFLOW_ACTIVE.name, -1, {n.WORKFLOW_NAME: name})
     if flow.checkpointed and status == n.STATUS_OK:
         status = n.STATUS_SUSPENDED
     key = (status, error, _persona_name(parent), intervened)
@@ -134,7 +134,7 @@ class stage(Scope):
 
     kind: ClassVar[str] = "stage"
     __slots__ = ("budget",)
-    _METRICS = ("agentobs.stage.duration",)
+    _METRICS = (cat.STAGE_DURATION.name,)
 
     def __init__(self, name: Any, *, budget: Any = None, **attributes: Any) -> None:
         super().__init__(name, {})
@@ -153,7 +153,7 @@ class stage(Scope):
             if entry > 1:
                 run.span.set_attributes({n.WORKFLOW_NAME: flow.name, n.STAGE_ENTRY: entry})
                 _record(
-                    "agentobs.stage.reentries",
+                    cat.STAGE_REENTRIES.name,
                     1,
                     {
                         n.WORKFLOW_NAME: flow.name,
@@ -196,7 +196,7 @@ class task(Scope):
 
     kind: ClassVar[str] = "task"
     __slots__ = ("agent", "enqueued_at", "task_type")
-    _METRICS = ("agentobs.task.runs", "agentobs.task.duration")
+    _METRICS = (cat.TASK_RUNS.name, cat.TASK_DURATION.name)
 
     def __init__(
         self,
@@ -245,7 +245,7 @@ class task(Scope):
         if self.enqueued_at is not None:
             wait = max(0.0, run.start / 1e9 - self.enqueued_at)
             run.span.set_attribute(n.TASK_WAIT, wait)
-            _record("agentobs.task.wait", wait, {n.AGENT_NAME: key[2], n.TASK_TYPE: self.task_type})
+            _record(cat.TASK_WAIT.name, wait, {n.AGENT_NAME: key[2], n.TASK_TYPE: self.task_type})
 
 
 class agent(Scope):
@@ -253,7 +253,7 @@ class agent(Scope):
 
     kind: ClassVar[str] = "agent"
     __slots__ = ()
-    _METRICS = ("gen_ai.invoke_agent.duration",)
+    _METRICS = (cat.INVOKE_AGENT_DURATION.name,)
 
     def __init__(self, name: Any, *, provider: Any = None, **attributes: Any) -> None:
         super().__init__(name, {})
@@ -296,7 +296,7 @@ class agent(Scope):
 
 def _delegation(source: str | None, target: str, kind: str, status: str) -> None:
     _record(
-        "agentobs.delegations",
+        cat.DELEGATIONS.name,
         1,
         {
             n.DELEGATION_FROM: source,
@@ -355,7 +355,7 @@ class tool(Scope):
 
     kind: ClassVar[str] = "tool"
     __slots__ = ("tool_type",)
-    _METRICS = ("gen_ai.execute_tool.duration",)
+    _METRICS = (cat.EXECUTE_TOOL_DURATION.name,)
 
     def __init__(self, name: Any, *, tool_type: Any = "function", **attributes: Any) -> None:
         super().__init__(name, {})
@@ -399,7 +399,7 @@ class persona(Scope):
     kind: ClassVar[str] = "persona"
     stamps_persona: ClassVar[bool] = False  # its span names its own persona
     __slots__ = ("budget", "chatmode")
-    _METRICS = ("agentobs.persona.duration",)
+    _METRICS = (cat.PERSONA_DURATION.name,)
 
     def __init__(
         self, name: Any, *, chatmode: Any = None, budget: Any = None, **attributes: Any
@@ -427,7 +427,7 @@ class persona(Scope):
         if previous is not None and previous != self.name:
             run.span.set_attribute(n.PERSONA_FROM, previous)
             _record(
-                "agentobs.persona.switches",
+                cat.PERSONA_SWITCHES.name,
                 1,
                 {
                     n.PERSONA_FROM: previous,
@@ -438,7 +438,7 @@ class persona(Scope):
             )
         if flow is not None:
             flow.last_persona = self.name
-        _pipeline.stamp_context()  # the first time: third-party spans inside carry it too
+        _hooks.first_persona()  # the first time: third-party spans inside carry it too
         info = ctx.PersonaInfo(self.name, self.chatmode, self.budget)
         context = _set_value(_PERSONA_KEY, info, run.context)
         return context if self.budget is None else ctx.push_budget(context, self.budget, self.name)
@@ -573,16 +573,11 @@ def _returned(result: Any) -> str:
     return f"returned {text}"[:MAX_REASON]
 
 
-RESULT_HOOKS: list[Any] = []
-"""Called as ``hook(span, name, passed, score, reason)`` with every gate result (the Langfuse
-integration sends them as scores); each runs inside its own internal-error guard."""
-
-
 def record_result(
     span: Any, parent: Any, name: str, passed: bool, score: float | None, reason: str | None
 ) -> None:
     """Put a gate's result on its span and record the evaluation event and metrics."""
-    for hook in RESULT_HOOKS:
+    for hook in _hooks.RESULT_HOOKS:
         with internal_errors("gate result hook"):
             hook(span, name, passed, score, reason)
     label = "pass" if passed else "fail"
@@ -602,9 +597,9 @@ def record_result(
         n.STAGE_NAME: parent.get(_STAGE_KEY),
         n.PERSONA_NAME: _persona_name(parent),
     }
-    _record("agentobs.gate.checks", 1, {**labels, n.GATE_RESULT: label})
+    _record(cat.GATE_CHECKS.name, 1, {**labels, n.GATE_RESULT: label})
     if score is not None:
-        _record("agentobs.gate.score", score, labels)
+        _record(cat.GATE_SCORE.name, score, labels)
 
 
 def record_gate(name: Any, passed: Any, *, score: Any = None, reason: Any = None) -> None:
@@ -644,7 +639,7 @@ def human_intervention(reason: Any, **attributes: Any) -> None:
             with flow.lock:
                 flow.interventions += 1
         _record(
-            "agentobs.human_interventions",
+            cat.HUMAN_INTERVENTIONS.name,
             1,
             {
                 n.INTERVENTION_REASON: text,

@@ -15,6 +15,8 @@ from typing import Any, ParamSpec, TypeVar
 
 from opentelemetry import context as otel_context
 
+from . import _catalogue as cat
+from . import _hooks
 from ._errors import warn_once
 
 P = ParamSpec("P")
@@ -125,6 +127,10 @@ def suspended_workflows() -> Iterable[tuple[float, Mapping[str, Any]]]:
         (count, {"gen_ai.workflow.name": name, "agentobs.suspension.point": point})
         for (name, point), count in counts.items()
     ]
+
+
+_hooks.add_gauge_source(cat.WORKFLOW_OLDEST_AGE.name, oldest_workflow_ages)
+_hooks.add_gauge_source(cat.WORKFLOW_SUSPENDED.name, suspended_workflows)
 
 
 BUDGETS_KEY = otel_context.create_key("agentobs.budgets")

@@ -197,6 +197,43 @@ class Run:
         self.state: Any = None
         self.result: Any = NO_RESULT
 
+    # --- the one wrap-and-end block (decorators, the LLM wrapper, the client patches) ---
+
+    def call(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` with this run's context attached; the run ends with its
+        result (:meth:`finish`) or its exception (:meth:`fail`, then re-raised)."""
+        token = _attach(self.context)
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            _detach(token)
+            self.fail(exc)
+            raise
+        _detach(token)
+        return self.finish(result)
+
+    async def acall(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        """:meth:`call` for a coroutine function (the context is attached while it runs)."""
+        token = _attach(self.context)
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as exc:
+            _detach(token)
+            self.fail(exc)
+            raise
+        _detach(token)
+        return self.finish(result)
+
+    def finish(self, result: Any) -> Any:
+        """End the run with ``result``; returns what the caller receives."""
+        self.result = result
+        self.scope.end(self, None)
+        return result
+
+    def fail(self, exc: BaseException) -> None:
+        """End the run with the exception its code raised."""
+        self.scope.end(self, exc)
+
     def set_attributes(self, **attributes: Any) -> None:
         """Set attributes on this run's span."""
         with internal_errors("set_attributes"):
@@ -423,7 +460,7 @@ class Scope:
             return fn
 
     def _wrap_function(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        start, end, state = self._start, self.end, STATE
+        start, state = self._start, STATE
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             tracer = state.tracer
@@ -432,17 +469,7 @@ class Scope:
             run = start(tracer)
             if run is None:
                 return fn(*args, **kwargs)
-            token = _attach(run.context)
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as exc:
-                _detach(token)
-                end(run, exc)
-                raise
-            _detach(token)
-            run.result = result
-            end(run, None)
-            return result
+            return run.call(fn, args, kwargs)
 
         return wrapper
 
@@ -456,17 +483,7 @@ class Scope:
             run = scope._start(tracer)
             if run is None:
                 return await fn(*args, **kwargs)
-            token = _attach(run.context)
-            try:
-                result = await fn(*args, **kwargs)
-            except BaseException as exc:
-                _detach(token)
-                scope.end(run, exc)
-                raise
-            _detach(token)
-            run.result = result
-            scope.end(run, None)
-            return result
+            return await run.acall(fn, args, kwargs)
 
         return wrapper
 

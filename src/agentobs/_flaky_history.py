@@ -20,7 +20,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -225,3 +225,46 @@ def find(start: Path) -> Path | None:
         if candidate.exists():
             return candidate
     return None
+
+
+LOCK_TIMEOUT = 30.0
+"""How long a run waits for another run (same history file) to finish updating it."""
+
+
+@contextlib.contextmanager
+def locked(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[bool]:
+    """Hold the advisory lock ``<path>.lock`` around a load-update-save of the history, so two
+    runs sharing a file both count. Yields False when another process held it throughout
+    ``timeout`` (the caller then leaves the history alone and says so). Where the lock cannot
+    be taken at all (no ``fcntl``, a read-only folder), yields True unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield True
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        yield True
+        return
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.05)
+            except OSError:  # a file system without locks
+                yield True
+                return
+        try:
+            yield True
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)

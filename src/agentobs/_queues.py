@@ -20,6 +20,8 @@ import time
 from collections import deque
 from typing import Any
 
+from . import _catalogue as cat
+from . import _hooks
 from . import _names as n
 from ._catalogue import VALUE_LIMIT
 from ._engine import clean_name, error_type, timestamp
@@ -126,7 +128,7 @@ class Queue:
                     self.name,
                     MAX_TRACKED,
                 )
-            _record("agentobs.queue.enqueued", count, self.attributes)
+            _record(cat.QUEUE_ENQUEUED.name, count, self.attributes)
         return now
 
     def started(self, ticket: Any = None) -> QueueItem:
@@ -154,7 +156,7 @@ class Queue:
                 if len(self._start_times) < MAX_TRACKED:
                     self._start_times.append(now)
             if enqueued_at is not None:
-                _record("agentobs.queue.wait", max(0.0, now - enqueued_at), self.attributes)
+                _record(cat.QUEUE_WAIT.name, max(0.0, now - enqueued_at), self.attributes)
         return item
 
     def done(self, status: Any = n.STATUS_OK, *, item: QueueItem | None = None) -> None:
@@ -177,9 +179,9 @@ class Queue:
                 if self.in_progress > 0:
                     self.in_progress -= 1
             attributes = {n.QUEUE_NAME: self.name, n.STATUS: text}
-            _record("agentobs.queue.completed", 1, attributes)
+            _record(cat.QUEUE_COMPLETED.name, 1, attributes)
             if started_at is not None:
-                _record("agentobs.queue.service", max(0.0, now - started_at), attributes)
+                _record(cat.QUEUE_SERVICE.name, max(0.0, now - started_at), attributes)
 
     def _remove_start(self, start: float) -> None:
         times = self._start_times
@@ -234,6 +236,9 @@ def queue_depths() -> list[tuple[float, dict[str, Any]]]:
         for state, count in q.depth().items():
             observations.append((count, {n.QUEUE_NAME: q.name, n.QUEUE_STATE: state}))
     return observations
+
+
+_hooks.add_gauge_source(cat.QUEUE_DEPTH.name, queue_depths)
 
 
 def forget_queues() -> None:

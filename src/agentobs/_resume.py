@@ -31,12 +31,13 @@ from opentelemetry import trace
 from opentelemetry.trace import Link
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from . import _catalogue as cat
 from . import _context as ctx
+from . import _hooks
 from . import _names as n
 from ._api import _record, end_workflow_run, workflow
 from ._engine import Run, Scope, _internal, clean_attributes, clean_name
 from ._errors import internal_errors, warn_once
-from ._export import pipeline as _pipeline
 from ._state import STATE
 
 TOKEN_VERSION = 1
@@ -83,7 +84,7 @@ class suspended(Scope):
 
     kind: ClassVar[str] = "suspended"
     __slots__ = ()
-    _METRICS = ("agentobs.suspension.duration",)
+    _METRICS = (cat.SUSPENSION_DURATION.name,)
 
     def __init__(self, point: Any, **attributes: Any) -> None:
         super().__init__(point, {})
@@ -198,7 +199,7 @@ def checkpoint() -> dict[str, Any]:
                 clean_attributes({n.SUSPENSION_POINT: payload.get("point")}),
             )
             _record(
-                "agentobs.workflow.checkpoints",
+                cat.WORKFLOW_CHECKPOINTS.name,
                 1,
                 {
                     n.WORKFLOW_NAME: payload.get("workflow"),
@@ -368,10 +369,10 @@ class resume(workflow):
         age = max(0.0, now - started) if started is not None else 0.0
         flow = ctx.start_workflow(self.name, age)
         run.state = flow
-        _record("agentobs.workflow.active", 1, {n.WORKFLOW_NAME: self.name})
+        _record(cat.WORKFLOW_ACTIVE.name, 1, {n.WORKFLOW_NAME: self.name})
         point = payload.get("point")
         _record(
-            "agentobs.workflow.resumes",
+            cat.WORKFLOW_RESUMES.name,
             1,
             {
                 n.WORKFLOW_NAME: self.name,
@@ -388,12 +389,12 @@ class resume(workflow):
             context = otel_context.set_value(ctx.STAGE_KEY, stage, context)
         if persona is not None:
             flow.last_persona = persona
-            _pipeline.stamp_context()
+            _hooks.first_persona()
             info = ctx.PersonaInfo(persona, payload.get("chatmode"))
             context = otel_context.set_value(ctx.PERSONA_KEY, info, context)
         session_id = payload.get("session_id")
         if session_id is not None:
-            _pipeline.stamp_context()
+            _hooks.first_persona()
             user = payload.get("user_id")
             ids = {n.SESSION_ID: session_id, n.LANGFUSE_SESSION_ID: session_id}
             if user is not None:
@@ -405,7 +406,7 @@ class resume(workflow):
             waited = max(0.0, now - suspended_at)
             run.span.set_attribute(n.SUSPENSION_SECONDS, waited)
             _record(
-                "agentobs.suspension.duration",
+                cat.SUSPENSION_DURATION.name,
                 waited,
                 {
                     n.WORKFLOW_NAME: self.name,

@@ -15,19 +15,16 @@ from typing import Any, ClassVar
 from opentelemetry import context as otel_context
 from opentelemetry.trace import INVALID_SPAN
 
+from . import _catalogue as cat
+from . import _hooks
 from . import _names as n
-from ._catalogue import LiveCounts
 from ._context import SESSION_KEY, SessionInfo
 from ._engine import Run, Scope, _internal, clean_attributes, clean_name
-from ._export import pipeline as _pipeline
+from ._recorder import LiveCounts
 
 ACTIVE = LiveCounts()
 """Sessions in progress now, by kind (read by the ``agentobs.session.active`` gauge)."""
-
-
-def active_sessions() -> list[tuple[float, Any]]:
-    """The ``agentobs.session.active`` observations."""
-    return ACTIVE.observe()
+_hooks.add_gauge_source(cat.SESSION_ACTIVE.name, ACTIVE.observe)
 
 
 class session(Scope):
@@ -43,7 +40,7 @@ class session(Scope):
 
     kind: ClassVar[str] = "session"
     __slots__ = ("_key", "info")
-    _METRICS = ("agentobs.session.duration",)
+    _METRICS = (cat.SESSION_DURATION.name,)
 
     def __init__(
         self, id: Any, *, user_id: Any = None, kind: Any = None, **attributes: Any
@@ -62,7 +59,7 @@ class session(Scope):
     def _start(self, tracer: Any) -> Run | None:
         try:
             parent = otel_context.get_current()
-            _pipeline.stamp_context()  # the first time: every span from now on may carry ids
+            _hooks.first_persona()  # the first time: every span from now on may carry ids
             ACTIVE.add(self._key, 1)
             context = otel_context.set_value(SESSION_KEY, self.info, parent)
             return Run(self, INVALID_SPAN, parent, context, time_ns())

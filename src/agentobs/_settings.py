@@ -13,11 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from ._errors import warn_once
 from ._llm.settings import ENV_VARS as _LLM_ENV_VARS
 from ._llm.settings import LangfuseTarget, resolve_llm
+from ._parsers import check_url, parse_bool, parse_float, parse_int, truthy
 
 T = TypeVar("T")
 
@@ -170,29 +171,6 @@ def _one_of(choices: Sequence[str]) -> Callable[[str], str | None]:
     return check
 
 
-def _parse_bool(raw: str) -> bool:
-    lowered = raw.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("expected true or false")
-
-
-def _parse_float(raw: str) -> float:
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError("expected a number") from None
-
-
-def _parse_int(raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError("expected a whole number") from None
-
-
 def _parse_headers(raw: str) -> dict[str, str]:
     """Parse the W3C-baggage-like ``key=value,key2=value2`` form of OTEL_*_HEADERS."""
     headers: dict[str, str] = {}
@@ -220,16 +198,7 @@ def _check_exporters(names: tuple[str, ...]) -> str | None:
 
 def _check_endpoint(value: str) -> str | None:
     """Accept http(s)://host[:port][/path], or host:port (gRPC style)."""
-    try:
-        parts = urlsplit(value if "://" in value else f"http://{value}")
-        port = parts.port
-    except ValueError as exc:
-        return f"not a valid URL ({exc}); expected e.g. http://127.0.0.1:4318"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "expected a URL like http://127.0.0.1:4318 (scheme http or https, and a host)"
-    if any(c.isspace() for c in value) or (port is not None and not 0 < port < 65536):
-        return "expected a URL like http://127.0.0.1:4318"
-    return None
+    return check_url(value, "http://127.0.0.1:4318")
 
 
 def _check_non_negative(value: float) -> str | None:
@@ -385,7 +354,7 @@ def resolve(
             f"{signal}.timeout",
             timeout_ms,
             env_names,
-            _parse_float,
+            parse_float,
             10_000.0,
             _check_non_negative,
         )
@@ -400,7 +369,7 @@ def resolve(
         )
         env_names = [f"OTEL_EXPORTER_OTLP_{up}_INSECURE", "OTEL_EXPORTER_OTLP_INSECURE"]
         sig_insecure = r.value(
-            f"{signal}.insecure", insecure, env_names, _parse_bool, target.startswith("http://")
+            f"{signal}.insecure", insecure, env_names, parse_bool, target.startswith("http://")
         )
         env_names = [f"OTEL_EXPORTER_OTLP_{up}_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"]
         sig_cert = r.value(f"{signal}.certificate", certificate, env_names, str, "")
@@ -425,7 +394,7 @@ def resolve(
         "local_max_bytes",
         local_max_bytes,
         ["AGENTOBS_LOCAL_MAX_BYTES"],
-        _parse_int,
+        parse_int,
         16 * 1024 * 1024,
         _check_positive,
     )
@@ -466,7 +435,7 @@ def resolve(
             _one_of(SAMPLERS),
         )
         sampler_arg = r.value(
-            "sampler_arg", None, ["OTEL_TRACES_SAMPLER_ARG"], _parse_float, 1.0, _check_ratio
+            "sampler_arg", None, ["OTEL_TRACES_SAMPLER_ARG"], parse_float, 1.0, _check_ratio
         )
     interval_ms = None if metric_export_interval is None else metric_export_interval * 1000.0
     if metric_export_interval is not None and metric_export_interval <= 0:
@@ -478,7 +447,7 @@ def resolve(
         "metric_export_interval",
         interval_ms,
         ["OTEL_METRIC_EXPORT_INTERVAL"],
-        _parse_float,
+        parse_float,
         60_000.0,
         lambda v: None if v > 0 else "expected milliseconds > 0",
     )
@@ -486,11 +455,11 @@ def resolve(
         "max_queue_size",
         max_queue_size,
         ["OTEL_BSP_MAX_QUEUE_SIZE"],
-        _parse_int,
+        parse_int,
         2048,
         _check_positive,
     )
-    bridge_logs = r.value("logs", logs, ["AGENTOBS_LOGS"], _parse_bool, True)
+    bridge_logs = r.value("logs", logs, ["AGENTOBS_LOGS"], parse_bool, True)
     level = r.value(
         "log_level",
         None if log_level is None else _checked_level(log_level),
@@ -498,9 +467,7 @@ def resolve(
         _level,
         20,
     )
-    sysm = r.value(
-        "system_metrics", system_metrics, ["AGENTOBS_SYSTEM_METRICS"], _parse_bool, False
-    )
+    sysm = r.value("system_metrics", system_metrics, ["AGENTOBS_SYSTEM_METRICS"], parse_bool, False)
     secret = r.value(
         "resume_secret", resume_secret, ["AGENTOBS_RESUME_SECRET"], str, "", _check_secret
     )
@@ -508,7 +475,7 @@ def resolve(
         "resume_max_age",
         resume_max_age,
         ["AGENTOBS_RESUME_MAX_AGE"],
-        _parse_float,
+        parse_float,
         30 * 86400.0,
         _check_positive_float,
     )
@@ -521,7 +488,7 @@ def resolve(
         _one_of(RESUME_TRACE_MODES),
     )
     health = r.value(
-        "health_port", health_port, ["AGENTOBS_HEALTH_PORT"], _parse_int, -1, _check_port
+        "health_port", health_port, ["AGENTOBS_HEALTH_PORT"], parse_int, -1, _check_port
     )
     exemplars = r.value(
         "exemplar_filter",
@@ -570,11 +537,12 @@ def resolve(
 
 
 def _parse_port_env(raw: str) -> int:
-    if raw.lower() in ("true", "yes", "on"):
-        return DEFAULT_PROMETHEUS_PORT
-    if raw.lower() in ("false", "no", "off"):
-        return -1
-    return _parse_int(raw)
+    """A port number, or a word: true/yes/on for the default port, false/no/off for none."""
+    if not raw.isdigit():
+        switch = truthy(raw)
+        if switch is not None:
+            return DEFAULT_PROMETHEUS_PORT if switch else -1
+    return parse_int(raw)
 
 
 def _checked_level(value: int | str) -> int:

@@ -185,7 +185,7 @@ def parse_since(value: Any, now: float | None = None) -> float | None:
 
 
 def _spans(path: str | os.PathLike[str]) -> list[Any]:
-    from .cli._localdata import read_otlp_json
+    from ._localdata import read_otlp_json
 
     return read_otlp_json(Path(path)).spans
 
@@ -201,7 +201,7 @@ class _Run:
 
 
 def _percentile(values: list[float], q: float) -> float | None:
-    from .cli._spanindex import percentile
+    from ._spanindex import percentile
 
     return percentile(values, q) if values else None
 
@@ -237,8 +237,8 @@ def patterns(
 def analyse(
     spans: list[Any], *, source: str = "", since: float | None = None, split: float | None = None
 ) -> Insights:
-    """The :class:`Insights` of already-read spans (``agentobs.cli._localdata.SpanData``)."""
-    from .cli._spanindex import SpanIndex, display_name, iso_time, number_attr, text_attr
+    """The :class:`Insights` of already-read spans (``agentobs._localdata.SpanData``)."""
+    from ._spanindex import SpanIndex, display_name, iso_time, number_attr, text_attr
 
     index = SpanIndex(spans)
     children: dict[tuple[str, str], list[Any]] = defaultdict(list)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, LogRecordExporter
-from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, MetricExporter
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter
+from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
 from .._settings import OtlpTarget, Settings
 from .localfiles import LocalLogExporter, LocalMetricExporter, LocalSpanExporter
@@ -68,52 +68,28 @@ def _otlp(signal: str, target: OtlpTarget) -> Any:
     return cls(**kwargs)
 
 
-def span_exporters(settings: Settings) -> list[SpanExporter]:
-    """The span exporters the settings ask for."""
-    built: list[SpanExporter] = []
-    for name in settings.exporters["traces"]:
+_CONSOLE: dict[str, Any] = {
+    "traces": ConsoleSpanExporter,
+    "metrics": ConsoleMetricExporter,
+    "logs": ConsoleLogRecordExporter,
+}
+_LOCAL: dict[str, Any] = {
+    "traces": LocalSpanExporter,
+    "metrics": LocalMetricExporter,
+    "logs": LocalLogExporter,
+}
+
+
+def build(settings: Settings, signal: str) -> list[Any]:
+    """The exporters the settings ask for ``signal`` (``traces``, ``metrics`` or ``logs``;
+    Prometheus is a pull reader, built by the pipeline)."""
+    built: list[Any] = []
+    for name in settings.exporters[signal]:
         if name == "otlp":
-            built.append(track("traces", name, _otlp("traces", settings.otlp["traces"])))
+            built.append(track(signal, name, _otlp(signal, settings.otlp[signal])))
         elif name == "console":
-            built.append(track("traces", name, ConsoleSpanExporter()))
+            built.append(track(signal, name, _CONSOLE[signal]()))
         elif name == "local":
-            built.append(
-                track(
-                    "traces", name, LocalSpanExporter(settings.local_dir, settings.local_max_bytes)
-                )
-            )
-    return built
-
-
-def metric_exporters(settings: Settings) -> list[MetricExporter]:
-    """The push metric exporters the settings ask for (Prometheus is a pull reader)."""
-    built: list[MetricExporter] = []
-    for name in settings.exporters["metrics"]:
-        if name == "otlp":
-            built.append(track("metrics", name, _otlp("metrics", settings.otlp["metrics"])))
-        elif name == "console":
-            built.append(track("metrics", name, ConsoleMetricExporter()))
-        elif name == "local":
-            built.append(
-                track(
-                    "metrics",
-                    name,
-                    LocalMetricExporter(settings.local_dir, settings.local_max_bytes),
-                )
-            )
-    return built
-
-
-def log_exporters(settings: Settings) -> list[LogRecordExporter]:
-    """The log record exporters the settings ask for."""
-    built: list[LogRecordExporter] = []
-    for name in settings.exporters["logs"]:
-        if name == "otlp":
-            built.append(track("logs", name, _otlp("logs", settings.otlp["logs"])))
-        elif name == "console":
-            built.append(track("logs", name, ConsoleLogRecordExporter()))
-        elif name == "local":
-            built.append(
-                track("logs", name, LocalLogExporter(settings.local_dir, settings.local_max_bytes))
-            )
+            exporter = _LOCAL[signal](settings.local_dir, settings.local_max_bytes)
+            built.append(track(signal, name, exporter))
     return built

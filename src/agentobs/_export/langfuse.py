@@ -30,6 +30,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from .. import _hooks
 from .. import _names as n
 from .._errors import logger, warn_once
 
@@ -152,7 +153,7 @@ class LangfuseSpanExporter(SpanExporter):
 
 
 class Scores:
-    """Sends quality-gate results as Langfuse scores (a hook of ``_api.record_result``)."""
+    """Sends quality-gate results as Langfuse scores (a hook in ``_hooks.RESULT_HOOKS``)."""
 
     def __init__(self, target: Any, environment: str | None = None) -> None:
         from langfuse import Langfuse
@@ -224,8 +225,6 @@ _ENVIRONMENT_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 def start_scores(target: Any, environment: str | None) -> Scores | None:
     """Register the gate-score hook; None (one warning) without the ``langfuse`` package."""
-    from .. import _api
-
     if environment and (
         not set(environment) <= _ENVIRONMENT_OK or environment.startswith("langfuse")
     ):
@@ -239,7 +238,7 @@ def start_scores(target: Any, environment: str | None) -> Scores | None:
             "package: pip install 'agentobs[langfuse]'",
         )
         return None
-    _api.RESULT_HOOKS.append(scores)
+    _hooks.RESULT_HOOKS.append(scores)
     return scores
 
 
@@ -247,8 +246,6 @@ def stop_scores(scores: Scores | None) -> None:
     """Unregister the hook and send the scores still queued."""
     if scores is None:
         return
-    from .. import _api
-
-    if scores in _api.RESULT_HOOKS:
-        _api.RESULT_HOOKS.remove(scores)
+    if scores in _hooks.RESULT_HOOKS:
+        _hooks.RESULT_HOOKS.remove(scores)
     scores.close()

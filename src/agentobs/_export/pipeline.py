@@ -230,7 +230,7 @@ def install(
 ) -> None:
     """Build the pipeline from resolved settings plus extra parts (``agentobs.testing``)."""
     global _PIPELINE
-    from .. import _catalogue, _context, _queues, _sessions
+    from .. import _hooks, _recorder  # not at import: `import agentobs` stays small
 
     with _LOCK:
         if _PIPELINE is not None:
@@ -246,17 +246,12 @@ def install(
         _PIPELINE = pipeline
         STATE.settings = settings
         STATE.meter = pipeline.meter_provider.get_meter(INSTRUMENTATION_SCOPE, __version__)
-        STATE.recorders = _catalogue.build(
-            STATE.meter,
-            {
-                "agentobs.workflow.oldest_age": _context.oldest_workflow_ages,
-                "agentobs.workflow.suspended": _context.suspended_workflows,
-                "agentobs.session.active": _sessions.active_sessions,
-                "agentobs.queue.depth": _queues.queue_depths,
-            },
+        STATE.recorders = _recorder.build(
+            STATE.meter, {name: _hooks.gauge_source(name) for name in _hooks.HOOKED_GAUGES}
         )
         STATE.tracer = pipeline.tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
         STATE.active = True
+        _hooks.set_first_persona(stamp_context)
         _install_exit_hooks()
     if any("local" in names for names in settings.exporters.values()):
         logger.info(
@@ -418,7 +413,7 @@ def _build(
             _close_servers(pipeline)
             raise
     interval_ms = settings.metric_export_interval * 1000
-    for metric_exporter in _exporters.metric_exporters(settings):
+    for metric_exporter in _exporters.build(settings, "metrics"):
         readers.append(
             PeriodicExportingMetricReader(metric_exporter, export_interval_millis=interval_ms)
         )
@@ -433,7 +428,7 @@ def _build(
                 max_queue_size=queue,
                 max_export_batch_size=batch,
             )
-            for exporter in _exporters.span_exporters(settings)
+            for exporter in _exporters.build(settings, "traces")
         ]
         if settings.langfuse is not None:
             from . import langfuse
@@ -453,7 +448,7 @@ def _build(
             )
         log_processors = list(extra_log_processors) + [
             BatchLogRecordProcessor(exporter, max_queue_size=queue, max_export_batch_size=batch)
-            for exporter in _exporters.log_exporters(settings)
+            for exporter in _exporters.build(settings, "logs")
         ]
     except Exception:
         _close_servers(pipeline)
@@ -594,6 +589,10 @@ def shutdown(timeout: float = _DEFAULT_TIMEOUT) -> bool:
     with _LOCK:
         pipeline = _PIPELINE
         _PIPELINE = None
+        if pipeline is not None:
+            from .. import _hooks
+
+            _hooks.set_first_persona(None)
         STATE.active = False
         STATE.tracer = None
         STATE.meter = None

@@ -181,7 +181,7 @@ class Scrubber:
             re.compile("|".join(f"(?:{p})" for _, p in _ungrouped(patterns))) if patterns else None
         )
         self.callback = callback
-        self._clean: set[str] = set()
+        self.known_clean: set[str] = set()
         self._secret_keys: dict[str, bool] = {}
 
     def secret_key(self, key: str) -> bool:
@@ -195,13 +195,13 @@ class Scrubber:
 
     def text(self, key: str, value: str) -> str:
         """``value`` with every secret replaced by its marker."""
-        if value in self._clean:
+        if value in self.known_clean:
             return value
         if not self._suspect(value):
             if len(value) <= 256:
-                if len(self._clean) > 8192:
-                    self._clean.clear()
-                self._clean.add(value)
+                if len(self.known_clean) > 8192:
+                    self.known_clean.clear()
+                self.known_clean.add(value)
             return value
         for kind, pattern in self.patterns:
             value = pattern.sub(functools.partial(self._replace, key, kind), value)
@@ -270,7 +270,7 @@ class SpanCleaner:
         """
         scrubber = self.scrubber
         remove = self.remove_content
-        known_clean: set[str] = set() if scrubber is None else scrubber._clean
+        known_clean: set[str] = set() if scrubber is None else scrubber.known_clean
         key_is_secret: dict[str, bool] = {} if scrubber is None else scrubber._secret_keys
         changed: dict[str, Any] | None = None
         removed: list[str] = []

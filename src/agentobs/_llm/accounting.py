@@ -13,8 +13,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 from time import monotonic
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from .. import _catalogue as cat
 from .. import _names as n
 from .._context import PERSONA_KEY, WORKFLOW_KEY
 from .._errors import warn_once
@@ -22,10 +23,20 @@ from .._state import STATE
 from . import content as _content
 from . import cost as _cost
 from .budget import record_breach
+from .run import DEFAULT_MAX_CONTENT
 
 if TYPE_CHECKING:
+    from .run import LLMRun
     from .usage import Usage
-    from .wrapper import LLMRun, llm
+
+
+class CallKind(Protocol):
+    """What accounting reads of the ``llm`` scope of a call."""
+
+    provider: str | None
+    model: str | None
+    operation: str
+
 
 _EXTRA_TOKEN_TYPES = (
     ("cache_read", "cache_read_input_tokens", n.USAGE_CACHE_READ),
@@ -33,7 +44,6 @@ _EXTRA_TOKEN_TYPES = (
     ("reasoning", "reasoning_output_tokens", n.USAGE_REASONING),
 )
 """Token types that are parts of the input or output totals: recorded only when non-zero."""
-_DEFAULT_MAX_CONTENT = 16384
 _PLAN_LIMIT = 4096
 
 Bound = tuple[Callable[..., None], Any]
@@ -42,15 +52,15 @@ PlanKey = tuple[str, Any, Any, Any, Any, Any, Any]
 
 # What a plan records, by kind: (metric, whether its labels are the GenAI ``base`` or the
 # agentobs ``labels``, whether the workflow is one of them, the extra label's key).
-_DURATION = "gen_ai.client.operation.duration"
+_DURATION = cat.CLIENT_OPERATION_DURATION.name
 _SPECS: dict[str, tuple[str, bool, bool, str | None]] = {
     "duration": (_DURATION, True, False, n.ERROR_TYPE),
-    "ttfc": ("gen_ai.client.operation.time_to_first_chunk", True, False, None),
-    "usage": ("gen_ai.client.token.usage", True, False, n.TOKEN_TYPE),
-    "tokens": ("agentobs.tokens", False, True, n.TOKEN_TYPE),
-    "cost": ("agentobs.cost", False, True, n.COST_SOURCE),
-    "unpriced_calls": ("agentobs.cost.unpriced_calls", False, False, None),
-    "unpriced_tokens": ("agentobs.cost.unpriced_tokens", False, False, n.TOKEN_TYPE),
+    "ttfc": (cat.CLIENT_OPERATION_TIME_TO_FIRST_CHUNK.name, True, False, None),
+    "usage": (cat.CLIENT_TOKEN_USAGE.name, True, False, n.TOKEN_TYPE),
+    "tokens": (cat.TOKENS.name, False, True, n.TOKEN_TYPE),
+    "cost": (cat.COST.name, False, True, n.COST_SOURCE),
+    "unpriced_calls": (cat.COST_UNPRICED_CALLS.name, False, False, None),
+    "unpriced_tokens": (cat.COST_UNPRICED_TOKENS.name, False, False, n.TOKEN_TYPE),
 }
 _OK = ("duration", None)
 _TTFC = ("ttfc", None)
@@ -149,7 +159,7 @@ def plan_for(key: PlanKey) -> Plan:
     return plan
 
 
-def account(scope: llm, run: LLMRun, seconds: float, error: str | None) -> None:
+def account(scope: CallKind, run: LLMRun, seconds: float, error: str | None) -> None:
     """Finish the span attributes and record the metrics of the call ``run`` of ``scope``."""
     span = run.span
     response = run.response
@@ -179,7 +189,7 @@ def account(scope: llm, run: LLMRun, seconds: float, error: str | None) -> None:
         if run.stream_end:
             attributes[n.STREAM_END] = run.stream_end
     if run.output:
-        limit = getattr(STATE.settings, "max_content_size", _DEFAULT_MAX_CONTENT)
+        limit = getattr(STATE.settings, "max_content_size", DEFAULT_MAX_CONTENT)
         attributes[n.OUTPUT_MESSAGES], truncated = _content.encode(run.output, limit)
         if truncated:
             attributes[n.CONTENT_TRUNCATED] = True

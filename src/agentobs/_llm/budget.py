@@ -21,6 +21,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 
+from .. import _catalogue as cat
 from .. import _names as n
 from .._context import BUDGETS_KEY, push_budget
 from .._errors import warn_once
@@ -184,13 +185,13 @@ class TokenBudget:
             return
         labels = {n.BUDGET_NAME: self.name or "budget", n.PERSONA_NAME: self.persona}
         if self.tokens is not None:
-            recorders["agentobs.budget.tokens.limit"].record(self.tokens, labels)
-            recorders["agentobs.budget.tokens.remaining"].record(
+            recorders[cat.BUDGET_TOKENS_LIMIT.name].record(self.tokens, labels)
+            recorders[cat.BUDGET_TOKENS_REMAINING.name].record(
                 self.tokens - self.used_tokens, labels
             )
         if self.usd is not None:
-            recorders["agentobs.budget.cost.limit"].record(self.usd, labels)
-            recorders["agentobs.budget.cost.remaining"].record(self.usd - self.used_usd, labels)
+            recorders[cat.BUDGET_COST_LIMIT.name].record(self.usd, labels)
+            recorders[cat.BUDGET_COST_REMAINING.name].record(self.usd - self.used_usd, labels)
 
     # --- with / async with ---
 
@@ -232,7 +233,7 @@ def record_breach(breach: Breach, span: Any) -> None:
     )
     recorders = STATE.recorders
     if recorders is not None:
-        recorders["agentobs.budget.breaches"].record(
+        recorders[cat.BUDGET_BREACHES.name].record(
             1,
             {
                 n.BUDGET_NAME: name,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import warn_once
+from .._parsers import FALSE, TRUE, parse_bool, parse_int, truthy
 
 HARD_OFF_ENV = "AGENTOBS_DISABLE_CONTENT_CAPTURE"
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
@@ -37,22 +38,13 @@ ENV_VARS: dict[str, str] = {
 }
 
 
-def _truthy(raw: str) -> bool | None:
-    lowered = raw.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    return None
-
-
-_hard_off = bool(_truthy(os.environ.get(HARD_OFF_ENV, "")))
+_hard_off = bool(truthy(os.environ.get(HARD_OFF_ENV, "")))
 
 
 def content_hard_off(env: Mapping[str, str]) -> bool:
     """Whether the hard off switch is on (it latches: once on, on until the process ends)."""
     global _hard_off
-    if not _hard_off and _truthy(env.get(HARD_OFF_ENV, "")):
+    if not _hard_off and truthy(env.get(HARD_OFF_ENV, "")):
         _hard_off = True
     return _hard_off
 
@@ -87,10 +79,12 @@ class LangfuseTarget:
 
 def _parse_capture(raw: str) -> bool:
     lowered = raw.strip().lower()
-    if lowered in ("no_content", "false", "0", "no", "off"):
+    if lowered == "no_content":
         return False
-    if lowered in ("span_only", "event_only", "span_and_event", "true", "1", "yes", "on"):
+    if lowered in ("span_only", "event_only", "span_and_event"):
         return True
+    if lowered in TRUE or lowered in FALSE:
+        return lowered in TRUE
     raise ValueError("expected NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT, true or false")
 
 
@@ -161,7 +155,7 @@ def _langfuse(
         host = str(arg.get("host") or host)
         arg = True
     if arg is None:
-        switch = _truthy(env.get("AGENTOBS_LANGFUSE", ""))
+        switch = truthy(env.get("AGENTOBS_LANGFUSE", ""))
         if env.get("AGENTOBS_LANGFUSE", "").strip() and switch is None:
             warn_once("env:AGENTOBS_LANGFUSE", "agentobs: ignoring AGENTOBS_LANGFUSE: not a bool")
         if switch is False and env.get("AGENTOBS_LANGFUSE", "").strip():
@@ -204,8 +198,6 @@ def resolve_llm(
     prices: Mapping[str, Mapping[str, float]] | None,
 ) -> dict[str, Any]:
     """The LLM rows of :class:`~agentobs._settings.Settings`, resolved with ``resolver``."""
-    from .._settings import _parse_bool, _parse_int
-
     r = resolver
     hard_off = content_hard_off(r.env)
     capture = r.value("capture_content", capture_content, [CAPTURE_ENV], _parse_capture, False)
@@ -216,11 +208,11 @@ def resolve_llm(
         "max_content_size",
         max_content_size,
         ["AGENTOBS_MAX_CONTENT_SIZE"],
-        _parse_int,
+        parse_int,
         DEFAULT_MAX_CONTENT_SIZE,
         lambda v: None if isinstance(v, int) and v > 0 else "expected a whole number > 0",
     )
-    scrub = r.value("scrubbing", scrubbing, ["AGENTOBS_SCRUBBING"], _parse_bool, True)
+    scrub = r.value("scrubbing", scrubbing, ["AGENTOBS_SCRUBBING"], parse_bool, True)
     patterns_arg = None
     if scrub_patterns is not None:
         try:

@@ -83,8 +83,10 @@ class _Ending:
         return self.lock.locked()
 
 
-class LLMStream(wrapt.ObjectProxy):  # type: ignore[type-arg]
-    """A sync stream (iterator, generator, ``openai.Stream``...) seen by one LLM call."""
+class _StreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
+    """The core the sync and async shells share: the owner, the one ending, the wrapped
+    stream's step function, the context attached around each step, and the end as abandoned
+    when the proxy is collected before the stream ended."""
 
     def __init__(self, wrapped: Any, owner: StreamOwner, context: Any = None) -> None:
         super().__init__(wrapped)
@@ -92,6 +94,25 @@ class LLMStream(wrapt.ObjectProxy):  # type: ignore[type-arg]
         self._self_ending = _Ending(owner)
         self._self_next: Callable[[], Any] | None = None
         self._self_context = context
+
+    def _self_stopped(self, exc: BaseException) -> None:
+        """The wrapped stream raised ``exc``: exhausted, or failed."""
+        if isinstance(exc, (StopIteration, StopAsyncIteration)):
+            self._self_ending.end(None, END_EXHAUSTED)
+        else:
+            self._self_ending.end(exc, END_ERROR)
+
+    def _self_closed(self) -> None:
+        self._self_ending.end(None, END_CLOSED)
+
+    def __del__(self) -> None:
+        ending = getattr(self, "_self_ending", None)
+        if ending is not None and not ending.done:
+            ending.end(None, END_ABANDONED)
+
+
+class LLMStream(_StreamProxy):
+    """A sync stream (iterator, generator, ``openai.Stream``...) seen by one LLM call."""
 
     def __iter__(self) -> LLMStream:
         return self
@@ -102,11 +123,8 @@ class LLMStream(wrapt.ObjectProxy):  # type: ignore[type-arg]
             token = None if context is None else otel_context.attach(context)
             try:
                 chunk = step()
-            except StopIteration:
-                self._self_ending.end(None, END_EXHAUSTED)
-                raise
             except BaseException as exc:
-                self._self_ending.end(exc, END_ERROR)
+                self._self_stopped(exc)
                 raise
             finally:
                 if token is not None:
@@ -123,11 +141,8 @@ class LLMStream(wrapt.ObjectProxy):  # type: ignore[type-arg]
             return self._self_step(step)
         try:  # the common case, inlined: no context to attach
             chunk = step()
-        except StopIteration:
-            self._self_ending.end(None, END_EXHAUSTED)
-            raise
         except BaseException as exc:
-            self._self_ending.end(exc, END_ERROR)
+            self._self_stopped(exc)
             raise
         if _held(self._self_owner, chunk):
             return self.__next__()
@@ -147,7 +162,7 @@ class LLMStream(wrapt.ObjectProxy):  # type: ignore[type-arg]
             close = getattr(self.__wrapped__, "close", None)
             return None if close is None else close()
         finally:
-            self._self_ending.end(None, END_CLOSED)
+            self._self_closed()
 
     def __enter__(self) -> LLMStream:
         self.__wrapped__.__enter__()
@@ -157,23 +172,11 @@ class LLMStream(wrapt.ObjectProxy):  # type: ignore[type-arg]
         try:
             return self.__wrapped__.__exit__(*exc_info)
         finally:
-            self._self_ending.end(None, END_CLOSED)
-
-    def __del__(self) -> None:
-        ending = getattr(self, "_self_ending", None)
-        if ending is not None and not ending.done:
-            ending.end(None, END_ABANDONED)
+            self._self_closed()
 
 
-class AsyncLLMStream(wrapt.ObjectProxy):  # type: ignore[type-arg]
+class AsyncLLMStream(_StreamProxy):
     """An async stream (async iterator or generator, ``openai.AsyncStream``...)."""
-
-    def __init__(self, wrapped: Any, owner: StreamOwner, context: Any = None) -> None:
-        super().__init__(wrapped)
-        self._self_owner = owner
-        self._self_ending = _Ending(owner)
-        self._self_next: Callable[[], Any] | None = None
-        self._self_context = context
 
     def __aiter__(self) -> AsyncLLMStream:
         return self
@@ -184,11 +187,8 @@ class AsyncLLMStream(wrapt.ObjectProxy):  # type: ignore[type-arg]
             token = None if context is None else otel_context.attach(context)
             try:
                 chunk = await step()
-            except StopAsyncIteration:
-                self._self_ending.end(None, END_EXHAUSTED)
-                raise
             except BaseException as exc:
-                self._self_ending.end(exc, END_ERROR)
+                self._self_stopped(exc)
                 raise
             finally:
                 if token is not None:
@@ -228,7 +228,7 @@ class AsyncLLMStream(wrapt.ObjectProxy):  # type: ignore[type-arg]
                     return await result if inspect.isawaitable(result) else result
             return None
         finally:
-            self._self_ending.end(None, END_CLOSED)
+            self._self_closed()
 
     async def aclose(self) -> Any:
         """Close the wrapped stream; the call ends (as closed, if it had not ended)."""
@@ -246,12 +246,7 @@ class AsyncLLMStream(wrapt.ObjectProxy):  # type: ignore[type-arg]
         try:
             return await self.__wrapped__.__aexit__(*exc_info)
         finally:
-            self._self_ending.end(None, END_CLOSED)
-
-    def __del__(self) -> None:
-        ending = getattr(self, "_self_ending", None)
-        if ending is not None and not ending.done:
-            ending.end(None, END_ABANDONED)
+            self._self_closed()
 
 
 def is_stream(value: Any) -> bool:

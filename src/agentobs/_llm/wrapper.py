@@ -13,7 +13,6 @@ The OpenAI and Anthropic integrations use the same machinery through :func:`begi
 from __future__ import annotations
 
 from collections.abc import Callable
-from time import time_ns
 from typing import Any, ClassVar, cast
 
 from opentelemetry import context as otel_context
@@ -21,188 +20,18 @@ from opentelemetry.trace import SpanKind
 
 from .. import _names as n
 from .._context import BUDGETS_KEY
-from .._engine import NO_RESULT, NOOP_RUN, Run, Scope, clean_attributes, clean_name
-from .._errors import internal_errors, warn_once
+from .._engine import NOOP_RUN, Run, Scope, clean_attributes, clean_name
+from .._errors import internal_errors
 from .._state import STATE
 from . import content as _content
 from . import cost as _cost
 from .accounting import account
-from .budget import TokenBudget, iter_refusals
-from .streams import ASYNC_STREAM, SYNC_STREAM, AsyncLLMStream, LLMStream, stream_kind
-from .usage import Response, StreamState, Usage, from_result
+from .budget import iter_refusals
+from .run import LLM_RUN_KEY, LLMRun, set_input
+from .streams import AsyncLLMStream, LLMStream
+from .usage import StreamState
 
-LLM_RUN_KEY = otel_context.create_key("agentobs.llm_run")
-"""The LLM call the current code runs inside (set while an ``llm`` run is current)."""
-
-DEFAULT_MAX_CONTENT = 16384
-_attach = otel_context.attach
-_detach = otel_context.detach
 _set_value = otel_context.set_value
-
-
-class LLMRun(Run):
-    """The handle of one LLM call: ``record_usage``, ``record_response``, ``record_input``."""
-
-    __slots__ = (
-        "budgets",
-        "capture",
-        "children_counted",
-        "explicit",
-        "first_chunk",
-        "hold_usage_chunk",
-        "outer",
-        "output",
-        "response",
-        "server",
-        "stream",
-        "stream_end",
-        "usage",
-    )
-
-    def __init__(self, scope: Scope, span: Any, parent: Any, context: Any, start: int) -> None:
-        # Run.__init__'s assignments, inlined (this runs once per model call)
-        self.scope = scope
-        self.span = span
-        self.parent = parent
-        self.context = context
-        self.start = start
-        self.token: Any = None
-        self.state: Any = None
-        self.result: Any = NO_RESULT
-        self.usage: Usage | None = None
-        self.explicit = False
-        self.response: Response | None = None
-        self.output: Any = None
-        self.stream: StreamState | None = None
-        self.stream_end: str | None = None
-        self.first_chunk: int | None = None
-        self.capture = False
-        self.hold_usage_chunk = False
-        self.budgets: tuple[TokenBudget, ...] = ()
-        self.outer: LLMRun | None = None
-        self.children_counted = False
-        self.server: tuple[Any, Any] | None = None
-
-    # --- what the user's code reports ---
-
-    def record_usage(
-        self,
-        *,
-        input_tokens: int | None = None,
-        output_tokens: int | None = None,
-        cache_read_input_tokens: int | None = None,
-        cache_creation_input_tokens: int | None = None,
-        reasoning_output_tokens: int | None = None,
-        cost_usd: float | None = None,
-    ) -> None:
-        """Report the call's token usage (adds up when called more than once).
-
-        ``input_tokens`` is all input, cached included; ``output_tokens`` all output,
-        reasoning included. ``cost_usd`` is a cost the provider reported, if any.
-        Reported usage replaces what would be read from the return value.
-        """
-        with internal_errors("llm.record_usage"):
-            reported = Usage(
-                _count(input_tokens),
-                _count(output_tokens),
-                _count(cache_read_input_tokens),
-                _count(cache_creation_input_tokens),
-                _count(reasoning_output_tokens),
-                None if cost_usd is None else float(cost_usd),
-            )
-            self.usage = (
-                reported if not self.explicit or self.usage is None else (self.usage.plus(reported))
-            )
-            self.explicit = True
-
-    def record_response(self, response: Any) -> None:
-        """Read usage, model, id and finish reasons from a response object or dict."""
-        with internal_errors("llm.record_response"):
-            self.take(response)
-
-    def record_input(self, messages: Any, system: Any = None) -> None:
-        """Record the prompt (chat messages, and system instructions) if content is captured."""
-        if self.capture:
-            with internal_errors("llm.record_input"):
-                _set_input(self, _content.input_messages(messages), system)
-
-    # --- engine side ---
-
-    def take(self, result: Any) -> None:
-        """Remember what a (non-stream) result says."""
-        found = from_result(result)
-        if found is not None:
-            self.response = found
-        if self.capture:
-            self.output = _content.output_messages(result) or None
-
-    def on_chunk(self, chunk: Any) -> bool:
-        """A stream chunk went by (see :class:`~agentobs._llm.streams.StreamOwner`)."""
-        if self.first_chunk is None:
-            self.first_chunk = time_ns()
-        state = self.stream
-        if state is not None:
-            state.add(chunk)
-            if self.hold_usage_chunk and not getattr(chunk, "choices", True):
-                return getattr(chunk, "usage", None) is not None
-        return False
-
-    def finish_stream(self, exc: BaseException | None, how: str) -> None:
-        """The stream ended: end the call (exactly once; see ``_streams``)."""
-        self.stream_end = how
-        state = self.stream
-        if state is not None:
-            self.response = state.response()
-            if self.capture and state.text:
-                self.output = _content.streamed_output("".join(state.text), state.finish_reasons)
-        self.scope.end(self, exc)
-
-    def finish(self, result: Any) -> Any:
-        """End the call with ``result``, or wrap ``result`` if it is a stream (then the call
-        ends with the stream). Returns what the caller should receive."""
-        try:
-            kind = stream_kind(result)
-            if kind == SYNC_STREAM:
-                self.stream = StreamState(self.capture)
-                return LLMStream(result, self)
-            if kind == ASYNC_STREAM:
-                self.stream = StreamState(self.capture)
-                return AsyncLLMStream(result, self)
-            self.take(result)
-        except Exception as exc:
-            with internal_errors("llm.finish"):
-                raise exc
-        self.scope.end(self, None)
-        return result
-
-    def fail(self, exc: BaseException) -> None:
-        """End the call with the exception the model call raised."""
-        self.scope.end(self, exc)
-
-
-def _count(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        warn_once("usage-type", "agentobs: token count %r is not a number >= 0; ignored", value)
-        return None
-    return int(value)
-
-
-def _set_input(run: LLMRun, messages: list[dict[str, Any]], system: Any) -> None:
-    limit = getattr(STATE.settings, "max_content_size", DEFAULT_MAX_CONTENT)
-    attributes: dict[str, Any] = {}
-    truncated = False
-    if messages:
-        attributes[n.INPUT_MESSAGES], cut = _content.encode(messages, limit)
-        truncated = truncated or cut
-    if system:
-        instructions = _content.system_instructions(system)
-        attributes[n.SYSTEM_INSTRUCTIONS], cut = _content.encode(instructions, limit)
-        truncated = truncated or cut
-    if truncated:
-        attributes[n.CONTENT_TRUNCATED] = True
-    run.span.set_attributes(attributes)
 
 
 def capture_enabled(requested: bool | None) -> bool:
@@ -268,8 +97,7 @@ class llm(Scope):
 
     def on_start(self, run: Run, parent: Any) -> Any:
         run = cast(LLMRun, run)
-        if _cost._warm_thread is None:
-            _cost.warm()
+        _cost.warm()  # once per process; then a check of one global
         capture = self._capture
         settings = STATE.settings
         if capture[0] is not settings:  # worked out once per configuration
@@ -322,15 +150,7 @@ class llm(Scope):
                 return fn(*args, **kwargs)
             if run.budgets:
                 scope.refuse(run)
-            token = _attach(run.context)
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as exc:
-                _detach(token)
-                scope.end(run, exc)
-                raise
-            _detach(token)
-            return run.finish(result)
+            return run.call(fn, args, kwargs)
 
         return wrapper
 
@@ -343,15 +163,7 @@ class llm(Scope):
                 return await fn(*args, **kwargs)
             assert isinstance(run, LLMRun)
             scope.refuse(run)
-            token = _attach(run.context)
-            try:
-                result = await fn(*args, **kwargs)
-            except BaseException as exc:
-                _detach(token)
-                scope.end(run, exc)
-                raise
-            _detach(token)
-            return run.finish(result)
+            return await run.acall(fn, args, kwargs)
 
         return wrapper
 
@@ -420,7 +232,7 @@ def begin(
                 run.server = (address, attributes.get(n.SERVER_PORT))
         if content is not None and run.capture:
             messages, system = content()
-            _set_input(run, _content.input_messages(messages), system)
+            set_input(run, _content.input_messages(messages), system)
     scope.refuse(run)
     return run
 

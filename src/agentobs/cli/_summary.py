@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 
-from ._localdata import LocalData, SpanData
+from .._localdata import LocalData, SpanData
+from .._spanindex import (
+    SpanIndex,
+    display_name,
+    flag_attr,
+    iso_time,
+    number_attr,
+    percentile,
+    text_attr,
+)
 from ._model import (
     CountRow,
     DurationRow,
@@ -21,15 +30,6 @@ from ._model import (
     WaterfallSpan,
 )
 from ._records import summarize_logs, summarize_metrics
-from ._spanindex import (
-    SpanIndex,
-    display_name,
-    flag_attr,
-    iso_time,
-    number_attr,
-    percentile,
-    text_attr,
-)
 
 MAX_ERRORS = 10
 MAX_TESTS = 10

@@ -66,6 +66,15 @@ class Patches:
             klass, method, original = self.applied.pop()
             setattr(klass, method, original)
 
+    def uninstrument(self) -> None:
+        """Undo the integration's ``instrument()`` (safe to call when not instrumented)."""
+        with self.lock:
+            self.undo()
+
+    def instrumented(self) -> bool:
+        """Whether the library is instrumented now."""
+        return self.active
+
 
 @dataclass
 class Plan:
@@ -139,15 +148,7 @@ def traced(planner: Callable[[Any, Mapping[str, Any]], Plan | None]) -> Callable
         run = _start(plan)  # raises BudgetExceededError when a spent budget says so
         if run is None:
             return wrapped(*args, **kwargs)
-        token = otel_context.attach(run.context)
-        try:
-            result = wrapped(*args, **plan.kwargs)
-        except BaseException as exc:
-            otel_context.detach(token)
-            run.fail(exc)
-            raise
-        otel_context.detach(token)
-        return run.finish(result)
+        return run.call(wrapped, args, plan.kwargs)
 
     return wrapper
 
@@ -166,14 +167,6 @@ def traced_async(planner: Callable[[Any, Mapping[str, Any]], Plan | None]) -> Ca
         run = _start(plan)
         if run is None:
             return await wrapped(*args, **kwargs)
-        token = otel_context.attach(run.context)
-        try:
-            result = await wrapped(*args, **plan.kwargs)
-        except BaseException as exc:
-            otel_context.detach(token)
-            run.fail(exc)
-            raise
-        otel_context.detach(token)
-        return run.finish(result)
+        return await run.acall(wrapped, args, plan.kwargs)
 
     return call

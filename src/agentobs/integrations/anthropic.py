@@ -22,9 +22,9 @@ from opentelemetry import context as otel_context
 
 from .. import _names as n
 from .._errors import internal_errors, warn_once
+from .._llm.run import LLM_RUN_KEY, LLMRun
 from .._llm.streams import AsyncLLMStream, LLMStream
 from .._llm.usage import StreamState
-from .._llm.wrapper import LLM_RUN_KEY, LLMRun
 from .._state import STATE
 from ._patching import (
     Patches,
@@ -194,15 +194,11 @@ def instrument(*, keep_sdk_spans: bool = False) -> bool:
         return _PATCHES.active
 
 
-def uninstrument() -> None:
-    """Undo :func:`instrument` (safe to call when not instrumented)."""
-    with _PATCHES.lock:
-        _PATCHES.undo()
+uninstrument = _PATCHES.uninstrument
+"""Undo :func:`instrument` (safe to call when not instrumented)."""
 
-
-def instrumented() -> bool:
-    """Whether the anthropic library is instrumented now."""
-    return _PATCHES.active
+instrumented = _PATCHES.instrumented
+"""Whether the anthropic library is instrumented now."""
 
 
 instrument_anthropic = instrument

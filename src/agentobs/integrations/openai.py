@@ -130,15 +130,11 @@ def instrument(*, stream_usage: bool = True) -> bool:
         return _PATCHES.active
 
 
-def uninstrument() -> None:
-    """Undo :func:`instrument` (safe to call when not instrumented)."""
-    with _PATCHES.lock:
-        _PATCHES.undo()
+uninstrument = _PATCHES.uninstrument
+"""Undo :func:`instrument` (safe to call when not instrumented)."""
 
-
-def instrumented() -> bool:
-    """Whether the openai library is instrumented now."""
-    return _PATCHES.active
+instrumented = _PATCHES.instrumented
+"""Whether the openai library is instrumented now."""
 
 
 instrument_openai = instrument

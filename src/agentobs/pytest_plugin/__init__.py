@@ -25,6 +25,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    """Undo what the value of a space-form option did to pytest's rootdir and ini file."""
+    from ._rootdir import correct
+
+    correct(early_config, args)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     from ._budget import MARKER_HELP
     from ._options import is_off, read_options

@@ -15,15 +15,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import _catalogue
+from .. import _catalogue as cat
 from .. import _names as n
+from .._prometheus import prometheus_name
 from ._outcomes import FAIL_LIKE, OUTCOMES, PASSED
 
 RUN_PREFIX = n.TEST_RUN_PREFIX
 GAUGES = tuple(
-    i
-    for i in _catalogue.CATALOGUE
-    if i.kind == "observable_gauge" and i.name.startswith(RUN_PREFIX)
+    i for i in cat.CATALOGUE if i.kind == "observable_gauge" and i.name.startswith(RUN_PREFIX)
 )
 PUSH_TIMEOUT = 5.0
 
@@ -62,15 +61,15 @@ class RunStats:
             for (o, c), count in sorted(self.counts.items())
         ]
         values: dict[str, list[tuple[float, dict[str, Any]]]] = {
-            "agentobs.test_run.tests": tests,
-            "agentobs.test_run.flaky": [(float(self.flaky), suite)],
-            "agentobs.test_run.duration": [(self.duration, suite)],
-            "agentobs.test_run.timestamp": [(self.timestamp, suite)],
+            cat.TEST_RUN_TESTS.name: tests,
+            cat.TEST_RUN_FLAKY.name: [(float(self.flaky), suite)],
+            cat.TEST_RUN_DURATION.name: [(self.duration, suite)],
+            cat.TEST_RUN_TIMESTAMP.name: [(self.timestamp, suite)],
         }
         if self.pass_rate is not None:
-            values["agentobs.test_run.pass_rate"] = [(self.pass_rate, suite)]
+            values[cat.TEST_RUN_PASS_RATE.name] = [(self.pass_rate, suite)]
         if self.coverage is not None:
-            values["agentobs.test_run.coverage"] = [(self.coverage, suite)]
+            values[cat.TEST_RUN_COVERAGE.name] = [(self.coverage, suite)]
         return values
 
 
@@ -117,7 +116,7 @@ def record_tests(
     recorders: Mapping[str, Any], tests: Iterable[tuple[str, str, float, str | None]], suite: str
 ) -> None:
     """Count each (outcome, category, duration, flaky kind or None) test of a run."""
-    duration = recorders.get("agentobs.test.duration")
+    duration = recorders.get(cat.TEST_DURATION.name)
     cases: Counter[tuple[str, str]] = Counter()
     flaky: Counter[tuple[str, str]] = Counter()
     attributes: dict[tuple[str, str], dict[str, str]] = {}
@@ -141,11 +140,11 @@ def record_tests(
             record(seconds, clean)
         if flaky_kind is not None:
             flaky[(flaky_kind, category)] += 1
-    recorder = recorders.get("agentobs.test.cases")
+    recorder = recorders.get(cat.TEST_CASES.name)
     if recorder is not None:
         for key, count in cases.items():  # one add per series: the sums are the same
             recorder.record(count, attributes[key])
-    recorder = recorders.get("agentobs.test.flaky")
+    recorder = recorders.get(cat.TEST_FLAKY.name)
     if recorder is not None:
         for (kind, category), count in flaky.items():
             recorder.record(
@@ -176,7 +175,7 @@ def push(gateway: str, job: str, grouping_key: Mapping[str, str], stats: RunStat
             continue
         keys = [k for k in values[0][1] if _label(k) not in grouped]
         gauge = Gauge(
-            instrument.prometheus_name,
+            prometheus_name(instrument),
             instrument.description,
             [_label(k) for k in keys],
             registry=registry,

@@ -10,9 +10,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
+
+from .._parsers import check_url, truthy
 
 EXPORTS = ("otlp", "local", "console", "none")
 DEFAULT_FLAKY_WINDOW = 20
@@ -31,8 +32,6 @@ _OTLP_ENDPOINT_ENV = (
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
     "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
 )
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -117,9 +116,10 @@ def is_off(config: pytest.Config, env: Mapping[str, str] | None = None) -> bool:
     if config.getoption("agentobs_off", None):
         return True
     raw = env.get(ENV_SWITCH, "").strip().lower()
-    if raw in _FALSE:
+    switch = truthy(raw)
+    if raw and switch is False:
         return True
-    if raw and raw not in _TRUE:
+    if switch is None:
         raise pytest.UsageError(
             f"{ENV_SWITCH}={raw!r}: expected 1 or 0 (or true/false, yes/no, on/off)"
         )
@@ -187,8 +187,11 @@ def read_options(config: pytest.Config, env: Mapping[str, str] | None = None) ->
     history = None
     if history_raw is not None and history_enabled:
         history = Path(history_raw).expanduser()
-        if not history.is_absolute():
-            history = Path(str(config.rootpath)) / history
+        if not history.is_absolute():  # the command line's and environment's: where pytest ran
+            base = config.invocation_params.dir
+            if source.startswith("ini "):  # the ini file's: next to it
+                base = config.inipath.parent if config.inipath else config.rootpath
+            history = Path(str(base)) / history
         if history.is_dir():
             raise pytest.UsageError(f"{source}={history_raw!r}: is a directory; give a file")
 
@@ -230,13 +233,4 @@ def read_options(config: pytest.Config, env: Mapping[str, str] | None = None) ->
 
 
 def _check_url(value: str) -> str | None:
-    try:
-        parts = urlsplit(value if "://" in value else f"http://{value}")
-        port = parts.port
-    except ValueError as exc:
-        return f"not a valid URL ({exc}); expected e.g. http://127.0.0.1:9091"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "expected a URL like http://127.0.0.1:9091 (scheme http or https, and a host)"
-    if any(c.isspace() for c in value) or (port is not None and not 0 < port < 65536):
-        return "expected a URL like http://127.0.0.1:9091"
-    return None
+    return check_url(value, "http://127.0.0.1:9091")

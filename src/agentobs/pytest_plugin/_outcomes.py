@@ -9,6 +9,7 @@ terminal and JUnit XML count a test, so the counts agree with them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,7 +19,10 @@ ERROR = "error"
 SKIPPED = "skipped"
 XFAILED = "xfailed"
 XPASSED = "xpassed"
-OUTCOMES = (PASSED, FAILED, ERROR, SKIPPED, XFAILED, XPASSED)
+INTERRUPTED = "interrupted"
+"""The test that was running when the run was interrupted (Ctrl-C, ``pytest.exit()``):
+pytest reports nothing for it, so it is outside the pass rate and the flaky-test history."""
+OUTCOMES = (PASSED, FAILED, ERROR, SKIPPED, XFAILED, XPASSED, INTERRUPTED)
 
 PASS_LIKE = frozenset((PASSED, XPASSED))
 FAIL_LIKE = frozenset((FAILED, ERROR))
@@ -102,3 +106,40 @@ def result_status(outcome: str) -> str | None:
     if outcome in FAIL_LIKE:
         return "fail"
     return None
+
+
+_RAISED = re.compile(r"^E\s+([A-Za-z_][\w.]*): ?(.*)$")
+COLLECT_ERROR = "CollectError"
+
+
+def collect_failure(longrepr: Any) -> tuple[str, str | None]:
+    """(error type, message) of a failed collection report, from its text: pytest keeps no
+    exception there, only the ``E   SyntaxError: invalid syntax`` lines of its traceback."""
+    try:
+        lines = str(longrepr).splitlines()
+    except Exception:
+        return COLLECT_ERROR, None
+    for line in reversed(lines):
+        found = _RAISED.match(line)
+        if found:
+            return found.group(1), _text(found.group(2)) or None
+    return COLLECT_ERROR, _text(lines[-1] if lines else None)
+
+
+_SUBTEST_REPORTS = frozenset(("SubtestReport", "SubTestReport"))  # pytest 9, pytest-subtests
+
+
+def is_subtest(report: Any) -> bool:
+    """True for the report of a subtest (pytest's ``subtests`` fixture, unittest's
+    ``subTest``): pytest counts a failed one as one ``failed``, and it never decides the
+    outcome of its test."""
+    return type(report).__name__ in _SUBTEST_REPORTS
+
+
+def subtest_id(report: Any) -> str:
+    """``<node id> <subtest>``, e.g. ``tests/test_a.py::test_b [case] (i=2)``."""
+    try:
+        description = report._sub_test_description()
+    except Exception:
+        description = "(<subtest>)"
+    return f"{report.nodeid} {description}"

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from .. import _names as n
 from .._errors import internal_errors, logger
 from .._flaky_history import CACHE_DIR, FILE_NAME
 from . import _xdist
@@ -26,6 +27,8 @@ from ._runner import Runner
 from ._telemetry import BindError, Telemetry
 
 _SHOWN_FLAKY = 50
+WORKER_CRASH = "worker_crashed"
+"""``error.type`` of a test whose xdist worker process died while running it."""
 
 
 class SessionPlugin:
@@ -48,6 +51,8 @@ class SessionPlugin:
         self.ci: dict[str, str] = {}
         self.xdist: _xdist.XdistController | None = None
         self._reported = False
+        self.collection_errors = 0
+        self.interrupted = False
 
     # --- start ---------------------------------------------------------------------------
 
@@ -86,9 +91,11 @@ class SessionPlugin:
         else:
             deliver = self.recorder.add if self.recorder is not None else None
             self.runner = Runner(self.telemetry, parent, categories, self.worker, deliver)
+            if self.recorder is not None:
+                self.runner.deliver_other = self.recorder.add_other
             manager.register(self.runner, "agentobs-runner")
         if controller:
-            self.xdist = _xdist.XdistController(lambda: self.traceparent)
+            self.xdist = _xdist.XdistController(lambda: self.traceparent, self.on_worker_crash)
             manager.register(self.xdist, "agentobs-xdist")
 
     def _start_session_span(self, controller: bool) -> Any:
@@ -109,6 +116,11 @@ class SessionPlugin:
             self.telemetry.tracer, self.options.suite, self.ci, parent, workers
         )
         self.traceparent = _spans.traceparent_of(self.session_span)
+        if parent is not None and not self.session_span.is_recording():
+            self.problems.append(
+                "TRACEPARENT is not sampled (trace flags 00): as its sampling decision says, "
+                "the run's spans are not recorded (its metrics are)"
+            )
         return trace.set_span_in_context(self.session_span, parent or otel_context.Context())
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -127,6 +139,52 @@ class SessionPlugin:
         if self.telemetry is not None:
             runner.use(self.telemetry)
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Ctrl-C or ``pytest.exit()``: the run stopped short of its end. (A session that
+        stopped itself, e.g. stepwise at its first failure, raises ``Session.Interrupted``.)"""
+        if not isinstance(excinfo.value, pytest.Session.Interrupted):
+            self.interrupted = True
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """A collection error is an ``error`` of its module, a module-level skip one
+        ``skipped`` (pytest's counts); xdist hands the controller each one once."""
+        if report.passed or self.recorder is None:
+            return
+        with internal_errors("pytest plugin: collection report"):
+            from ._outcomes import ERROR, SKIPPED, collect_failure, skip_reason
+
+            error_type: str | None = None
+            message: str | None = None
+            if report.failed:
+                outcome, reason = ERROR, None
+                error_type, message = collect_failure(report.longrepr)
+                self.collection_errors += 1
+            else:
+                outcome, reason = SKIPPED, skip_reason(report)
+            self.recorder.add_other(report.nodeid, outcome, reason)
+            category = self.recorder.others[report.nodeid].category
+            extra = {n.TEST_PHASE: "collect"}
+            self._reported_span(
+                report.nodeid, category, outcome, reason, error_type, message, extra
+            )
+
+    def _reported_span(self, *fields: Any) -> None:
+        """:func:`_spans.reported_span` of ``fields``, under the session span (if any)."""
+        telemetry = self.telemetry
+        if self.session_span is not None and telemetry is not None and telemetry.usable:
+            from . import _spans
+
+            _spans.reported_span(telemetry.tracer, self.session_span, *fields)
+
+    def on_worker_crash(self, nodeid: str, worker: str, message: str) -> None:
+        """An xdist worker died running ``nodeid``: the worker made no span for it, so the
+        controller makes one from xdist's crash report (the test counts as an ``error``)."""
+        with internal_errors("pytest plugin: worker crash"):
+            assert self.recorder is not None
+            category = self.recorder.categories.of_nodeid(nodeid)
+            extra = {n.TEST_WORKER: worker}
+            self._reported_span(nodeid, category, "error", None, WORKER_CRASH, message, extra)
+
     # --- end -----------------------------------------------------------------------------
 
     @pytest.hookimpl(trylast=True)
@@ -138,7 +196,10 @@ class SessionPlugin:
                 self._finish_run(int(exitstatus))
         if self.telemetry is not None:
             with internal_errors("pytest plugin: flush"):
-                self.telemetry.flush()
+                if self.telemetry.owned:  # shut down now: one export of the run's metrics
+                    self.telemetry.close()
+                else:
+                    self.telemetry.flush()
                 self.problems.extend(self.telemetry.problems())
         if self.worker is not None:
             _xdist.send_to_controller(self.config, self.problems)
@@ -170,7 +231,9 @@ class SessionPlugin:
         assert self.recorder is not None
         result = self.recorder.finish(
             suite=self.options.suite,
-            exitstatus=exitstatus,
+            # not after Ctrl-C or pytest.exit(), nor an internal error; stepwise (--sw) and
+            # collection errors also end with exit code 2, and do update it
+            update_history=not self.interrupted and exitstatus != pytest.ExitCode.INTERNAL_ERROR,
             started=self.started,
             coverage=self._coverage(),
             history_path=self._history_path(),
@@ -200,11 +263,9 @@ class SessionPlugin:
             flaky = [t.nodeid for t in result.flaky][:_SHOWN_FLAKY]
             if flaky:
                 summary["flaky_tests"] = flaky
-            _spans.end_session_span(self.session_span, exitstatus, summary)
+            _spans.end_session_span(self.session_span, exitstatus, summary, self.collection_errors)
             self.session_span = None
         if self.options.pushgateway and result.tests:
-            from .. import _names as n
-
             grouping = {
                 n.TEST_SUITE_NAME.replace(".", "_"): self.options.suite,
                 n.CICD_TASK_NAME.replace(".", "_"): self.ci.get(n.CICD_TASK_NAME, "local"),

@@ -20,9 +20,7 @@ import pytest
 from .. import _flaky_history as _history
 from ._category import Categories
 from ._metrics import RunStats
-from ._outcomes import LETTERS, PASS_LIKE, PAYLOAD, classify
-
-_NO_HISTORY_EXIT = (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
+from ._outcomes import FAILED, LETTERS, PASS_LIKE, PAYLOAD, classify, is_subtest, subtest_id
 
 
 class Finished(NamedTuple):
@@ -88,16 +86,26 @@ class Recorder:
     def __init__(self, categories: Categories) -> None:
         self.categories = categories
         self.tests: dict[str, Seen | tuple[Any, ...]] = {}
+        self.others: dict[str, TestResult] = {}
+        """What pytest counts beside the tests: a module (or other collector) that failed to
+        collect is an ``error``, a module-level skip one ``skipped``, a failed subtest one
+        ``failed`` (keyed ``<test node id> <subtest>``); none is in the flaky-test history."""
 
     def add(self, nodeid: str, finished: Finished) -> None:
         """A finished test, from the runner of this process."""
         self.tests[nodeid] = tuple(finished)
 
+    def add_other(self, nodeid: str, outcome: str, reason: str | None) -> None:
+        """A collector's failed or skipped collection (each once, as xdist dedups them), or
+        a failed subtest."""
+        category = self.categories.of_nodeid(nodeid)
+        self.others[nodeid] = TestResult(nodeid, outcome, reason, category, 0.0, None, 0)
+
     def finish(
         self,
         *,
         suite: str,
-        exitstatus: int,
+        update_history: bool,
         started: float,
         coverage: float | None,
         history_path: Path | None,
@@ -148,8 +156,10 @@ class Recorder:
                 )
             )
         warnings: list[str] = []
-        if history_path is not None and tests and exitstatus not in _NO_HISTORY_EXIT:
+        if history_path is not None and tests and update_history:
             tests = self._with_history(tests, history_path, window, warnings)
+        if self.others:
+            tests = sorted([*tests, *self.others.values()], key=lambda t: t.nodeid)
         stats = RunStats(suite=suite, coverage=coverage, timestamp=time.time())
         stats.duration = max(time.time() - started, 0.0)
         for test in tests:
@@ -160,6 +170,19 @@ class Recorder:
 
     @staticmethod
     def _with_history(
+        tests: list[TestResult], path: Path, window: int, warnings: list[str]
+    ) -> list[TestResult]:
+        with _history.locked(path) as held:
+            if not held:
+                warnings.append(
+                    f"the flaky-test history {path} stayed locked by another run for "
+                    f"{_history.LOCK_TIMEOUT:.0f} s; this run is not recorded in it"
+                )
+                return tests
+            return Recorder._update_history(tests, path, window, warnings)
+
+    @staticmethod
+    def _update_history(
         tests: list[TestResult], path: Path, window: int, warnings: list[str]
     ) -> list[TestResult]:
         try:
@@ -173,6 +196,7 @@ class Recorder:
             (
                 (t.nodeid, t.fingerprint, "k" if t.flaky_kind == "rerun" else LETTERS[t.outcome])
                 for t in tests
+                if t.outcome in LETTERS
             ),
             window,
         )
@@ -195,6 +219,10 @@ class ReportListener:
         self.recorder = recorder
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if is_subtest(report):  # the test's own reports decide its outcome
+            if report.failed:
+                self.recorder.add_other(subtest_id(report), FAILED, None)
+            return
         tests = self.recorder.tests
         seen = tests.get(report.nodeid)
         if not isinstance(seen, Seen):  # none yet (a controller's runner delivers none)

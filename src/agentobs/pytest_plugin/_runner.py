@@ -27,13 +27,32 @@ from .._errors import internal_errors
 from ._budget import BUDGET_MARKER, Budget, Usage, budget_of
 from ._category import Categories
 from ._fingerprint import fingerprint
-from ._outcomes import FAIL_LIKE, PASS_LIKE, PAYLOAD, classify, failure_message
+from ._outcomes import (
+    FAIL_LIKE,
+    FAILED,
+    INTERRUPTED,
+    PASS_LIKE,
+    PAYLOAD,
+    classify,
+    failure_message,
+    is_subtest,
+    skip_reason,
+    subtest_id,
+)
 from ._recorder import Finished
 
 if TYPE_CHECKING:
     from ._telemetry import Telemetry
 
 _NO_USAGE = Usage()
+STRICT_XPASS = "xpass_strict"
+"""``error.type`` of a test that passed while marked ``xfail(strict=True)``."""
+SUBTESTS_FAILED = "subtests_failed"
+"""``error.type`` of a test that pytest failed because subtests of it failed."""
+MAX_SUBTEST_EVENTS = 20
+"""Subtest events on one test span; the counts cover every subtest."""
+OTHER_ERROR = "_OTHER"
+"""``error.type`` of a failure that carries no exception (OpenTelemetry's fallback value)."""
 
 
 def _failed(where: str, exc: Exception) -> None:
@@ -68,6 +87,12 @@ class _Test:
     attempt_message: str | None = None
     end: float | None = None
     usage_start: Usage = _NO_USAGE
+    failures: list[tuple[dict[str, Any], int]] = field(default_factory=list)
+    subtests: dict[str, int] | None = None
+    """Subtests by outcome, when the test has any."""
+    attempt_error_at: int = -1
+    """Index in ``reports`` of the report ``attempt_error`` came from."""
+    """Each failed attempt (event attributes, time), events only when the test was rerun."""
 
 
 def _error_type(exc: BaseException) -> str:
@@ -94,6 +119,8 @@ class Runner:
         self.worker = worker
         self.deliver = deliver
         self.current: _Test | None = None
+        self.deliver_other: Callable[[str, str, str | None], None] | None = None
+        """Where a failed subtest is counted (the recorder of a serial run)."""
         self.spans = 0
         self._usage: Any = None
         self._spans: Any = None  # the OpenTelemetry API is imported only with telemetry
@@ -136,6 +163,37 @@ class Runner:
                 _failed("pytest plugin: report", exc)
         return report
 
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """A subtest's report: counted and kept as an event of its test, and taken out of the
+        reports that decide the test's outcome (pytest made it with ``makereport`` too)."""
+        test = self.current
+        if test is None or not is_subtest(report) or report.nodeid != test.item.nodeid:
+            return
+        try:
+            self._on_subtest(test, report)
+        except Exception as exc:
+            _failed("pytest plugin: subtest", exc)
+
+    def _on_subtest(self, test: _Test, report: Any) -> None:
+        reports = test.reports
+        if reports and reports[-1].when == "call":
+            reports.pop()
+            if test.attempt_error_at == len(reports):
+                test.attempt_error = test.attempt_message = None
+                test.attempt_error_at = -1
+        outcome = report.outcome
+        if report.failed and self.deliver_other is not None:
+            self.deliver_other(subtest_id(report), FAILED, None)
+        counts = test.subtests = test.subtests or {}
+        counts[outcome] = counts.get(outcome, 0) + 1
+        if test.span is not None and sum(counts.values()) <= MAX_SUBTEST_EVENTS:
+            event: dict[str, Any] = {"subtest": subtest_id(report), n.TEST_OUTCOME: outcome}
+            if report.failed:
+                event["message"] = failure_message(report) or ""
+            elif report.skipped:
+                event[n.TEST_REASON] = skip_reason(report) or ""
+            test.span.add_event(n.TEST_SUBTEST_EVENT, event, timestamp=int(report.stop * 1e9))
+
     def pytest_sessionfinish(self) -> None:
         with internal_errors("pytest plugin: last test"):
             self.close()
@@ -147,6 +205,8 @@ class Runner:
         if test is not None and test.item is item:  # a rerun of the same test
             test.attempts += 1
             test.reports = []
+            test.outcome = None
+            test.subtests = None
             test.attempt_error = test.attempt_message = None
             if self._usage is not None:
                 test.usage_start = self._usage.usage()
@@ -180,8 +240,14 @@ class Runner:
         test.reports.append(report)
         test.duration += report.duration
         if report.failed and test.attempt_error is None:
+            test.attempt_error_at = len(test.reports) - 1
             excinfo = call.excinfo
-            test.attempt_error = _error_type(excinfo.value) if excinfo is not None else when
+            if excinfo is not None:
+                test.attempt_error = _error_type(excinfo.value)
+            elif when == "call" and str(report.longrepr).startswith("[XPASS(strict)]"):
+                test.attempt_error = STRICT_XPASS
+            else:  # a failed report without an exception (another plugin's)
+                test.attempt_error = OTHER_ERROR
             test.attempt_message = failure_message(report)
         if when != "teardown":
             return
@@ -196,16 +262,19 @@ class Runner:
             return
         test.failed_attempts += 1
         test.error_type, test.message = test.attempt_error, test.attempt_message
+        if test.error_type is None:  # failed after its report was made (failed subtests)
+            failed = test.subtests and test.subtests.get("failed")
+            test.error_type = SUBTESTS_FAILED if failed else OTHER_ERROR
+            main = next((r for r in test.reports if r.failed), None)
+            test.message = failure_message(main) if main is not None else None
         if test.span is not None:
-            test.span.add_event(
-                n.TEST_ATTEMPT_EVENT,
-                {
-                    "attempt": test.attempts,
-                    n.TEST_OUTCOME: outcome,
-                    n.ERROR_TYPE: test.error_type or outcome,
-                    "message": test.message or "",
-                },
-            )
+            event = {
+                "attempt": test.attempts,
+                n.TEST_OUTCOME: outcome,
+                n.ERROR_TYPE: test.error_type or OTHER_ERROR,
+                "message": test.message or "",
+            }
+            test.failures.append((event, int(report.stop * 1e9)))
 
     @staticmethod
     def _payload(test: _Test) -> dict[str, Any]:
@@ -231,13 +300,14 @@ class Runner:
         if test.token is not None:  # its teardown never reported (an interrupted run)
             token, test.token = test.token, None
             self._spans.detach(token)
-        if self.deliver is not None and test.reports:
-            outcome, reason = classify(test.reports)  # as the reports stand now
+        if test.outcome is None:  # its teardown never reported: the run was interrupted
+            test.outcome, test.reason = INTERRUPTED, None
+        if self.deliver is not None:
             self.deliver(
                 test.item.nodeid,
                 Finished(
-                    outcome,
-                    reason,
+                    test.outcome,
+                    test.reason,
                     test.category,
                     test.duration,
                     test.fingerprint,
@@ -258,7 +328,13 @@ class Runner:
             attributes[n.TEST_INPUT_TOKENS] = used.input_tokens
             attributes[n.TEST_OUTPUT_TOKENS] = used.output_tokens
             attributes[n.TEST_COST_USD] = used.usd
-        outcome = test.outcome or "error"
+        if test.subtests:
+            for state, count in test.subtests.items():
+                attributes[n.TEST_SUBTESTS_PREFIX + state] = count
+        if test.attempts > 1:  # the failed attempts of a rerun test
+            for event, when in test.failures:
+                span.add_event(n.TEST_ATTEMPT_EVENT, event, timestamp=when)
+        outcome = test.outcome
         failed = outcome in FAIL_LIKE
         self._spans.set_test_outcome(
             span,

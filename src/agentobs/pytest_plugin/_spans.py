@@ -67,14 +67,22 @@ def start_session_span(
     )
 
 
-def end_session_span(span: Any, exitstatus: int, summary: Mapping[str, Any]) -> None:
+def end_session_span(
+    span: Any, exitstatus: int, summary: Mapping[str, Any], collection_errors: int = 0
+) -> None:
     """Set the run's status and totals on the session span and end it."""
     status = _RUN_STATUS.get(int(exitstatus), "failure")
     span.set_attribute(n.TEST_SUITE_RUN_STATUS, status)
     span.set_attribute(n.TEST_RUN_PREFIX + "exit_code", int(exitstatus))
     span.set_attributes({n.TEST_RUN_PREFIX + k: v for k, v in summary.items() if v is not None})
+    if collection_errors:
+        span.set_attribute(n.TEST_RUN_PREFIX + "collection_errors", collection_errors)
     if status in ("failure", "aborted"):
-        span.set_status(Status(StatusCode.ERROR, f"pytest exited with {int(exitstatus)}"))
+        why = f"pytest exited with {int(exitstatus)}"
+        if collection_errors:
+            s = "s" if collection_errors != 1 else ""
+            why += f": {collection_errors} error{s} during collection"
+        span.set_status(Status(StatusCode.ERROR, why))
     else:
         span.set_status(Status(StatusCode.OK))
     span.end()
@@ -168,3 +176,32 @@ def set_test_outcome(
         span.set_status(Status(StatusCode.ERROR, message or outcome))
     elif outcome in PASS_LIKE:
         span.set_status(_OK)
+
+
+def reported_span(
+    tracer: Any,
+    session_span: Any,
+    nodeid: str,
+    category: str,
+    outcome: str,
+    reason: str | None,
+    error_type: str | None,
+    message: str | None,
+    extra: Mapping[str, Any],
+) -> None:
+    """The span of something the recording process knows only from a report: a module that
+    failed to collect (``error``) or skipped itself, a test whose xdist worker crashed."""
+    path = nodeid.split("::", 1)[0]
+    span = tracer.start_span(
+        nodeid,
+        context=trace.set_span_in_context(session_span, otel_context.Context()),
+        attributes={
+            n.SPAN_TYPE: n.SPAN_TYPE_TEST,
+            n.TEST_CASE_NAME: nodeid,
+            n.CODE_FILE_PATH: path,
+            n.TEST_CATEGORY: category,
+            **extra,
+        },
+    )
+    set_test_outcome(span, outcome, reason, error_type, message, {})
+    span.end()

@@ -21,8 +21,13 @@ _REPEATS = re.compile(r" \(and \d+ more warnings?\)$")
 class XdistController:
     """Controller-side hooks."""
 
-    def __init__(self, traceparent: Callable[[], str | None]) -> None:
+    def __init__(
+        self,
+        traceparent: Callable[[], str | None],
+        on_crash: Callable[[str, str, str], None],
+    ) -> None:
         self._traceparent = traceparent
+        self._on_crash = on_crash
         self.worker_problems: dict[str, list[str]] = {}
         """Each problem workers reported (repeat counts removed), with the workers that did."""
 
@@ -30,6 +35,10 @@ class XdistController:
         traceparent = self._traceparent()
         if traceparent:
             node.workerinput[TRACEPARENT_KEY] = traceparent
+
+    def pytest_handlecrashitem(self, crashitem: str, report: Any) -> None:
+        worker = str(getattr(getattr(getattr(report, "node", None), "gateway", None), "id", "?"))
+        self._on_crash(crashitem, worker, str(report.longrepr))
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         output = getattr(node, "workeroutput", None) or {}

@@ -11,6 +11,7 @@ import re
 
 from ... import _catalogue
 from ... import _names as names
+from ..._prometheus import prometheus_name
 
 __all__ = ["BUILTIN_SERIES", "kind", "label", "labels_of", "names", "series", "series_names"]
 
@@ -35,7 +36,7 @@ def series(otel_name: str, part: str = "") -> str:
     """The Prometheus series name of an instrument; ``part`` is ``bucket``, ``sum`` or
     ``count`` for a histogram."""
     instrument = _instrument(otel_name)
-    base = instrument.prometheus_name
+    base = prometheus_name(instrument)
     if instrument.kind == "histogram":
         if part not in ("bucket", "sum", "count"):
             raise ValueError(f"{otel_name} is a histogram: name its bucket, sum or count")
@@ -60,7 +61,7 @@ def series_names() -> dict[str, tuple[str, str]]:
     ``counter``, ``gauge``, ``bucket``, ``sum`` or ``count``)."""
     found: dict[str, tuple[str, str]] = {}
     for instrument in _catalogue.CATALOGUE:
-        base = instrument.prometheus_name
+        base = prometheus_name(instrument)
         if instrument.kind == "histogram":
             for part in ("bucket", "sum", "count"):
                 found[f"{base}_{part}"] = (instrument.name, part)

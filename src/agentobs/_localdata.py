@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._export.localfiles import FILE_NAMES, rotated_files
+from ._export.localfiles import FILE_NAMES, rotated_files
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 
