@@ -89,8 +89,34 @@ def test_raise_policy_refuses_the_next_call_not_the_one_in_flight(cap: Capture) 
     spans = cap.spans_named("chat gpt-4o")
     assert [s.attributes.get("gen_ai.usage.input_tokens") for s in spans] == [90, 90, None]
     refused = spans[-1]
-    assert refused.attributes["error.type"] == "agentobs._llm.budget.BudgetExceededError"
+    assert refused.attributes["error.type"] == "agentobs.BudgetExceededError"  # public path
+    assert refused.attributes["agentobs.budget.refused"] is True
     assert len(breaches(cap)) == 1
+    # a refusal is counted as one, not as an LLM call with an error and a ~0 ms duration
+    refusals = {"agentobs.budget.name": "strict", "agentobs.budget.unit": "token"}
+    assert cap.metric_value("agentobs.budget.refusals", **refusals) == 1
+    assert cap.metric_value("gen_ai.client.operation.duration") == 2
+    assert not [
+        p
+        for p in cap.metric_points("gen_ai.client.operation.duration")
+        if "error.type" in p.attributes
+    ]
+
+
+def test_a_per_run_budget_starts_afresh_in_every_run(cap: Capture) -> None:
+    nightly = agentobs.TokenBudget("nightly", tokens=250, on_exceed="raise", per_run=True)
+
+    @agentobs.workflow("nightly", budget=nightly)
+    def run() -> None:
+        call()  # 100
+        call()  # 200
+
+    calls.clear()
+    for _ in range(3):  # without per_run, run 2 would go past 250 and run 3 be refused
+        run()
+    assert calls == ["sent"] * 6
+    assert breaches(cap) == []
+    assert cap.metric_points("agentobs.budget.refusals") == []
 
 
 def test_raise_in_a_with_block_and_async(cap: Capture) -> None:

@@ -6,6 +6,7 @@ import argparse
 import http.server
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -328,6 +329,56 @@ def test_doctor_unwritable_local_directory(
     assert check["name"] == "local directory"
     assert check["detail"] == f"{blocker} is not a directory"
     assert not (blocker / "telemetry").exists()
+
+
+def test_doctor_local_directory_that_cannot_be_created(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """/proc is writable by permission bits for root, yet nothing can be created in it."""
+    monkeypatch.setenv("AGENTOBS_LOCAL_DIR", "/proc/agentobs-forbidden/telemetry")
+    status, report = doctor_json(capsys)
+    assert status == 1
+    (check,) = report["checks"]
+    assert check["ok"] is False
+    assert check["detail"].startswith("cannot create it: ")
+    assert not Path("/proc/agentobs-forbidden").exists()
+
+
+def test_doctor_local_directory_to_create_is_tried_and_left_as_it_was(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AGENTOBS_LOCAL_DIR", str(tmp_path / "a" / "b"))
+    status, report = doctor_json(capsys)
+    assert status == 0
+    assert report["checks"][0]["detail"] == f"will be created under {tmp_path}"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_doctor_invalid_port_is_off_as_documented(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AGENTOBS_PROMETHEUS_PORT", "abc")
+    assert main(["doctor"]) == 1
+    text = capsys.readouterr().out
+    assert re.search(r"^  prometheus_port +off +default$", text, re.MULTILINE), text
+    assert "default -1" not in text
+    assert "AGENTOBS_PROMETHEUS_PORT='abc': expected a whole number; using the default (off" in text
+
+
+def test_doctor_environment_lists_variables_the_sdk_reads(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AGENTOBS_LOCAL_DIR", str(tmp_path))
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "team=agents")
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "500")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/etc/key.pem")
+    assert main(["doctor"]) == 0
+    text = capsys.readouterr().out
+    environment = text.split("Environment (OTEL_*, AGENTOBS_*)", 1)[1].split("\n\n", 1)[0]
+    assert "OTEL_RESOURCE_ATTRIBUTES=team=agents  -> resource attributes (read by" in environment
+    assert "OTEL_BSP_SCHEDULE_DELAY=500  -> the span batch processor (read by" in environment
+    assert "OTEL_EXPORTER_OTLP_CLIENT_KEY=***  -> the OTLP exporters (read by" in environment
+    assert "unused" not in environment
 
 
 def test_doctor_existing_local_directory_is_writable(

@@ -53,6 +53,43 @@ def test_prometheus_port_in_use_raises_os_error_naming_it() -> None:
     assert not isinstance(trace.get_tracer_provider(), _sdk_tracer_provider())
 
 
+def test_prometheus_port_in_use_from_the_environment_warns_and_runs_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """The second worker of a multi-process server, all given one AGENTOBS_PROMETHEUS_PORT:
+    the first serves /metrics, the others run on without it."""
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import agentobs, sys; agentobs.configure(exporter='none', "
+            "logs=False); print(agentobs.prometheus_address(), flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AGENTOBS_PROMETHEUS_PORT": "0"},
+    )
+    try:
+        assert first.stdout is not None
+        address = first.stdout.readline().strip()
+        port = address.rsplit(":", 1)[1]
+        monkeypatch.setenv("AGENTOBS_PROMETHEUS_PORT", port)
+        agentobs.configure(local_dir=tmp_path, logs=False)  # does not raise
+        assert f"cannot serve /metrics on 127.0.0.1:{port} from AGENTOBS_PROMETHEUS_PORT" in (
+            caplog.text
+        )
+        assert agentobs.prometheus_address() is None
+        with agentobs.workflow("still-recorded"):
+            pass
+        agentobs.shutdown()
+        assert [s["name"] for s in read_spans(tmp_path / "traces.jsonl")] == [
+            "invoke_workflow still-recorded"
+        ]
+    finally:
+        first.communicate("", timeout=10)
+
+
 def test_prometheus_serves_metrics_on_a_picked_port() -> None:
     agentobs.configure(exporter="none", prometheus_port=0, logs=False)
     pipeline = _pipeline.current()
@@ -260,3 +297,111 @@ def test_configure_takes_every_setting_resolve_knows() -> None:
     resolve_params = dict(inspect.signature(resolve).parameters)
     resolve_params.pop("env")  # a test seam, not a user setting
     assert list(configure_params) == list(resolve_params)
+
+
+WRONGLY_TYPED = {
+    "prometheus_port": "abc",
+    "max_queue_size": "10",
+    "timeout": "5",
+    "resource_attributes": "a=b",
+    "exporter": 1,
+    "endpoint": 4318,
+    "headers": 1,
+    "local_max_bytes": [],
+    "metric_export_interval": "1",
+    "sample_ratio": "0.5",
+    "logs": "yes",
+    "scrub_patterns": "secret",
+    "local_dir": 3,
+}
+
+
+@pytest.mark.parametrize("argument", list(WRONGLY_TYPED))
+def test_wrongly_typed_argument_is_a_value_error_naming_it(argument: str) -> None:
+    value = WRONGLY_TYPED[argument]
+    with pytest.raises(ValueError, match=rf"^agentobs\.configure\({argument}=.*: expected "):
+        agentobs.configure(**{argument: value})
+    assert _pipeline.current() is None  # nothing half-built
+
+
+@pytest.mark.parametrize("call", ["force_flush", "shutdown"])
+@pytest.mark.parametrize("timeout", [None, "5", -1.0, float("nan")])
+def test_bad_flush_and_shutdown_timeouts_warn_and_lose_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, call: str, timeout: object
+) -> None:
+    agentobs.configure(service_name="t", local_dir=tmp_path / "out", metric_export_interval=3600)
+    with agentobs.workflow("kept"):
+        pass
+    assert getattr(agentobs, call)(timeout) is True
+    assert f"{call}(timeout=" in caplog.text
+    if call == "force_flush":
+        agentobs.shutdown()
+    names = [s["name"] for s in read_spans(tmp_path / "out" / "traces.jsonl")]
+    assert names == ["invoke_workflow kept"]
+    assert "agentobs.workflow.runs" in (tmp_path / "out" / "metrics.jsonl").read_text()
+
+
+RECONFIGURE = """
+import logging, sys, threading
+import agentobs
+
+logging.basicConfig(level=logging.WARNING)
+agentobs.configure(service_name="one", local_dir="r1", logs=False)
+with agentobs.workflow("w"):
+    pass
+started, release = threading.Event(), threading.Event()
+
+def long_run():
+    with agentobs.workflow("across"):  # begun under "one", ends under "two"
+        started.set()
+        release.wait(10)
+
+worker = threading.Thread(target=long_run)
+worker.start()
+started.wait(10)
+agentobs.shutdown()
+agentobs.configure(service_name="two", local_dir="r2", logs=False)
+release.set()
+worker.join(10)
+with agentobs.workflow("w"):
+    pass
+agentobs.shutdown()
+"""
+
+
+def _resource_services(path: Path, key: str) -> set[str]:
+    services = set()
+    for line in path.read_text().splitlines():
+        for block in json.loads(line)[key]:
+            for attribute in block["resource"]["attributes"]:
+                if attribute["key"] == "service.name":
+                    services.add(attribute["value"]["stringValue"])
+    return services
+
+
+def test_shutdown_then_configure_gives_a_fresh_correct_pipeline(tmp_path: Path) -> None:
+    """In a fresh process, without agentobs.testing.reset(): the second pipeline has its
+    own metrics and resource, and the active-workflow gauge never goes negative."""
+    result = subprocess.run(
+        [sys.executable, "-c", RECONFIGURE],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "can not provide" not in result.stderr
+    assert "application's MeterProvider" not in result.stderr
+    second = tmp_path / "r2"
+    assert _resource_services(second / "traces.jsonl", "resourceSpans") == {"two"}
+    assert _resource_services(second / "metrics.jsonl", "resourceMetrics") == {"two"}
+    active = []
+    for line in (second / "metrics.jsonl").read_text().splitlines():
+        for block in json.loads(line)["resourceMetrics"]:
+            for scope in block["scopeMetrics"]:
+                for metric in scope["metrics"]:
+                    if metric["name"] == "agentobs.workflow.active":
+                        active += [int(p["asInt"]) for p in metric["sum"]["dataPoints"]]
+    assert active
+    assert min(active) >= 0

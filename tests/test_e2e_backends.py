@@ -143,3 +143,24 @@ def test_prometheus_endpoint_is_scraped(prometheus: PrometheusFactory) -> None:
     assert float(count["value"][1]) == 1
     [info] = prom.query('target_info{service_name="agentobs-e2e"}', timeout=30)
     assert info["metric"]["instance"] == f"127.0.0.1:{port}"
+
+
+@pytest.mark.backend("prometheus")
+def test_a_picked_prometheus_port_is_logged_exposed_and_scraped(
+    prometheus: PrometheusFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert agentobs.prometheus_address() is None
+    with caplog.at_level(logging.INFO, logger="agentobs"):
+        agentobs.configure(service_name="picked", exporter="none", prometheus_port=0, logs=False)
+    address = agentobs.prometheus_address()
+    assert address is not None
+    assert address.startswith("127.0.0.1:")
+    assert int(address.rsplit(":", 1)[1]) > 0
+    assert f"Prometheus metrics are served at http://{address}/metrics" in caplog.text
+    with agentobs.workflow("scraped"):
+        pass
+    prom = prometheus([address])
+    [sample] = prom.query('agentobs_workflow_runs_total{gen_ai_workflow_name="scraped"}')
+    assert float(sample["value"][1]) == 1
+    agentobs.shutdown()
+    assert agentobs.prometheus_address() is None

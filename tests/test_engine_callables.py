@@ -341,12 +341,9 @@ def test_methods_and_callable_objects(cap: testing.Capture) -> None:
     assert len(cap.spans_named("task act")) == 1
 
 
-def test_decorating_a_non_callable_warns_and_returns_it(
-    cap: testing.Capture, caplog: pytest.LogCaptureFixture
-) -> None:
-    value = 42
-    assert agentobs.task("x")(value) is value  # type: ignore[arg-type]
-    assert "decorates callables" in caplog.text
+def test_decorating_a_non_callable_fails_at_decoration(cap: testing.Capture) -> None:
+    with pytest.raises(TypeError, match=r"decorates functions; got a int"):
+        agentobs.task("x")(42)  # type: ignore[type-var]
 
 
 # --- nesting ---------------------------------------------------------------------------------

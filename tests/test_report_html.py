@@ -7,6 +7,7 @@ or fail when ``AGENTOBS_REQUIRE_BACKENDS=1`` (the ``chromium`` fixture decides).
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import struct
@@ -213,3 +214,62 @@ def test_net_log_check_sees_a_request_from_the_page(chromium: Chromium, tmp_path
     net_log = tmp_path / "netlog.json"
     run_chromium(chromium, tmp_path, f"--log-net-log={net_log}", "--dump-dom", page.as_uri())
     assert page_requests(net_log) == ["http://127.0.0.1:9/probe.png"]
+
+
+# --- layout: desktop and narrow widths -----------------------------------------------------
+
+PROBE = Path(__file__).with_name("report_layout_probe.js")
+LAYOUT_WIDTHS = {"desktop": 1280, "narrow": 390}
+
+
+def layout_problems(chromium: Chromium, page: Path, work: Path, width: int) -> dict[str, object]:
+    """Run the layout probe in ``page`` at ``width``: cells whose content overflows them,
+    words broken mid-way, a page wider than the window. The probe needs a script, which the
+    report's Content-Security-Policy forbids, so it runs in a copy without that policy."""
+    source = page.read_text(encoding="utf-8")
+    probed = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", source)
+    probed = probed.replace(
+        "</body>", f"<script>{PROBE.read_text(encoding='utf-8')}</script></body>"
+    )
+    copy = work / f"probed-{width}.html"
+    copy.write_text(probed, encoding="utf-8")
+    result = run_chromium(
+        chromium, work, f"--window-size={width},2000", "--dump-dom", copy.as_uri()
+    )
+    found = re.search(r'<pre id="layout-problems">(.*?)</pre>', result.stdout, re.S)
+    assert found is not None, "the layout probe did not run"
+    document: dict[str, object] = json.loads(html.unescape(found.group(1)))
+    return document
+
+
+@pytest.mark.parametrize("layout", list(LAYOUT_WIDTHS))
+def test_layout_has_no_overflow_and_no_broken_word(
+    chromium: Chromium, report_page: Path, tmp_path: Path, layout: str
+) -> None:
+    width = LAYOUT_WIDTHS[layout]
+    png = chromium.screenshot(
+        report_page, tmp_path / f"report-{layout}.png", width=width, height=1600
+    )
+    image = read_png(png)
+    assert image.width == width
+    assert image.colours().most_common(1)[0][1] / sum(image.colours().values()) < 0.9
+    found = layout_problems(chromium, report_page, tmp_path, width)
+    assert found["problems"] == [], found
+
+
+def test_layout_probe_sees_a_broken_word_and_an_overflow(
+    chromium: Chromium, tmp_path: Path
+) -> None:
+    """Guards the test above against passing vacuously."""
+    page = tmp_path / "bad.html"
+    page.write_text(
+        "<!doctype html><body><table style='width:80px'><tr>"
+        "<td style='overflow-wrap:anywhere'>agentobs.budget.breaches</td></tr>"
+        "<tr><td style='white-space:nowrap;overflow:hidden;max-width:40px'>"
+        "a_very_long_unbreakable_name</td></tr></table></body>",
+        encoding="utf-8",
+    )
+    problems = layout_problems(chromium, page, tmp_path, 800)["problems"]
+    assert isinstance(problems, list)
+    assert any(p.startswith("broken word td") for p in problems), problems
+    assert any(p.startswith("overflow td") for p in problems), problems

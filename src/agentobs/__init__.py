@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._export.pipeline import configure, force_flush, shutdown
+from ._export.pipeline import configure, force_flush, prometheus_address, shutdown
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ._sessions import session
     from .integrations.anthropic import instrument_anthropic
     from .integrations.openai import instrument_openai
+    from .integrations.threading import instrument_threading, uninstrument_threading
 
 __all__ = [
     "BudgetExceededError",
@@ -53,9 +54,11 @@ __all__ = [
     "human_intervention",
     "instrument_anthropic",
     "instrument_openai",
+    "instrument_threading",
     "llm",
     "logs",
     "persona",
+    "prometheus_address",
     "quality_gate",
     "queue",
     "record_gate",
@@ -68,6 +71,7 @@ __all__ = [
     "task",
     "testing",
     "tool",
+    "uninstrument_threading",
     "workflow",
 ]
 
@@ -77,6 +81,8 @@ _LAZY = {
     "BudgetExceededError": "_llm.budget",
     "instrument_openai": "integrations.openai",
     "instrument_anthropic": "integrations.anthropic",
+    "instrument_threading": "integrations.threading",
+    "uninstrument_threading": "integrations.threading",
     "agent": "_api",
     "event": "_api",
     "handoff": "_api",

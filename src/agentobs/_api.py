@@ -86,6 +86,7 @@ class workflow(Scope):
 
     def on_start(self, run: Run, parent: Any) -> Any:
         run.state = ctx.start_workflow(self.name)
+        run.state.counted_in = STATE.recorders
         _record(cat.WORKFLOW_ACTIVE.name, 1, {n.WORKFLOW_NAME: self.name})
         context = _set_value(_WORKFLOW_KEY, run.state, run.context)
         return context if self.budget is None else ctx.push_budget(context, self.budget, self.name)
@@ -119,7 +120,8 @@ def end_workflow_run(
     parent = run.parent
     intervened = flow.interventions > 0
     run.span.set_attribute(n.HUMAN_INTERVENED, intervened)
-    _record(cat.WORKFLOW_ACTIVE.name, -1, {n.WORKFLOW_NAME: name})
+    if flow.counted_in is STATE.recorders:  # not a run begun before a reconfigure
+        _record(cat.WORKFLOW_ACTIVE.name, -1, {n.WORKFLOW_NAME: name})
     if flow.checkpointed and status == n.STATUS_OK:
         status = n.STATUS_SUSPENDED
     key = (status, error, _persona_name(parent), intervened)
@@ -468,11 +470,19 @@ def _score(value: Any, what: str) -> float | None:
         return number
     warn_once(
         f"gate-{what}:{type(value).__name__}",
-        "agentobs: gate %s of type %s is not a finite number; ignored",
+        "agentobs: gate %s of type %s is not a finite number; ignored (a score so given "
+        "fails its gate)",
         what,
         type(value).__name__,
     )
     return None
+
+
+def _shown(value: Any) -> str:
+    try:
+        return repr(value)[:80]
+    except Exception:
+        return f"of type {type(value).__name__}"
 
 
 def _truthy(value: Any, what: str) -> bool:
@@ -511,8 +521,12 @@ class GateRun(Run):
             self.reason = _reason(reason)
 
     def score(self, value: Any) -> None:
-        """Give the gate a score; below the gate's threshold it fails."""
+        """Give the gate a score; below the gate's threshold it fails, and so does a score
+        that is not a finite number (a gate must not pass on a score it could not read)."""
         self.value = _score(value, "score")
+        if self.value is None and value is not None:
+            self.verdict = False
+            self.reason = f"invalid score {_shown(value)}: not a finite number"
 
 
 def _reason(value: Any) -> str:

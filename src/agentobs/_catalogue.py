@@ -511,6 +511,14 @@ BUDGET_BREACHES = Instrument(
     "Budgets that ran out, by budget, unit (token or USD), policy (warn, raise), persona.",
     (n.BUDGET_NAME, n.BUDGET_UNIT, n.BUDGET_POLICY, _PERSONA),
 )
+BUDGET_REFUSALS = Instrument(
+    "agentobs.budget.refusals",
+    "counter",
+    "{call}",
+    "LLM calls refused by a spent budget with on_exceed='raise', by budget, unit, persona "
+    "(not counted as LLM calls, errors or durations).",
+    (n.BUDGET_NAME, n.BUDGET_UNIT, _PERSONA),
+)
 
 CATALOGUE: tuple[Instrument, ...] = (
     WORKFLOW_DURATION,
@@ -562,6 +570,7 @@ CATALOGUE: tuple[Instrument, ...] = (
     BUDGET_COST_LIMIT,
     BUDGET_COST_REMAINING,
     BUDGET_BREACHES,
+    BUDGET_REFUSALS,
 )
 """Every instrument agentobs emits, in the order docs/metrics.md lists them."""
 

@@ -71,6 +71,7 @@ class WorkflowRun:
     """Wall-clock time (``time.time()``) the current suspension began, None while working."""
     checkpointed: bool = False
     """A checkpoint was taken: the run continues in :func:`agentobs.resume` elsewhere."""
+    counted_in: object = None  # the recorders its start was counted in (one pipeline's)
 
     def enter_stage(self, stage: str) -> int:
         """Count an entry into ``stage``; return how many times it was entered in this run."""
@@ -142,6 +143,7 @@ def push_budget(context: Any, budget: Any, owner: str | None) -> Any:
     name is named after ``owner`` (the persona, workflow or stage it was given to)."""
     persona = context.get(PERSONA_KEY)
     try:
+        budget = budget.for_run()
         budget.bind(owner, persona.name if isinstance(persona, PersonaInfo) else None)
     except Exception:  # not a TokenBudget: the scope still runs, without a budget
         warn_once(

@@ -167,6 +167,20 @@ def clean_attributes(attributes: dict[Any, Any]) -> dict[str, Any]:
     return clean
 
 
+def _is_function_like(value: Any) -> bool:
+    """A function, method, class or other callable that is not a name (a string)."""
+    return callable(value) and not isinstance(value, (str, bytes))
+
+
+def qualified_name(fn: Any) -> str:
+    """``Class.method`` or ``function``, as Langfuse's ``@observe`` and Logfire's
+    ``@instrument`` name their spans; ``<locals>`` parts are dropped."""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    if not isinstance(name, str):
+        name = type(fn).__qualname__
+    return ".".join(part for part in name.split(".") if part != "<locals>")
+
+
 def error_type(exc: BaseException) -> str:
     """The ``error.type`` of an exception: its fully qualified class name."""
     cls = type(exc)
@@ -280,6 +294,25 @@ class Scope:
 
     __slots__ = ("_metrics", "_persona_attributes", "attributes", "name", "runs", "span_name")
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """``@agentobs.task`` without parentheses: the function is the only argument. It
+        gets a scope named by its qualified name and comes back decorated."""
+        if len(args) == 1 and not kwargs and _is_function_like(args[0]):
+            return cls.bare(args[0])(args[0])
+        if args and _is_function_like(args[0]):
+            raise TypeError(
+                f"agentobs.{cls.__name__}: to name the scope and set options, write "
+                f"@agentobs.{cls.__name__}(name, ...) with the name as a string; "
+                f"@agentobs.{cls.__name__} alone names it after the function"
+            )
+        return super().__new__(cls)
+
+    @classmethod
+    def bare(cls, fn: Callable[..., Any]) -> Scope:
+        """The scope of the bare decorator form: named by the function's qualified name."""
+        scope: Scope = cast(Any, cls)(qualified_name(fn))  # subclasses take the name alone
+        return scope
+
     def __init__(self, name: Any, attributes: dict[str, Any]) -> None:
         self.name = clean_name(name, self.kind)
         self.span_name = f"{self.kind} {self.name}"
@@ -375,6 +408,8 @@ class Scope:
             elif isinstance(exc, GeneratorExit):
                 status, error = n.STATUS_OK, None
                 span.set_attribute(n.GENERATOR_CLOSED, True)
+            elif isinstance(exc, SystemExit) and exc.code in (0, None):
+                status, error = _OK, None  # sys.exit(0): the program ends as it should
             else:
                 error = error_type(exc)
                 cancelled = error.endswith("CancelledError")  # asyncio's, concurrent's
@@ -435,14 +470,20 @@ class Scope:
     # --- decorator ---
 
     def __call__(self, fn: F) -> F:
-        if not callable(fn):
-            warn_once(
-                f"decorate:{type(fn).__name__}",
-                "agentobs: %s(...) decorates callables; got a %s",
-                self.kind,
-                type(fn).__name__,
+        # Decoration happens once, at import: a mistake here fails loudly now rather than
+        # silently changing what every call returns later.
+        if inspect.isclass(fn):
+            raise TypeError(
+                f"agentobs.{type(self).__name__}(...) decorates functions and methods, not "
+                f"the class {fn.__qualname__}: decorate its methods instead"
             )
-            return fn
+        if not callable(fn):
+            raise TypeError(
+                f"agentobs.{type(self).__name__}(...) decorates functions; got a "
+                f"{type(fn).__name__}. Use it as @agentobs.{type(self).__name__}, "
+                f"@agentobs.{type(self).__name__}(name) or "
+                f"`with agentobs.{type(self).__name__}(name):`"
+            )
         # An instance whose __call__ is async or a generator is wrapped as such.
         call = getattr(fn, "__call__", None)  # noqa: B004 - the method itself, not callable()
         if inspect.isasyncgenfunction(fn) or inspect.isasyncgenfunction(call):

@@ -73,6 +73,7 @@ class MetricPoint:
     time_ns: int
     value: float  # sum/gauge value, or the histogram sum
     count: int  # histogram count, 0 for other kinds
+    service: str = ""  # service.name of the producing process
 
 
 @dataclass(slots=True)
@@ -86,6 +87,7 @@ class LogData:
     logger: str
     trace_id: str
     attributes: dict[str, object]
+    service: str = ""  # service.name of the producing process
 
 
 @dataclass
@@ -333,15 +335,17 @@ def _parse_metrics(request: dict[str, object], data: LocalData) -> bool:
     if "resourceMetrics" not in request:
         return False
     for resource_block in _dicts(request.get("resourceMetrics")):
-        resource_key = json.dumps(_resource(resource_block), sort_keys=True, default=str)
+        resource = _resource(resource_block)
+        resource_key = json.dumps(resource, sort_keys=True, default=str)
+        service = _str(resource.get("service.name"))
         for scope_block in _dicts(resource_block.get("scopeMetrics")):
             stream = f"{resource_key}|{_scope_name(scope_block)}"
             for metric in _dicts(scope_block.get("metrics")):
-                data.points.extend(_metric_points(metric, stream))
+                data.points.extend(_metric_points(metric, stream, service))
     return True
 
 
-def _metric_points(metric: dict[str, object], stream: str) -> Iterator[MetricPoint]:
+def _metric_points(metric: dict[str, object], stream: str, service: str) -> Iterator[MetricPoint]:
     name, unit = _str(metric.get("name")), _str(metric.get("unit"))
     for key in ("sum", "gauge", "histogram", "exponentialHistogram", "summary"):
         body = metric.get(key)
@@ -369,6 +373,7 @@ def _metric_points(metric: dict[str, object], stream: str) -> Iterator[MetricPoi
                 time_ns=_int(point.get("timeUnixNano")),
                 value=value,
                 count=count,
+                service=service,
             )
 
 
@@ -392,6 +397,7 @@ def _parse_logs(request: dict[str, object], data: LocalData) -> bool:
     if "resourceLogs" not in request:
         return False
     for resource_block in _dicts(request.get("resourceLogs")):
+        service = _str(_resource(resource_block).get("service.name"))
         for scope_block in _dicts(resource_block.get("scopeLogs")):
             logger = _scope_name(scope_block)
             for record in _dicts(scope_block.get("logRecords")):
@@ -407,6 +413,7 @@ def _parse_logs(request: dict[str, object], data: LocalData) -> bool:
                         logger=logger,
                         trace_id=_hex_id(record.get("traceId")),
                         attributes=attributes(record.get("attributes")),
+                        service=service,
                     )
                 )
     return True

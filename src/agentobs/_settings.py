@@ -129,8 +129,11 @@ class _Resolver:
         parse: Callable[[str], T],
         default: T,
         check: Callable[[T], str | None] = lambda _v: None,
+        default_text: str | None = None,
     ) -> T:
-        """Argument (checked: raises), else the first env var set (checked: warns), else default."""
+        """Argument (checked: raises), else the first env var set (checked: warns), else default.
+
+        ``default_text`` is how a warning names the default, when its value is a sentinel."""
         if arg is not None:
             problem = check(arg)
             if problem:
@@ -149,17 +152,92 @@ class _Resolver:
             if problem:
                 warn_once(
                     f"env:{env_name}:{raw}",
-                    "agentobs: ignoring %s=%s: %s; using the default %r",
+                    "agentobs: ignoring %s=%s: %s; using the default %s",
                     env_name,
                     "<hidden>" if "HEADERS" in env_name else repr(raw),  # may hold credentials
                     problem,
-                    default,
+                    repr(default) if default_text is None else default_text,
                 )
                 break
             self.sources[name] = f"env {env_name}"
             return parsed
         self.sources[name] = "default"
         return default
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_strings(value: Any) -> bool:
+    return (
+        isinstance(value, Sequence)
+        and not isinstance(value, (str, bytes))
+        and all(isinstance(item, str) for item in value)
+    )
+
+
+_ARGUMENT_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "service_name": (lambda v: isinstance(v, str), "a string"),
+    "service_version": (lambda v: isinstance(v, str), "a string"),
+    "environment": (lambda v: isinstance(v, str), "a string"),
+    "resource_attributes": (lambda v: isinstance(v, Mapping), "a mapping of name to value"),
+    "exporter": (
+        lambda v: isinstance(v, str) or _is_strings(v),
+        "a string such as 'otlp' or a list of them",
+    ),
+    "endpoint": (lambda v: isinstance(v, str), "a URL string such as 'http://localhost:4318'"),
+    "protocol": (lambda v: isinstance(v, str), "'http/protobuf' or 'grpc'"),
+    "headers": (lambda v: isinstance(v, Mapping), "a mapping of header name to value"),
+    "timeout": (_is_number, "a number of seconds"),
+    "compression": (lambda v: isinstance(v, str), "'gzip' or 'none'"),
+    "insecure": (lambda v: isinstance(v, bool), "True or False"),
+    "certificate": (lambda v: isinstance(v, (str, os.PathLike)), "a file path"),
+    "local_dir": (lambda v: isinstance(v, (str, os.PathLike)), "a directory path"),
+    "local_max_bytes": (_is_int, "a whole number of bytes"),
+    "prometheus_port": (
+        lambda v: isinstance(v, int),
+        "a port number (0 picks a free one), or True for 9464",
+    ),
+    "prometheus_host": (lambda v: isinstance(v, str), "a host name or address"),
+    "sample_ratio": (_is_number, "a number between 0 and 1"),
+    "metric_export_interval": (_is_number, "a number of seconds"),
+    "max_queue_size": (_is_int, "a whole number"),
+    "logs": (lambda v: isinstance(v, bool), "True or False"),
+    "log_level": (
+        lambda v: _is_int(v) or isinstance(v, str),
+        "a logging level such as logging.INFO or 'INFO'",
+    ),
+    "system_metrics": (lambda v: isinstance(v, bool), "True or False"),
+    "capture_content": (lambda v: isinstance(v, bool), "True or False"),
+    "max_content_size": (_is_int, "a whole number of characters"),
+    "scrubbing": (lambda v: isinstance(v, bool), "True or False"),
+    "scrub_patterns": (
+        lambda v: isinstance(v, Mapping) or _is_strings(v),
+        "a list of regexes or a mapping of name to regex",
+    ),
+    "scrub_callback": (callable, "a function of the match"),
+    "langfuse": (
+        lambda v: isinstance(v, (bool, Mapping)),
+        "True, False or a mapping of public_key, secret_key and host",
+    ),
+    "prices": (lambda v: isinstance(v, Mapping), "a mapping of model to its prices"),
+}
+
+
+def _check_types(arguments: Mapping[str, Any]) -> None:
+    """A ValueError naming the first explicit argument of the wrong type, and what it takes."""
+    for name, value in arguments.items():
+        check = _ARGUMENT_TYPES.get(name)
+        if check is not None and not check[0](value):
+            raise ValueError(
+                f"agentobs.configure({name}={value!r}): expected {check[1]}, "
+                f"got {type(value).__name__}"
+            )
 
 
 def _one_of(choices: Sequence[str]) -> Callable[[str], str | None]:
@@ -285,6 +363,9 @@ def resolve(
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Build the effective :class:`Settings`; raise ValueError for a bad explicit argument."""
+    _check_types(
+        {name: value for name, value in locals().items() if name != "env" and value is not None}
+    )
     r = _Resolver(os.environ if env is None else env)
     resource = {str(k): str(v) for k, v in (resource_attributes or {}).items()}
     default_service = resource.get("service.name", "unknown_service:python")
@@ -412,6 +493,7 @@ def resolve(
         _parse_port_env,
         -1,
         lambda p: None if p == -1 else _check_port(p),
+        default_text="(off: no /metrics endpoint)",
     )
     host = r.value(
         "prometheus_host", prometheus_host, ["AGENTOBS_PROMETHEUS_HOST"], str, "127.0.0.1"

@@ -142,15 +142,7 @@ def reset() -> None:
     _queues.forget_queues()
     _sessions.ACTIVE.clear()
     _api.forget_handoffs()
-    from opentelemetry import _logs, metrics, trace
-    from opentelemetry.util._once import Once
-
-    trace._TRACER_PROVIDER_SET_ONCE = Once()
-    trace._TRACER_PROVIDER = None
-    metrics._internal._METER_PROVIDER_SET_ONCE = Once()
-    metrics._internal._METER_PROVIDER = None
-    _logs._internal._LOGGER_PROVIDER_SET_ONCE = Once()
-    _logs._internal._LOGGER_PROVIDER = None
+    _pipeline.release_globals(only_ours=False)
     _errors.reset_warnings()
 
 

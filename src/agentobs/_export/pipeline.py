@@ -12,11 +12,13 @@ import logging
 import os
 import signal
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import logger
+from .._commands import report_command
+from .._errors import logger, warn_once
 from .._settings import Settings, resolve
 from .._state import INSTRUMENTATION_SCOPE, STATE
 from .._version import __version__
@@ -256,8 +258,9 @@ def install(
     if any("local" in names for names in settings.exporters.values()):
         logger.info(
             "agentobs: telemetry is written to %s (traces.jsonl, metrics.jsonl, logs.jsonl); "
-            "read it with `agentobs report`",
+            "read it with `%s`",
             settings.local_dir.resolve(),
+            report_command(settings.local_dir),
         )
 
 
@@ -332,30 +335,40 @@ def _start_prometheus(settings: Settings, pipeline: _Pipeline) -> Any:
     reader = PrometheusMetricReader(registry=registry)
     port = settings.prometheus_port
     assert port is not None
-    server = _serve(
-        "prometheus_port",
-        port,
-        settings.prometheus_host,
-        health.with_metrics(make_wsgi_app(registry)),
-        "/metrics",
-    )
+    app = health.with_metrics(make_wsgi_app(registry))
+    try:
+        server = health.serve(port, settings.prometheus_host, wsgi_app=app)
+    except OSError as exc:
+        source = settings.sources.get("prometheus_port", "")
+        if source.startswith("env "):  # e.g. the second worker of a multi-process server
+            warn_once(
+                f"prometheus-port:{port}",
+                "agentobs: cannot serve /metrics on %s:%s from %s (%s); this process "
+                "serves no /metrics and runs on. With several worker processes give each "
+                "its own port, or export OTLP to a collector (docs/configuration.md)",
+                settings.prometheus_host,
+                port,
+                source.removeprefix("env "),
+                exc.strerror or exc,
+            )
+            return None
+        where = settings.prometheus_host
+        raise _port_error("prometheus_port", port, where, "/metrics", exc) from exc
     pipeline.prometheus_server = server
     pipeline.prometheus_address = (settings.prometheus_host, server.port)
+    logger.info(
+        "agentobs: Prometheus metrics are served at http://%s/metrics",
+        _host_port(*pipeline.prometheus_address),
+    )
     return reader
 
 
-def _serve(what: str, port: int, host: str, app: Any, paths: str) -> Any:
-    from .. import health
-
-    try:
-        return health.serve(port, host, wsgi_app=app)
-    except OSError as exc:
-        raise OSError(
-            exc.errno,
-            f"agentobs.configure({what}={port}): cannot serve {paths} on "
-            f"{host}:{port} ({exc.strerror or exc}); choose a free port, "
-            f"or {what}=0 to pick one",
-        ) from exc
+def _port_error(what: str, port: int, host: str, paths: str, exc: OSError) -> OSError:
+    return OSError(
+        exc.errno,
+        f"agentobs.configure({what}={port}): cannot serve {paths} on {host}:{port} "
+        f"({exc.strerror or exc}); choose a free port, or {what}=0 to pick one",
+    )
 
 
 def _start_health(settings: Settings, pipeline: _Pipeline) -> None:
@@ -364,7 +377,10 @@ def _start_health(settings: Settings, pipeline: _Pipeline) -> None:
 
     port = settings.health_port
     assert port is not None
-    server = _serve("health_port", port, settings.prometheus_host, health.app, "/health")
+    try:
+        server = health.serve(port, settings.prometheus_host)
+    except OSError as exc:
+        raise _port_error("health_port", port, settings.prometheus_host, "/health", exc) from exc
     pipeline.health_server = server
     pipeline.health_address = (settings.prometheus_host, server.port)
 
@@ -373,6 +389,19 @@ def _close_servers(pipeline: _Pipeline) -> None:
     for server in (pipeline.prometheus_server, pipeline.health_server):
         if server is not None:
             server.close()
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def prometheus_address() -> str | None:
+    """``host:port`` where the running pipeline serves Prometheus ``/metrics`` (the port
+    picked when ``prometheus_port=0``), or None when it serves none."""
+    pipeline = _PIPELINE
+    if pipeline is None or pipeline.prometheus_address is None:
+        return None
+    return _host_port(*pipeline.prometheus_address)
 
 
 _DEFAULT_EXPORT_BATCH_SIZE = 512
@@ -405,7 +434,9 @@ def _build(
     pipeline = _Pipeline(settings, None, None, None, owned=set())
     readers: list[Any] = list(extra_metric_readers)
     if settings.prometheus_port is not None:
-        readers.append(_start_prometheus(settings, pipeline))
+        prometheus_reader = _start_prometheus(settings, pipeline)
+        if prometheus_reader is not None:
+            readers.append(prometheus_reader)
     if settings.health_port is not None:
         try:
             _start_health(settings, pipeline)
@@ -455,6 +486,7 @@ def _build(
         raise
     resource = _resource(settings)
     adopted = []
+    release_globals()
 
     tracer_provider = trace.get_tracer_provider()
     if isinstance(tracer_provider, TracerProvider):
@@ -465,6 +497,7 @@ def _build(
         )
         trace.set_tracer_provider(tracer_provider)
         pipeline.owned.add("traces")
+        _OUR_PROVIDERS.add(tracer_provider)
     # The ContextSpanProcessor is added by stamp_context(), when a persona or session is first
     # entered.
     span_processors = [*_scrub.processors(cleaner, list(extra_span_processors)), *span_processors]
@@ -490,6 +523,7 @@ def _build(
         )
         metrics.set_meter_provider(meter_provider)
         pipeline.owned.add("metrics")
+        _OUR_PROVIDERS.add(meter_provider)
 
     logger_provider = _logs.get_logger_provider()
     if isinstance(logger_provider, LoggerProvider):
@@ -498,6 +532,7 @@ def _build(
         logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
         _logs.set_logger_provider(logger_provider)
         pipeline.owned.add("logs")
+        _OUR_PROVIDERS.add(logger_provider)
     for log_processor in log_processors:
         logger_provider.add_log_record_processor(log_processor)
 
@@ -520,6 +555,32 @@ def _build(
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).addFilter(pipeline.noise_filter)
     return pipeline
+
+
+_OUR_PROVIDERS: weakref.WeakSet[Any] = weakref.WeakSet()
+"""The global providers agentobs installed itself (and shuts down with its pipeline)."""
+
+
+def release_globals(*, only_ours: bool = True) -> None:
+    """Let a new pipeline install fresh global providers where the current ones are those a
+    previous agentobs pipeline installed and shut down: adopting them would record into
+    providers that drop everything, under the old resource.
+
+    OpenTelemetry lets a global provider be set once per process; agentobs resets that guard
+    (as OpenTelemetry's own test utilities do) for its own providers only, never for the
+    application's, unless ``only_ours`` is False (:func:`agentobs.testing.reset`)."""
+    from opentelemetry import _logs, metrics, trace
+    from opentelemetry.util._once import Once
+
+    if not only_ours or trace.get_tracer_provider() in _OUR_PROVIDERS:
+        trace._TRACER_PROVIDER_SET_ONCE = Once()
+        trace._TRACER_PROVIDER = None
+    if not only_ours or metrics.get_meter_provider() in _OUR_PROVIDERS:
+        metrics._internal._METER_PROVIDER_SET_ONCE = Once()
+        metrics._internal._METER_PROVIDER = None
+    if not only_ours or _logs.get_logger_provider() in _OUR_PROVIDERS:
+        _logs._internal._LOGGER_PROVIDER_SET_ONCE = Once()
+        _logs._internal._LOGGER_PROVIDER = None
 
 
 _PROCESS_METRICS: dict[str, list[str] | None] = {
@@ -571,9 +632,25 @@ def _bounded(action: Callable[[], Any], timeout: float, what: str) -> bool:
     return bool(outcome and outcome[0])
 
 
+def _seconds(timeout: Any, what: str) -> float:
+    """``timeout`` as seconds; anything else than a number >= 0 (None included) is one
+    warning and the default, so a bad timeout never stops a flush or loses data."""
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout >= 0:
+        return float(min(timeout, 86_400.0))  # inf: a day is plenty for threads to join
+    warn_once(
+        f"timeout:{what}:{type(timeout).__name__}",
+        "agentobs: %s(timeout=%r): expected seconds >= 0; using %s",
+        what,
+        timeout,
+        _DEFAULT_TIMEOUT,
+    )
+    return _DEFAULT_TIMEOUT
+
+
 def force_flush(timeout: float = _DEFAULT_TIMEOUT) -> bool:
     """Export everything recorded so far; return within ``timeout`` seconds, even if the
     backend is down. True if every part flushed (which does not prove the backend kept it)."""
+    timeout = _seconds(timeout, "force_flush")
     pipeline = _PIPELINE
     if pipeline is None:
         return True
@@ -586,6 +663,7 @@ def shutdown(timeout: float = _DEFAULT_TIMEOUT) -> bool:
     Also runs at interpreter exit and on SIGTERM. Safe to call more than once.
     """
     global _PIPELINE
+    timeout = _seconds(timeout, "shutdown")  # before the pipeline is detached
     with _LOCK:
         pipeline = _PIPELINE
         _PIPELINE = None

@@ -22,8 +22,11 @@ from .._errors import warn_once
 from .._state import STATE
 from . import content as _content
 from . import cost as _cost
-from .budget import record_breach
+from .budget import BudgetExceededError, iter_refusals, record_breach, record_refusal
 from .run import DEFAULT_MAX_CONTENT
+
+REFUSED = f"{BudgetExceededError.__module__}.{BudgetExceededError.__qualname__}"
+"""The ``error.type`` of a call a spent budget refused."""
 
 if TYPE_CHECKING:
     from .run import LLMRun
@@ -162,6 +165,12 @@ def plan_for(key: PlanKey) -> Plan:
 def account(scope: CallKind, run: LLMRun, seconds: float, error: str | None) -> None:
     """Finish the span attributes and record the metrics of the call ``run`` of ``scope``."""
     span = run.span
+    if error == REFUSED and run.budgets:
+        # Never sent: a refusal, not an LLM call, an error of the model, or a duration.
+        persona = run.parent.get(PERSONA_KEY)
+        for refusal in iter_refusals(run.budgets):
+            record_refusal(refusal, span, None if persona is None else persona.name)
+            return
     response = run.response
     attributes: dict[str, Any] = {}
     provider = scope.provider

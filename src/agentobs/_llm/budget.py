@@ -35,6 +35,8 @@ UNIT_USD = "USD"
 class BudgetExceededError(Exception):
     """An LLM call was refused because a budget with ``on_exceed="raise"`` is spent."""
 
+    __module__ = "agentobs"  # its public home: error.type is agentobs.BudgetExceededError
+
     def __init__(self, budget: str, unit: str, limit: float, used: float) -> None:
         self.budget = budget
         self.unit = unit
@@ -71,6 +73,8 @@ class TokenBudget:
         usd: limit on cost in US dollars (calls whose model has no price do not count).
         on_exceed: ``"warn"`` (default): record and log the breach; ``"raise"``: also refuse
             the LLM calls that start afterwards with :class:`BudgetExceededError`.
+        per_run: each run of the scope it is given to (and each ``with`` block) counts
+            against a fresh budget of the same name and limits, instead of this one.
 
     Use it as ``with budget:`` (also ``async with``), or pass it to ``agentobs.workflow``,
     ``agentobs.stage`` or ``agentobs.persona`` as ``budget=``. One budget object may be used
@@ -84,6 +88,7 @@ class TokenBudget:
         tokens: int | None = None,
         usd: float | None = None,
         on_exceed: str = "warn",
+        per_run: bool = False,
     ) -> None:
         if on_exceed not in POLICIES:
             raise ValueError(f"TokenBudget(on_exceed={on_exceed!r}): expected 'warn' or 'raise'")
@@ -98,6 +103,7 @@ class TokenBudget:
         self.tokens = tokens
         self.usd = None if usd is None else float(usd)
         self.on_exceed = on_exceed
+        self.per_run = bool(per_run)
         self.used_tokens = 0
         self.used_usd = 0.0
         self.persona: str | None = None
@@ -144,6 +150,13 @@ class TokenBudget:
         self._gauges()
 
     # --- used by the LLM wrapper ---
+
+    def for_run(self) -> TokenBudget:
+        """The budget one run of a scope counts against: this one, or with ``per_run`` a
+        fresh one with the same name and limits (so run 3 of a nightly job starts afresh)."""
+        if not self.per_run:
+            return self
+        return TokenBudget(self.name, tokens=self.tokens, usd=self.usd, on_exceed=self.on_exceed)
 
     def bind(self, owner: str | None, persona: str | None) -> None:
         """Called when the budget is put in force: give it its default name and persona."""
@@ -253,6 +266,17 @@ def record_breach(breach: Breach, span: Any) -> None:
         if budget.on_exceed == "raise"
         else "",
     )
+
+
+def record_refusal(refusal: BudgetExceededError, span: Any, persona: str | None) -> None:
+    """Count a call a spent budget refused (as a refusal, not as an LLM call or error)."""
+    span.set_attribute(n.BUDGET_REFUSED, True)
+    recorders = STATE.recorders
+    if recorders is not None:
+        recorders[cat.BUDGET_REFUSALS.name].record(
+            1,
+            {n.BUDGET_NAME: refusal.budget, n.BUDGET_UNIT: refusal.unit, n.PERSONA_NAME: persona},
+        )
 
 
 def iter_refusals(budgets: tuple[TokenBudget, ...]) -> Iterator[BudgetExceededError]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .._errors import logger, warn_once
+from .._errors import logger, warn_once, warn_some
 from .._state import STATE
 from .usage import Usage
 
@@ -184,10 +184,23 @@ def rates_from_table(provider: str | None, model: str) -> Rates | None:
         return cached[0]
     rates = _lookup(provider_id, model)
     with _cache_lock:
-        if len(_cache) > 4096:
+        if len(_cache) > CACHE_LIMIT:
             _cache.clear()
         _cache[key] = (rates, now + _TTL)
     return rates
+
+
+CACHE_LIMIT = 4096
+"""Models whose rates (or absence) are remembered; also the bound put on genai-prices's own
+lookup caches, which otherwise grow by every distinct model name ever asked about."""
+_GENAI_CACHES = ("_lookup_cache", "_provider_cache", "_provider_misses")
+
+
+def _bound_table_caches(snapshot: Any) -> None:
+    for name in _GENAI_CACHES:
+        cache = getattr(snapshot, name, None)
+        if cache is not None and hasattr(cache, "clear") and len(cache) > CACHE_LIMIT:
+            cache.clear()
 
 
 def _lookup(provider_id: str | None, model: str) -> Rates | None:
@@ -200,6 +213,7 @@ def _lookup(provider_id: str | None, model: str) -> Rates | None:
         )
         return None
     snapshot = data_snapshot.get_snapshot()
+    _bound_table_caches(snapshot)
     try:
         _provider, info = snapshot.find_provider_model(model, None, provider_id, None)
     except LookupError:
@@ -291,7 +305,9 @@ def pricing(provider: str | None, request_model: str | None, response_model: str
         if found is not None:
             return found, SOURCE_TABLE, model
     if models:
-        warn_once(
+        warn_some(
+            "models with no known price (see agentobs.cost.unpriced_calls)",
+            UNPRICED_WARNINGS,
             f"unpriced:{provider}:{models[-1]}",
             "agentobs: no price is known for model %r (provider %r): its calls record no cost "
             "(agentobs.cost.unpriced) and count in agentobs.cost.unpriced_calls; add one with "
@@ -302,6 +318,9 @@ def pricing(provider: str | None, request_model: str | None, response_model: str
         )
     return None, None, models[0] if models else None
 
+
+UNPRICED_WARNINGS = 20
+"""Models warned about one by one for having no price; then one warning for the rest."""
 
 PRICING_TTL = 60.0
 """Seconds a caller may keep what :func:`pricing` returned (the table's own cache keeps a

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from time import time_ns
 from typing import Any
 
@@ -78,12 +79,12 @@ class LLMRun(Run):
         """
         with internal_errors("llm.record_usage"):
             reported = Usage(
-                _count(input_tokens),
-                _count(output_tokens),
-                _count(cache_read_input_tokens),
-                _count(cache_creation_input_tokens),
-                _count(reasoning_output_tokens),
-                None if cost_usd is None else float(cost_usd),
+                _count(input_tokens, "input_tokens"),
+                _count(output_tokens, "output_tokens"),
+                _count(cache_read_input_tokens, "cache_read_input_tokens"),
+                _count(cache_creation_input_tokens, "cache_creation_input_tokens"),
+                _count(reasoning_output_tokens, "reasoning_output_tokens"),
+                _cost_usd(cost_usd),
             )
             self.usage = (
                 reported if not self.explicit or self.usage is None else (self.usage.plus(reported))
@@ -151,13 +152,39 @@ class LLMRun(Run):
         return result
 
 
-def _count(value: Any) -> int | None:
+def _count(value: Any, field: str) -> int | None:
+    """A token count, or None with one warning per field (and type) when it is not one."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        warn_once("usage-type", "agentobs: token count %r is not a number >= 0; ignored", value)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        warn_once(
+            f"usage-type:{field}:{type(value).__name__}",
+            "agentobs: record_usage(%s=%r): not a number of tokens >= 0; this count is "
+            "ignored (the call's other counts are kept)",
+            field,
+            value,
+        )
         return None
     return int(value)
+
+
+def _cost_usd(value: Any) -> float | None:
+    """A reported cost in USD, or None with one warning when it is not one."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        warn_once(
+            f"usage-cost:{type(value).__name__}",
+            "agentobs: record_usage(cost_usd=%r): not a number of USD >= 0; ignored",
+            value,
+        )
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def set_input(run: LLMRun, messages: list[dict[str, Any]], system: Any) -> None:

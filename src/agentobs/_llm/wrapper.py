@@ -95,6 +95,11 @@ class llm(Scope):
             }
         )
 
+    @classmethod
+    def bare(cls, fn: Callable[..., Any]) -> Scope:
+        """``@agentobs.llm`` without parentheses: provider and model from the response."""
+        return cls()
+
     def on_start(self, run: Run, parent: Any) -> Any:
         run = cast(LLMRun, run)
         _cost.warm()  # once per process; then a check of one global

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timezone
+
 from ._model import Report
 
 
@@ -41,6 +44,14 @@ def cost(usd: float) -> str:
     return f"{sign}$0.{decimals.ljust(2, '0')}"
 
 
+def known_cost(usd: float | None, unpriced: int = 0) -> str:
+    """A cost that may be partly or wholly unknown: ``unknown`` when no price was known,
+    ``$0.0016 + ?`` when some calls had none; never a silent ``$0``."""
+    if usd is None:
+        return "unknown" if unpriced else "-"
+    return f"{cost(usd)} + ?" if unpriced else cost(usd)
+
+
 def percent(ratio: float | None) -> str:
     """A ratio as a percentage, ``-`` when undefined."""
     return "-" if ratio is None else f"{ratio * 100:.1f}%"
@@ -57,12 +68,68 @@ def number(value: float | None) -> str:
     return f"{value:.4g}"
 
 
+_RATIO_SUFFIXES = ("rate", "ratio", "coverage", "utilization", "share")
+
+
+def metric_formatter(name: str, unit: str) -> Callable[[float], str]:
+    """How to show values of one metric, by its meaning: Unix timestamps as UTC times,
+    durations in seconds as durations, ratios as percentages, USD as money."""
+    if unit == "s" and name.endswith("timestamp"):
+        return timestamp
+    if unit == "s":
+        return duration
+    if unit == "1" and name.endswith(_RATIO_SUFFIXES):
+        return percent
+    if unit.strip("{}").upper() == "USD":
+        return cost
+    return number
+
+
+def timestamp(seconds: float) -> str:
+    """A Unix time in seconds as ``2026-12-03 10:23:25Z``."""
+    try:
+        moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return number(seconds)
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
 def plural(count: int, noun: str) -> str:
     """``1 session``, ``2 sessions``, ``3 re-entries``."""
     if count == 1:
         return f"1 {noun}"
     suffix = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
     return f"{integer(count)} {suffix}"
+
+
+def budget_rows(report: Report) -> list[list[str]]:
+    """The Budgets table: budget, unit, limit, used, remaining, breaches, refusals."""
+    show = {"token": integer, "USD": cost}
+    return [
+        [
+            b.name,
+            b.unit,
+            show.get(b.unit, number)(b.limit),
+            show.get(b.unit, number)(b.used),
+            show.get(b.unit, number)(b.remaining),
+            integer(b.breaches),
+            integer(b.refusals),
+        ]
+        for b in report.budgets
+    ]
+
+
+BUDGET_HEADERS = ["budget", "unit", "limit", "used", "remaining", "breaches", "refusals"]
+
+
+def waterfall_title(report: Report) -> str:
+    """``Trace`` for the trace chosen with ``--trace``, else ``Slowest run``."""
+    return "Trace" if "--trace" in report.filters else "Slowest run"
+
+
+def filters(report: Report) -> str:
+    """The filters in force, as they were given: ``--service fleet --since 2h``."""
+    return " ".join(f"{option} {value}" for option, value in report.filters.items())
 
 
 def highlights(report: Report) -> list[str]:
@@ -82,20 +149,22 @@ def highlights(report: Report) -> list[str]:
         most = max(reentered, key=lambda r: r.reentries)
         lines.append(f"Most re-entered stage: {most.name} ({plural(most.reentries, 're-entry')})")
     spenders = sorted(
-        report.personas, key=lambda r: (-r.cost_usd, -(r.input_tokens + r.output_tokens))
+        report.personas, key=lambda r: (-(r.cost_usd or 0.0), -(r.input_tokens + r.output_tokens))
     )
     if spenders and (spenders[0].cost_usd or spenders[0].input_tokens):
         top_persona = spenders[0]
         tokens = top_persona.input_tokens + top_persona.output_tokens
         lines.append(
             f"Biggest spender: persona {top_persona.name} "
-            f"({cost(top_persona.cost_usd)}, {integer(tokens)} tokens)"
+            f"({known_cost(top_persona.cost_usd, top_persona.unpriced)}, "
+            f"{integer(tokens)} tokens)"
         )
     if report.llm:
         llm = report.llm
         lines.append(
             f"LLM: {integer(llm.calls)} calls, "
-            f"{integer(llm.input_tokens + llm.output_tokens)} tokens, {cost(llm.cost_usd)}"
+            f"{integer(llm.input_tokens + llm.output_tokens)} tokens, "
+            f"{known_cost(llm.cost_usd, llm.unpriced)}"
             + (f", {llm.unpriced} unpriced calls (cost unknown)" if llm.unpriced else "")
         )
         if llm.budget_breaches:

@@ -52,8 +52,9 @@ table.data{border-collapse:collapse;width:100%;font-size:13px;margin:4px 0}
 table.data th{text-align:left;color:var(--muted);font-weight:600;padding:4px 8px;
 border-bottom:1px solid var(--border);white-space:nowrap}
 table.data td{padding:3px 8px;border-bottom:1px solid var(--border);vertical-align:top;
-overflow-wrap:anywhere}
+overflow-wrap:break-word}
 table.data .n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+table.data .t,.nowrap{white-space:nowrap}
 td.bad{color:var(--bad);font-weight:600}
 footer{color:var(--muted);font-size:12px;padding-bottom:32px}
 """
@@ -71,6 +72,7 @@ def render_html(report: Report) -> str:
         panels.durations_section("agents", "Agents", report.agents, "calls"),
         panels.durations_section("tools", "Tools", report.tools, "calls"),
         panels.llm_section(report),
+        panels.budgets_section(report),
         panels.gates_section(report),
         panels.interventions_section(report),
         panels.tests_section(report),
@@ -83,9 +85,15 @@ def render_html(report: Report) -> str:
     toc = " ".join(f'<a href="#{anchor}">{esc(title)}</a>' for anchor, title, _ in present if title)
     body = "\n".join(html for _, _, html in present)
     where = esc(report.directory)
-    when = f" &middot; {esc(report.start)} &rarr; {esc(report.end)} " if report.start else ""
+    when = (
+        f' &middot; <span class="nowrap">{esc(report.start)}</span> &rarr; '
+        f'<span class="nowrap">{esc(report.end)}</span> '
+        if report.start
+        else ""
+    )
     when += f"({esc(fmt.duration(report.duration_s))})" if report.start else ""
     services = f" &middot; {esc(', '.join(report.services))}" if report.services else ""
+    services += f" &middot; filtered: {esc(fmt.filters(report))}" if report.filters else ""
     skipped = f", {report.lines_skipped} unreadable lines skipped" if report.lines_skipped else ""
     return f"""<!doctype html>
 <html lang="en">
@@ -136,7 +144,7 @@ def _cards(report: Report) -> str:
         cards += [
             _card("llm calls", fmt.integer(report.llm.calls)),
             _card("tokens", fmt.integer(tokens)),
-            _card("cost", fmt.cost(report.llm.cost_usd)),
+            _card("cost", fmt.known_cost(report.llm.cost_usd, report.llm.unpriced)),
         ]
         if report.llm.budget_breaches:
             breaches = sum(b.count for b in report.llm.budget_breaches)

@@ -23,15 +23,28 @@ def section(anchor: str, title: str, *parts: str) -> Section:
     return anchor, title, html
 
 
+_BREAK_AFTER = re.compile(r"(/|::|(?<=[A-Za-z])\.(?=[A-Za-z]))")
+_LONG_WORD = re.compile(r"\S{16,}")
+
+
+def breakable(text: object) -> str:
+    """Escaped text in which a long name may break only between its parts: after the dots
+    of a dotted name, the slashes of a path, the ``::`` of a test id
+    (``agentobs.budget.<wbr>breaches``); never inside a word."""
+    return _LONG_WORD.sub(lambda m: _BREAK_AFTER.sub(r"\1<wbr>", m.group(0)), esc(text))
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], numeric: str = "") -> str:
-    """An escaped data table; ``numeric`` marks right-aligned columns with ``n``."""
+    """An escaped data table; ``numeric`` marks right-aligned columns with ``n`` and columns
+    that must stay on one line (times) with ``t``."""
 
     def cls(i: int) -> str:
-        return ' class="n"' if i < len(numeric) and numeric[i] == "n" else ""
+        kind = numeric[i] if i < len(numeric) else "-"
+        return f' class="{kind}"' if kind in "nt" else ""
 
     head = "".join(f"<th{cls(i)}>{esc(h)}</th>" for i, h in enumerate(headers))
     body = "\n".join(
-        "<tr>" + "".join(f"<td{cls(i)}>{esc(c)}</td>" for i, c in enumerate(row)) + "</tr>"
+        "<tr>" + "".join(f"<td{cls(i)}>{breakable(c)}</td>" for i, c in enumerate(row)) + "</tr>"
         for row in rows
     )
     return (

@@ -108,7 +108,7 @@ def personas_section(report: Report) -> Section:
         row: list[Cell] = [p.name, fmt.integer(p.spans), fmt.duration(p.time_s)]
         if llm:
             row += [fmt.integer(p.llm_calls), fmt.integer(p.input_tokens)]
-            row += [fmt.integer(p.output_tokens), fmt.cost(p.cost_usd)]
+            row += [fmt.integer(p.output_tokens), fmt.known_cost(p.cost_usd, p.unpriced)]
         body.append(row)
     return section("personas", "Personas", *parts, table(headers, body, "-nnnnnn"))
 
@@ -149,20 +149,23 @@ def llm_section(report: Report) -> Section:
     parts = [
         f'<p class="note">{fmt.integer(llm.calls)} calls, {fmt.integer(llm.errors)} errors, '
         f"{fmt.integer(llm.input_tokens)} input and {fmt.integer(llm.output_tokens)} output "
-        f"tokens, {esc(fmt.cost(llm.cost_usd))}"
+        f"tokens, {esc(fmt.known_cost(llm.cost_usd, llm.unpriced))}"
         + (f", {llm.unpriced} calls with no known price" if llm.unpriced else "")
         + "</p>"
     ]
     if models:
         parts.append(_tokens_chart("Tokens per model", [m.model for m in models], models))
-    if any(m.cost_usd for m in models):
+    priced = [m for m in models if m.cost_usd is not None]
+    if any(m.cost_usd for m in priced):
         chart = bar_chart(
             "Cost per model (USD)",
-            [m.model for m in models],
-            [Series("cost", [m.cost_usd for m in models], PALETTE[2])],
+            [m.model for m in priced],
+            [Series("cost", [m.cost_usd or 0.0 for m in priced], PALETTE[2])],
             value_format=fmt.cost,
         )
-        parts.append(figure(chart))
+        unknown = [m.model for m in models if m.cost_usd is None]
+        note = f"No known price, not charted: {', '.join(unknown)}." if unknown else ""
+        parts.append(figure(chart, note))
     headers = ["model", "provider", "calls", "errors", "in", "out", "cost", "unpriced"]
     headers += ["p50", "p95"]
     rows = [
@@ -173,7 +176,7 @@ def llm_section(report: Report) -> Section:
             fmt.integer(m.errors),
             fmt.integer(m.input_tokens),
             fmt.integer(m.output_tokens),
-            fmt.cost(m.cost_usd),
+            fmt.known_cost(m.cost_usd, m.unpriced),
             fmt.integer(m.unpriced),
             fmt.duration(m.p50_s),
             fmt.duration(m.p95_s),
@@ -186,6 +189,17 @@ def llm_section(report: Report) -> Section:
         breaches = [[b.name, b.count] for b in llm.budget_breaches]
         parts += ["<h3>Budget breaches</h3>", table(["budget", "breaches"], breaches, "-n")]
     return section("llm", "LLM calls", *parts)
+
+
+def budgets_section(report: Report) -> Section:
+    if not report.budgets:
+        return None
+    note = (
+        '<p class="note">Final values of the budget gauges: limit, used, and what is left '
+        "(negative when overspent); breaches and refused calls.</p>"
+    )
+    rows = table(fmt.BUDGET_HEADERS, fmt.budget_rows(report), "--nnnnn")
+    return section("budgets", "Budgets", note, rows)
 
 
 def gates_section(report: Report) -> Section:
@@ -291,7 +305,7 @@ def slowest_section(report: Report) -> Section:
     chart = waterfall(
         view,
         duration_format=fmt.duration,
-        title=f"Timeline of the slowest run: {view.name}",
+        title=f"Timeline of the {fmt.waterfall_title(report).lower()}: {view.name}",
     )
     omitted = f" {view.omitted} deeper spans are not shown." if view.omitted else ""
     note = (
@@ -310,7 +324,7 @@ def slowest_section(report: Report) -> Section:
     ]
     return section(
         "slowest",
-        "Slowest run",
+        fmt.waterfall_title(report),
         figure(chart, note),
         table(["span", "kind", "start", "duration", "status"], rows, "--nn-"),
     )
@@ -337,7 +351,7 @@ def logs_section(report: Report) -> Section:
         rows = [[e.time, e.severity, e.logger, e.body] for e in logs.recent_problems]
         parts += [
             "<h3>Latest warnings and errors</h3>",
-            table(["time", "level", "logger", "message"], rows),
+            table(["time", "level", "logger", "message"], rows, "tt"),
         ]
     return section("logs", "Logs", *parts)
 
@@ -347,7 +361,7 @@ def metrics_section(report: Report) -> Section:
         return None
     rows = []
     for m in report.metrics[:MAX_HTML_METRICS]:
-        show = fmt.duration if m.unit == "s" else fmt.number
+        show = fmt.metric_formatter(m.name, m.unit)
         count = fmt.integer(m.count) if m.kind == "histogram" else ""
         mean = show(m.value / m.count) if m.kind == "histogram" and m.count else ""
         rows.append([m.name, m.kind, m.unit, m.attributes or "-", show(m.value), count, mean])
@@ -371,7 +385,7 @@ def insights_section(report: Report) -> Section:
         '<p class="note">By workflow, stage and error type (gates by gate and reason); '
         "recovered: the workflow run still succeeded.</p>",
         table(
-            ["workflow", "stage", "error", "seen", "runs", "recovered", "to recover", "last seen"],
+            ["workflow", "stage", "error", "seen", "runs", "recovered", "to recover"],
             [
                 [
                     f.workflow or "-",
@@ -383,11 +397,10 @@ def insights_section(report: Report) -> Section:
                     "-"
                     if f.mean_time_to_recover_s is None
                     else fmt.duration(f.mean_time_to_recover_s),
-                    f.last_seen,
                 ]
                 for f in found.failures
             ],
-            "---nnnn-",
+            "---nnnn",
         )
         if found.failures
         else '<p class="note">No failures.</p>',

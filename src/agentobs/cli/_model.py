@@ -6,8 +6,9 @@ from dataclasses import asdict, dataclass, field
 
 from ..insights import Insights
 
-REPORT_VERSION = 1
-"""Bumped when a field of :class:`Report` changes meaning or disappears."""
+REPORT_VERSION = 2
+"""Bumped when a field of :class:`Report` changes meaning or disappears (2: ``cost_usd`` is
+None when no call had a known price, and ``unpriced`` counts the calls without one)."""
 
 
 @dataclass
@@ -53,7 +54,26 @@ class PersonaRow:
     llm_calls: int
     input_tokens: int
     output_tokens: int
-    cost_usd: float
+    cost_usd: float | None  # None: no LLM call of this persona had a known price
+    unpriced: int = 0  # LLM calls with no known price (not counted in cost_usd)
+
+
+@dataclass
+class BudgetRow:
+    """One budget and unit: its limit, what was used, what is left, breaches and refusals
+    (final values of the budget gauges and counters)."""
+
+    name: str
+    unit: str  # "token" or "USD"
+    limit: float
+    remaining: float
+    breaches: int = 0
+    refusals: int = 0
+
+    @property
+    def used(self) -> float:
+        """What was used (the limit minus what is left)."""
+        return self.limit - self.remaining
 
 
 @dataclass
@@ -80,7 +100,7 @@ class ModelRow:
     errors: int
     input_tokens: int
     output_tokens: int
-    cost_usd: float
+    cost_usd: float | None  # None: no call to this model had a known price
     unpriced: int
     p50_s: float
     p95_s: float
@@ -94,7 +114,7 @@ class LLMSummary:
     errors: int
     input_tokens: int
     output_tokens: int
-    cost_usd: float
+    cost_usd: float | None  # None: no call had a known price
     unpriced: int
     models: list[ModelRow] = field(default_factory=list)
     budget_breaches: list[CountRow] = field(default_factory=list)
@@ -157,6 +177,7 @@ class MetricRow:
     attributes: str
     value: float  # counter total, gauge value, or histogram sum
     count: int = 0  # histogram count
+    labels: dict[str, str] = field(default_factory=dict)  # the attributes, one key each
 
 
 @dataclass
@@ -208,13 +229,15 @@ class Report:
     tools: list[DurationRow] = field(default_factory=list)
     personas: list[PersonaRow] = field(default_factory=list)
     gates: list[GateRow] = field(default_factory=list)
+    budgets: list[BudgetRow] = field(default_factory=list)
     interventions: list[CountRow] = field(default_factory=list)
     llm: LLMSummary | None = None
     tests: TestSummary | None = None
     logs: LogSummary | None = None
     metrics: list[MetricRow] = field(default_factory=list)
     metrics_omitted: int = 0
-    slowest_trace: TraceView | None = None
+    slowest_trace: TraceView | None = None  # or the trace chosen with --trace
+    filters: dict[str, str] = field(default_factory=dict)  # {"--service": "fleet", ...}
     insights: Insights | None = None
     """What the spans teach (``agentobs insights``): failure and success patterns, regressions."""
     version: int = REPORT_VERSION

@@ -52,6 +52,11 @@ def attributes_text(attrs: dict[str, object]) -> str:
     return ", ".join(f"{key}={attrs[key]}" for key in sorted(attrs))
 
 
+def labels(point: MetricPoint) -> dict[str, str]:
+    """The point's attributes as text, sorted by key."""
+    return {key: str(point.attributes[key]) for key in sorted(point.attributes)}
+
+
 def summarize_metrics(points: list[MetricPoint]) -> tuple[list[MetricRow], int]:
     """Final value per series: the last cumulative point of every producing process,
     summed across processes for counters and histograms, the latest for gauges."""
@@ -62,7 +67,8 @@ def summarize_metrics(points: list[MetricPoint]) -> tuple[list[MetricRow], int]:
         attrs = attributes_text(point.attributes)
         if point.temporality == 1 and point.kind != "gauge":
             row = series.setdefault(
-                (point.name, attrs), MetricRow(point.name, point.kind, point.unit, attrs, 0.0)
+                (point.name, attrs),
+                MetricRow(point.name, point.kind, point.unit, attrs, 0.0, 0, labels(point)),
             )
             row.value += point.value
             row.count += point.count
@@ -75,7 +81,7 @@ def summarize_metrics(points: list[MetricPoint]) -> tuple[list[MetricRow], int]:
         existing = series.get((name, attrs))
         if existing is None:
             series[(name, attrs)] = MetricRow(
-                name, point.kind, point.unit, attrs, point.value, point.count
+                name, point.kind, point.unit, attrs, point.value, point.count, labels(point)
             )
             seen_at[(name, attrs)] = point.time_ns
             continue

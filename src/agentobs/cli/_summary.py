@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timezone
 
 from .._localdata import LocalData, SpanData
@@ -16,11 +17,13 @@ from .._spanindex import (
     text_attr,
 )
 from ._model import (
+    BudgetRow,
     CountRow,
     DurationRow,
     ErrorRow,
     GateRow,
     LLMSummary,
+    MetricRow,
     ModelRow,
     PersonaRow,
     Report,
@@ -39,8 +42,9 @@ _PASS_WORDS = {"pass", "passed", "true", "ok", "success"}
 _FAIL_WORDS = {"fail", "failed", "false", "error", "failure"}
 
 
-def summarize(data: LocalData) -> Report:
-    """Build the :class:`Report` for data already read from a directory."""
+def summarize(data: LocalData, trace_id: str = "") -> Report:
+    """Build the :class:`Report` for data already read from a directory; its waterfall is
+    of ``trace_id`` when given, else of the slowest run."""
     index = SpanIndex(data.spans)
     report = Report(
         directory=str(data.directory),
@@ -72,7 +76,8 @@ def summarize(data: LocalData) -> Report:
     report.tests = _tests(index)
     report.logs = summarize_logs(data.logs)
     report.metrics, report.metrics_omitted = summarize_metrics(data.points)
-    report.slowest_trace = _slowest_trace(index)
+    report.budgets = _budgets(report.metrics)
+    report.slowest_trace = _trace_view(index, trace_id)
     if data.spans:
         from ..insights import analyse
 
@@ -121,7 +126,9 @@ def _duration_row(name: str, spans: list[SpanData], group: str = "") -> Duration
 
 
 def _durations(index: SpanIndex, kind: str, *, grouped: bool) -> list[DurationRow]:
-    """Rows per name; for stages and tasks per (workflow, name) in order of first run."""
+    """Rows per name; for stages and tasks per (workflow, name) in order of first run.
+    Stages count their re-entries: entries beyond the first within one workflow run. Tasks
+    do not: many runs of one task in a workflow run is what ``asyncio.gather`` does."""
     groups: dict[tuple[str, str], list[SpanData]] = defaultdict(list)
     runs: Counter[tuple[str, str, str, str]] = Counter()
     for span in sorted(index.of_kind(kind), key=lambda s: s.start_ns):
@@ -132,7 +139,7 @@ def _durations(index: SpanIndex, kind: str, *, grouped: bool) -> list[DurationRo
         run_id = workflow.span_id if workflow else span.trace_id
         runs[(*key, span.trace_id, run_id)] += 1
     rows = [_duration_row(name, spans, group) for (group, name), spans in groups.items()]
-    if grouped:
+    if kind == "stage":  # as agentobs.stage.reentries counts them; tasks run concurrently
         extra: Counter[tuple[str, str]] = Counter()
         for (group, name, _, _), n in runs.items():
             extra[(group, name)] += n - 1
@@ -149,7 +156,7 @@ def _personas(index: SpanIndex) -> list[PersonaRow]:
         name = index.persona(span)
         if not name:
             continue
-        row = rows.setdefault(name, PersonaRow(name, 0, 0.0, 0, 0, 0, 0.0))
+        row = rows.setdefault(name, PersonaRow(name, 0, 0.0, 0, 0, 0, None))
         row.spans += 1
         kind = index.kind_of(span)
         if kind == "persona":
@@ -160,7 +167,11 @@ def _personas(index: SpanIndex) -> list[PersonaRow]:
             row.output_tokens += int(
                 number_attr(span.attributes, "gen_ai.usage.output_tokens") or 0
             )
-            row.cost_usd += number_attr(span.attributes, "agentobs.cost.usd") or 0.0
+            usd = priced_cost(span)
+            if usd is None:
+                row.unpriced += 1
+            else:
+                row.cost_usd = (row.cost_usd or 0.0) + usd
     return sorted(rows.values(), key=lambda r: (-r.time_s, -r.spans, r.name))
 
 
@@ -231,6 +242,34 @@ def _gates(index: SpanIndex) -> list[GateRow]:
     return sorted(rows, key=lambda r: (r.pass_rate or 0.0, r.name))
 
 
+_BUDGET_GAUGES = {
+    "agentobs.budget.tokens.limit": ("token", "limit"),
+    "agentobs.budget.tokens.remaining": ("token", "remaining"),
+    "agentobs.budget.cost.limit": ("USD", "limit"),
+    "agentobs.budget.cost.remaining": ("USD", "remaining"),
+}
+
+
+def _budgets(metrics: list[MetricRow]) -> list[BudgetRow]:
+    """Budgets from their gauges (limit, remaining) and counters (breaches, refusals)."""
+    rows: dict[tuple[str, str], BudgetRow] = {}
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for m in metrics:
+        name = m.labels.get("agentobs.budget.name", "")
+        if m.name in _BUDGET_GAUGES and name:
+            unit, field_name = _BUDGET_GAUGES[m.name]
+            row = rows.setdefault((name, unit), BudgetRow(name, unit, 0.0, 0.0))
+            setattr(row, field_name, m.value)
+        elif m.name in ("agentobs.budget.breaches", "agentobs.budget.refusals") and name:
+            unit = m.labels.get("agentobs.budget.unit", "")
+            counts[(name, unit, m.name.rsplit(".", 1)[1])] += int(m.value)
+    for (name, unit, what), count in counts.items():
+        found = rows.get((name, unit))
+        if found is not None:
+            setattr(found, what, getattr(found, what) + count)
+    return sorted(rows.values(), key=lambda r: (r.name, r.unit))
+
+
 def _interventions(index: SpanIndex) -> list[CountRow]:
     reasons: Counter[str] = Counter()
     for span in index.spans:
@@ -263,13 +302,13 @@ def _llm(index: SpanIndex) -> LLMSummary | None:
         )
         models[model or "(unknown model)"].append(span)
     rows = [_model_row(model, spans) for model, spans in models.items()]
-    rows.sort(key=lambda r: (-r.cost_usd, -(r.input_tokens + r.output_tokens), r.model))
+    rows.sort(key=lambda r: (-(r.cost_usd or 0.0), -(r.input_tokens + r.output_tokens), r.model))
     return LLMSummary(
         calls=len(calls),
         errors=sum(r.errors for r in rows),
         input_tokens=sum(r.input_tokens for r in rows),
         output_tokens=sum(r.output_tokens for r in rows),
-        cost_usd=sum(r.cost_usd for r in rows),
+        cost_usd=known_sum(r.cost_usd for r in rows),
         unpriced=sum(r.unpriced for r in rows),
         models=rows,
         budget_breaches=[CountRow(name, n) for name, n in breaches.most_common()],
@@ -290,11 +329,24 @@ def _model_row(model: str, spans: list[SpanData]) -> ModelRow:
         errors=sum(1 for s in spans if s.is_error),
         input_tokens=int(total("gen_ai.usage.input_tokens")),
         output_tokens=int(total("gen_ai.usage.output_tokens")),
-        cost_usd=total("agentobs.cost.usd"),
-        unpriced=sum(1 for s in spans if flag_attr(s.attributes, "agentobs.cost.unpriced")),
+        cost_usd=known_sum(priced_cost(s) for s in spans),
+        unpriced=sum(1 for s in spans if priced_cost(s) is None),
         p50_s=percentile(durations, 0.5),
         p95_s=percentile(durations, 0.95),
     )
+
+
+def priced_cost(span: SpanData) -> float | None:
+    """The USD cost of one LLM call, or None when no price was known for it."""
+    if flag_attr(span.attributes, "agentobs.cost.unpriced"):
+        return None
+    return number_attr(span.attributes, "agentobs.cost.usd")
+
+
+def known_sum(values: Iterable[float | None]) -> float | None:
+    """The sum of the known values; None when none is known."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 def _outcome(span: SpanData) -> str:
@@ -338,10 +390,11 @@ def _tests(index: SpanIndex) -> TestSummary | None:
     )
 
 
-def _slowest_trace(index: SpanIndex) -> TraceView | None:
-    candidates = list(index.of_kind("workflow")) or [
-        s for s in index.spans if index.parent(s) is None
-    ]
+def _trace_view(index: SpanIndex, trace_id: str = "") -> TraceView | None:
+    """The waterfall of the slowest workflow run (or root span), within ``trace_id`` if given."""
+    spans = [s for s in index.spans if s.trace_id == trace_id] if trace_id else index.spans
+    workflows = [s for s in index.of_kind("workflow") if not trace_id or s.trace_id == trace_id]
+    candidates = workflows or [s for s in spans if index.parent(s) is None] or spans
     if not candidates:
         return None
     root = max(candidates, key=lambda s: s.duration_s)

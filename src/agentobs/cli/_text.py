@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
+from .._commands import report_command
 from . import _format as fmt
-from ._model import DurationRow, Report, TraceView
+from ._model import DurationRow, MetricRow, Report, TraceView
 
 WIDTH = 100
 MAX_TEXT_METRICS = 60
@@ -74,6 +74,8 @@ def render_text(report: Report) -> str:
     out += _durations("Agents", report.agents, "agent", "calls")
     out += _durations("Tools", report.tools, "tool", "calls")
     out += _llm(report)
+    if report.budgets:
+        out += heading("Budgets") + table(fmt.BUDGET_HEADERS, fmt.budget_rows(report), "llrrrrr")
     out += _gates(report)
     if report.interventions:
         out += heading("Human interventions")
@@ -81,15 +83,19 @@ def render_text(report: Report) -> str:
         out += table(["reason", "count"], rows, "lr")
     out += _tests(report)
     if report.slowest_trace:
-        out += _waterfall(report.slowest_trace)
+        out += _waterfall(report.slowest_trace, fmt.waterfall_title(report))
     out += _logs(report)
     out += _metrics(report)
-    out += ["", "Tip: `agentobs report --html report.html` writes this report with charts."]
+    command = report_command(report.directory, "--html", "report.html")
+    out += ["", "Tip: write this report as an HTML page with charts:"]
+    out += [f"  $ {command}"]
     return "\n".join(out) + "\n"
 
 
 def _overview(report: Report) -> list[str]:
     out = [f"agentobs report: {report.directory}", "=" * WIDTH]
+    if report.filters:
+        out.append(f"Filtered     {clip(fmt.filters(report), WIDTH - 13)}")
     if report.start and report.end:
         span = f"{report.start} .. {report.end}  ({fmt.duration(report.duration_s)})"
         out.append(f"Time range   {span}")
@@ -140,7 +146,7 @@ def _personas(report: Report) -> list[str]:
         row = [p.name, fmt.integer(p.spans), fmt.duration(p.time_s)]
         if llm:
             row += [fmt.integer(p.llm_calls), fmt.integer(p.input_tokens)]
-            row += [fmt.integer(p.output_tokens), fmt.cost(p.cost_usd)]
+            row += [fmt.integer(p.output_tokens), fmt.known_cost(p.cost_usd, p.unpriced)]
         rows.append(row)
     return heading("Personas") + table(headers, rows, "lrrrrrr"[: len(headers)])
 
@@ -153,7 +159,8 @@ def _llm(report: Report) -> list[str]:
     out.append(
         f"  {fmt.integer(llm.calls)} calls, {fmt.integer(llm.errors)} errors, "
         f"{fmt.integer(llm.input_tokens)} input + {fmt.integer(llm.output_tokens)} output "
-        f"tokens, {fmt.cost(llm.cost_usd)}" + (f", {llm.unpriced} unpriced" if llm.unpriced else "")
+        f"tokens, {fmt.known_cost(llm.cost_usd, llm.unpriced)}"
+        + (f", {llm.unpriced} unpriced" if llm.unpriced else "")
     )
     if llm.models:
         out.append("")
@@ -167,7 +174,7 @@ def _llm(report: Report) -> list[str]:
                 fmt.integer(m.errors),
                 fmt.integer(m.input_tokens),
                 fmt.integer(m.output_tokens),
-                fmt.cost(m.cost_usd),
+                fmt.known_cost(m.cost_usd, m.unpriced),
                 fmt.integer(m.unpriced),
                 fmt.duration(m.p50_s),
                 fmt.duration(m.p95_s),
@@ -229,8 +236,8 @@ def _tests(report: Report) -> list[str]:
     return out
 
 
-def _waterfall(view: TraceView) -> list[str]:
-    out = heading("Slowest run")
+def _waterfall(view: TraceView, title: str) -> list[str]:
+    out = heading(title)
     out.append(f"  {view.name}  {fmt.duration(view.duration_s)}  trace {view.trace_id}")
     scale, label_width = 40, 34
     total = view.duration_s or 1.0
@@ -262,32 +269,72 @@ def _logs(report: Report) -> list[str]:
     return out
 
 
-def metric_value(kind: str, unit: str, value: float, count: int) -> str:
-    """A metric's final value; histograms as count, sum and mean (durations when in s)."""
-    show = fmt.duration if unit == "s" else fmt.number
+def metric_value(name: str, kind: str, unit: str, value: float, count: int) -> str:
+    """A metric's final value by its meaning; histograms as count, sum and mean."""
+    show = fmt.metric_formatter(name, unit)
     if kind != "histogram":
         return show(value)
     mean = value / count if count else 0.0
     return f"n={fmt.integer(count)}  sum {show(value)}  avg {show(mean)}"
 
 
-_NAMESPACE = re.compile(r"(^|, )[\w.]*?([\w]+\.[\w]+)=")
+_NAMESPACES = ("agentobs.", "gen_ai.")
+
+
+def short_keys(keys: Sequence[str]) -> dict[str, str]:
+    """Attribute keys without their ``agentobs.`` or ``gen_ai.`` namespace, the same rule for
+    every key; a metric whose keys would then collide keeps them whole."""
+    short = {key: key.removeprefix(_NAMESPACES[0]).removeprefix(_NAMESPACES[1]) for key in keys}
+    return short if len(set(short.values())) == len(short) else {key: key for key in keys}
+
+
+def _wrap(pairs: list[str], room: int) -> list[str]:
+    """``k=v`` pairs joined by ``, `` into lines of at most ``room`` characters; a pair
+    longer than a line is cut, the only case where text is lost."""
+    lines: list[str] = []
+    for pair in pairs:
+        if lines and len(lines[-1]) + 2 + len(pair) <= room:
+            lines[-1] += ", " + pair
+        else:
+            if lines:
+                lines[-1] += ","
+            lines.append(clip(pair, room))
+    return lines or ["(no attributes)"]
 
 
 def _metrics(report: Report) -> list[str]:
     if not report.metrics:
         return []
     out = heading("Metrics (final values)")
-    previous = ""
-    for m in report.metrics[:MAX_TEXT_METRICS]:
-        if m.name != previous:
-            unit = f", {m.unit}" if m.unit else ""
-            out.append(f"  {clip(m.name, WIDTH - 30)}  ({m.kind}{unit})")
-            previous = m.name
-        value = metric_value(m.kind, m.unit, m.value, m.count)
-        labels = _NAMESPACE.sub(r"\1\2=", m.attributes) or "(no attributes)"
-        room = WIDTH - 6 - max(len(value), 12) - 2
-        out.append(f"      {clip(labels, room).ljust(room)}  {value.rjust(12)}".rstrip())
+    out.append(f"  (attribute keys without their {' or '.join(_NAMESPACES)} prefix)")
+    shown = report.metrics[:MAX_TEXT_METRICS]
+    groups: dict[str, list[MetricRow]] = {}
+    for m in shown:
+        groups.setdefault(m.name, []).append(m)
+    for name, rows in groups.items():
+        first = rows[0]
+        keys = sorted({key for row in rows for key in row.labels})
+        short = short_keys(keys)
+        common = {
+            key
+            for key in keys
+            if len(rows) > 1
+            and len({row.labels.get(key) for row in rows}) == 1
+            and key in first.labels
+        }
+        unit = f", {first.unit}" if first.unit else ""
+        header = f"  {clip(name, WIDTH - 30)}  ({first.kind}{unit})"
+        if common:
+            shared = ", ".join(f"{short[k]}={first.labels[k]}" for k in sorted(common))
+            header += f"  all: {clip(shared, max(12, WIDTH - len(header) - 7))}"
+        out.append(header)
+        for m in rows:
+            value = metric_value(m.name, m.kind, m.unit, m.value, m.count)
+            pairs = [f"{short[k]}={v}" for k, v in m.labels.items() if k not in common]
+            room = WIDTH - 6 - max(len(value), 12) - 2
+            lines = _wrap(pairs, room)
+            out.append(f"      {lines[0].ljust(room)}  {value.rjust(12)}".rstrip())
+            out += [f"        {line}" for line in lines[1:]]
     hidden = len(report.metrics) - MAX_TEXT_METRICS + report.metrics_omitted
     if hidden > 0:
         out.append(f"  ... {hidden} more series (see --json or --html)")

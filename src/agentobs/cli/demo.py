@@ -12,6 +12,7 @@ import importlib.util
 import logging
 import os
 import random
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -20,9 +21,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import _flaky_history
+from .._commands import DEFAULT_DEMO_DIR, agentobs_command, report_command
 from .._export.localfiles import FILE_NAMES
 
-DEFAULT_DEMO_DIR = ".agentobs/demo"
+HISTORY_FILE = _flaky_history.FILE_NAME
 
 log = logging.getLogger("agentobs.demo")
 
@@ -208,7 +211,8 @@ def run_test_suite(directory: Path) -> int:
     """Run a small test suite under the agentobs pytest plugin, into the same local files.
 
     One test fails, one is skipped, one is an expected failure, and one fails once and then
-    passes on a rerun (a flaky test), when pytest-rerunfailures is installed.
+    passes on a rerun (a flaky test), when pytest-rerunfailures is installed. The flaky-test
+    history goes to the same directory, where ``agentobs flaky --history DIR`` reads it.
     """
     with tempfile.TemporaryDirectory(prefix="agentobs-demo-") as scratch:
         suite = Path(scratch) / "release_checks"
@@ -216,7 +220,7 @@ def run_test_suite(directory: Path) -> int:
         (suite / "test_release_checks.py").write_text(DEMO_TESTS, encoding="utf-8")
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(suite)]
         command += ["--agentobs-export", "local", "--agentobs-suite", "release-checks"]
-        command += ["--agentobs-history", "none"]
+        command += ["--agentobs-history", str((directory / HISTORY_FILE).resolve())]
         if importlib.util.find_spec("pytest_rerunfailures") is not None:
             command += ["--reruns", "1"]
             if importlib.util.find_spec("flaky") is not None:  # it would take the reruns over
@@ -240,6 +244,17 @@ def _clear(directory: Path) -> None:
         stem = name.removesuffix(".jsonl")
         for path in directory.glob(f"{stem}*.jsonl"):
             path.unlink()
+    (directory / HISTORY_FILE).unlink(missing_ok=True)
+
+
+def next_steps(directory: Path) -> list[str]:
+    """The commands that read what the demo wrote, spelled to run from here as printed."""
+    shown = shlex.quote(str(directory))
+    return [
+        f"{report_command(directory, '--html', 'report.html')}   # the report with charts",
+        f"{agentobs_command()} flaky --history {shown}   # the flaky test, from its history",
+        f"{report_command(directory, '--json')}   # the same report as JSON",
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -274,4 +289,6 @@ def run(args: argparse.Namespace) -> int:
     if args.html:
         Path(args.html).write_text(render_html(report), encoding="utf-8")
         print(f"HTML report: {args.html}")
+    print("Next, read what the demo wrote:")
+    print("\n".join(f"  {line}" for line in next_steps(directory)))
     return 0

@@ -222,6 +222,32 @@ def mask_env(name: str, value: str) -> str:
     return value
 
 
+_SDK_READS = (
+    ("OTEL_RESOURCE_ATTRIBUTES", "resource attributes"),
+    ("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS", "resource detectors"),
+    ("OTEL_SDK_DISABLED", "the whole SDK"),
+    ("OTEL_BSP_", "the span batch processor"),
+    ("OTEL_BLRP_", "the log batch processor"),
+    ("OTEL_ATTRIBUTE_", "attribute limits"),
+    ("OTEL_SPAN_", "span limits"),
+    ("OTEL_EVENT_", "span event limits"),
+    ("OTEL_LINK_", "span link limits"),
+    ("OTEL_LOGRECORD_", "log record limits"),
+    ("OTEL_METRIC_EXPORT_TIMEOUT", "the periodic metric reader"),
+    ("OTEL_PROPAGATORS", "context propagation"),
+    ("OTEL_PYTHON_", "the OpenTelemetry Python SDK"),
+    ("OTEL_EXPORTER_OTLP_", "the OTLP exporters"),
+)
+
+
+def sdk_reader(name: str) -> str:
+    """What part of the OpenTelemetry SDK reads the variable ``name``, or ``""``."""
+    for prefix, reader in _SDK_READS:
+        if name == prefix or (prefix.endswith("_") and name.startswith(prefix)):
+            return reader
+    return ""
+
+
 # --- checks ----------------------------------------------------------------------------
 
 
@@ -311,9 +337,20 @@ def check_directory(directory: Path) -> Check:
     if not probe.is_dir():
         return Check(name, str(directory), False, f"{probe} is not a directory")
     if probe != path:
-        if os.access(probe, os.W_OK | os.X_OK):
-            return Check(name, str(directory), True, f"will be created under {probe}")
-        return Check(name, str(directory), False, f"cannot create it: {probe} is not writable")
+        # Permission bits say nothing for root or for /proc and /sys: really create it, then
+        # remove exactly what was created.
+        created = [parent for parent in [path, *path.parents] if not parent.exists()]
+        try:
+            path.mkdir(parents=True)
+            with tempfile.TemporaryFile(dir=path):
+                pass
+        except OSError as exc:
+            return Check(name, str(directory), False, f"cannot create it: {exc.strerror or exc}")
+        finally:
+            for parent in created:
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
+        return Check(name, str(directory), True, f"will be created under {probe}")
     try:
         with tempfile.TemporaryFile(dir=path):
             pass
@@ -351,6 +388,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def _text(key: str, value: Any) -> str:
+    if key == "prometheus_port" and value is None:
+        return "off"
     if key == "log_level" and isinstance(value, int):
         return logging.getLevelName(value)
     if value is None or value == "":
@@ -375,11 +414,13 @@ def render(diagnosis: Diagnosis) -> str:
         lines.append("  (none set)")
     for name, value in diagnosis.environment.items():
         used = diagnosis.used_env.get(name)
-        note = (
-            f"  -> {', '.join(used)}"
-            if used
-            else "  (unused: overridden, invalid, or read by the OTel SDK)"
-        )
+        sdk = sdk_reader(name)
+        if used:
+            note = f"  -> {', '.join(used)}"
+        elif sdk:
+            note = f"  -> {sdk} (read by the OpenTelemetry SDK)"
+        else:
+            note = "  (unused: overridden by a more specific variable, or invalid)"
         lines.append(f"  {name}={value}{note}")
     if diagnosis.warnings:
         lines += ["", "Problems in the environment"]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _flaky_history as _history
+from .._commands import DEFAULT_DEMO_DIR, agentobs_command
 
 _LAST = {
     "p": "passed",
@@ -67,9 +68,15 @@ def run(args: argparse.Namespace) -> int:
     path = _find(args.history)
     if path is None or not path.exists():
         where = path if path is not None else Path.cwd()
+        demo = Path(DEFAULT_DEMO_DIR)
+        hint = (
+            f"; the demo's history is read with `{agentobs_command()} flaky --history {demo}`"
+            if args.history is None and (demo / _history.FILE_NAME).exists()
+            else ""
+        )
         print(
             f"agentobs flaky: no flaky-test history at {where}; run pytest with agentobs "
-            "installed first (or pass --history PATH)",
+            f"installed first (or pass --history PATH){hint}",
             file=sys.stderr,
         )
         return 1
@@ -89,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2))
         return 0
     flaky = sum(1 for v in history.verdicts() if v.flaky)
-    print(f"{flaky} flaky of {len(history.tests)} tests over {history.runs} runs ({path})")
+    runs = f"{history.runs} run" + ("" if history.runs == 1 else "s")
+    print(f"{flaky} flaky of {len(history.tests)} tests over {runs} ({path})")
     if not verdicts:
         return 0
     rows = [

@@ -19,11 +19,13 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from .._export.localfiles import FILE_NAMES
 from .._localdata import read_directory
 from .._settings import DEFAULT_LOCAL_DIR
+from ._filters import FilterError, Filters, apply, parse_since
 from ._html import render_html as _render_html
 from ._model import Report
 from ._summary import summarize
@@ -31,6 +33,7 @@ from ._text import render_text as _render_text
 
 __all__ = [
     "DEFAULT_DIR",
+    "FilterError",
     "Report",
     "add_arguments",
     "build_report",
@@ -44,11 +47,31 @@ DEFAULT_DIR = DEFAULT_LOCAL_DIR
 says otherwise."""
 
 
-def build_report(directory: str | os.PathLike[str]) -> Report:
+def build_report(
+    directory: str | os.PathLike[str],
+    *,
+    since: str = "",
+    service: str = "",
+    workflow: str = "",
+    trace: str = "",
+) -> Report:
     """Read every telemetry file in ``directory`` (all rotations, oldest first) and
     summarise it. A missing or empty directory gives a report whose ``is_empty`` is True;
-    unreadable lines are skipped and counted in ``lines_skipped``."""
-    return summarize(read_directory(Path(directory)))
+    unreadable lines are skipped and counted in ``lines_skipped``.
+
+    ``since`` (``30m``, ``2h``, ``1d`` or an ISO 8601 time), ``service``, ``workflow`` and
+    ``trace`` (a trace id or its first digits, whose waterfall the report then shows)
+    narrow what is summarised; a filter that cannot be applied raises :class:`FilterError`."""
+    chosen = Filters(
+        since_ns=parse_since(since) if since else 0,
+        service=service,
+        workflow=workflow,
+        trace=trace,
+    )
+    data, trace_id = apply(read_directory(Path(directory)), chosen)
+    report = summarize(data, trace_id)
+    report.filters = replace(chosen, trace=trace_id).described(since)
+    return report
 
 
 def render_text(report: Report) -> str:
@@ -77,6 +100,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print the report as JSON instead of text"
     )
+    parser.add_argument(
+        "--since",
+        metavar="WHEN",
+        default="",
+        help="only what happened since WHEN: 30m, 2h, 1d ago, or an ISO 8601 time",
+    )
+    parser.add_argument("--service", metavar="NAME", default="", help="only this service.name")
+    parser.add_argument(
+        "--workflow", metavar="NAME", default="", help="only the runs of this workflow"
+    )
+    parser.add_argument(
+        "--trace",
+        metavar="ID",
+        default="",
+        help="only this trace (its id or first digits), shown as a waterfall",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,7 +123,21 @@ def run(args: argparse.Namespace) -> int:
     directory = Path(
         getattr(args, "dir", None) or os.environ.get("AGENTOBS_LOCAL_DIR") or DEFAULT_DIR
     )
-    report = build_report(directory)
+    try:
+        report = build_report(
+            directory,
+            since=getattr(args, "since", "") or "",
+            service=getattr(args, "service", "") or "",
+            workflow=getattr(args, "workflow", "") or "",
+            trace=getattr(args, "trace", "") or "",
+        )
+    except FilterError as exc:
+        print(f"agentobs report: {exc}", file=sys.stderr)
+        return 2
+    if report.is_empty and report.filters:
+        chosen = " ".join(f"{k} {v}" for k, v in report.filters.items())
+        print(f"agentobs report: nothing in {directory} matches {chosen}", file=sys.stderr)
+        return 1
     if report.is_empty:
         expected = ", ".join(FILE_NAMES.values())
         reason = "does not exist" if not directory.is_dir() else f"has no readable {expected}"

@@ -1,0 +1,297 @@
+"""Every shell command and Python block of the README and the docs, run as a person would.
+
+* README.md, docs/configuration.md and docs/llm.md speak to someone in a clone of this
+  repository: their commands run from the repository root, in a shell whose PATH does not
+  have ``.venv/bin`` (``make`` does not activate it; the README says to type
+  ``.venv/bin/agentobs``), and their Python blocks run as scripts from the root.
+* docs/pytest.md speaks to someone adding agentobs to *their* test suite, with their virtual
+  environment active: its commands run in a small project of that kind, whose test file is
+  the doc's own Python block. ``http://collector:4318`` and ``http://pushgateway:9091`` stand
+  for the reader's own servers; they are given a real rotel collector and a real Pushgateway,
+  and the test reads back what arrived there.
+* ``make test`` is the one command not run for real (it runs this suite): ``make -n test``
+  checks that it would run lint and pytest. ``promql`` blocks are checked by ``promtool``.
+  Unlabelled blocks show output, and are not run.
+
+* docs/dashboards.md's ``agentobs export`` commands run with the venv active in a scratch
+  directory (they write directories), and what they write for ``deploy/`` must equal the
+  committed copies.
+
+Every fenced block must be of one of these kinds, so a new one cannot be skipped silently.
+The generated docs under docs/runbooks and the recipes under docs/deploy have tests of their
+own (tests/test_alert_rules.py, tests/test_deploy_recipes.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.backends import Pushgateway, Rotel, clean_env, http_get, missing_backend, poll
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DOCS = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
+USER_PROJECT_DOCS = {"docs/pytest.md"}
+SCRATCH_DOCS = {"docs/dashboards.md"}
+KINDS = {"bash", "python", "promql", ""}
+NOT_RUN_HERE = {"make test": "make -n test"}  # it would run this very suite
+PLACEHOLDERS = ("http://collector:4318", "http://pushgateway:9091")
+TIMEOUT = 180
+
+_FENCE = re.compile(r"^( *)```([\w-]*)\n(.*?)^\1```$", re.MULTILINE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Block:
+    doc: str
+    line: int
+    kind: str
+    code: str
+
+    @property
+    def commands(self) -> list[str]:
+        """The shell block's commands: one per line, ``\\`` continuations joined, comments
+        and blank lines left out."""
+        joined = self.code.replace("\\\n", " ")
+        lines = (line.strip() for line in joined.splitlines())
+        return [line for line in lines if line and not line.startswith("#")]
+
+
+def blocks(doc: str | None = None, kind: str | None = None) -> list[Block]:
+    found = []
+    for name in DOCS if doc is None else [doc]:
+        text = (ROOT / name).read_text(encoding="utf-8")
+        for match in _FENCE.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            code = textwrap.dedent(match.group(3))  # a block inside a list item is indented
+            found.append(Block(name, line, match.group(2), code))
+    return [b for b in found if kind is None or b.kind == kind]
+
+
+def _env(*, activated: bool, **extra: str) -> dict[str, str]:
+    """A person's shell: no make variables of ours, the venv on PATH only when activated."""
+    parts = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+    parts = [p for p in parts if Path(p).absolute() != BIN.absolute()]
+    env = clean_env(PATH=os.pathsep.join([str(BIN), *parts] if activated else parts), **extra)
+    for name in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST"):
+        env.pop(name, None)
+    if activated:
+        env["VIRTUAL_ENV"] = str(BIN.parent)
+    return env
+
+
+def _run(
+    argv: list[str], cwd: Path, env: dict[str, str], what: str
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
+    )
+    output = f"{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, f"{what} failed ({result.returncode}):\n{output}"
+    return result
+
+
+def sh(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return _run(["bash", "-c", command], cwd, env, repr(command))
+
+
+def run_python(block: Block, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    script = cwd / f".doc-block-{Path(block.doc).stem}-{block.line}.py"
+    script.write_text(block.code, encoding="utf-8")
+    try:
+        result = _run([str(BIN / "python"), str(script)], cwd, env, f"{block.doc}:{block.line}")
+    finally:
+        script.unlink()
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def leaves_no_new_files() -> Iterator[None]:
+    """Files the README's commands write in the repository root (``report.html``) are
+    removed afterwards unless they were there before; ``.agentobs/`` is git-ignored."""
+    before = {p.name for p in ROOT.iterdir()}
+    yield
+    for path in ROOT.iterdir():
+        if path.name not in before and path.is_file():
+            path.unlink()
+
+
+@pytest.fixture(scope="module")
+def readme_shell(leaves_no_new_files: None) -> dict[str, subprocess.CompletedProcess[str]]:
+    """The README's shell commands, run in order from the repository root."""
+    results = {}
+    for block in blocks("README.md", "bash"):
+        for command in block.commands:
+            run = NOT_RUN_HERE.get(command.split("#")[0].strip(), command)
+            results[command] = sh(run, ROOT, _env(activated=False))
+    return results
+
+
+# --- the inventory -------------------------------------------------------------------------
+
+
+def test_every_block_is_of_a_kind_this_test_runs() -> None:
+    found = blocks()
+    assert {b.kind for b in found} <= KINDS, [(b.doc, b.line, b.kind) for b in found]
+    assert blocks("README.md", "bash")
+    assert blocks("README.md", "python")
+    for block in blocks(kind="bash"):
+        for placeholder in PLACEHOLDERS:
+            if placeholder in block.code:
+                assert block.doc in USER_PROJECT_DOCS, (block.doc, placeholder)
+
+
+# --- README.md: from the repository root ---------------------------------------------------
+
+
+def test_readme_shell_commands(readme_shell: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    outputs = {command.split("#")[0].strip(): result for command, result in readme_shell.items()}
+    demo = outputs["make demo"]
+    assert "Next, read what the demo wrote:" in demo.stdout
+    assert "release" in demo.stdout
+    dry_run = outputs["make test"].stdout
+    assert "pytest" in dry_run
+    assert "ruff check" in dry_run
+    html = ROOT / "report.html"  # written by the README's report command
+    assert html.read_text(encoding="utf-8").startswith("<!doctype html>")
+    flaky = next(r for c, r in outputs.items() if " flaky " in f"{c} ")
+    assert "1 flaky of 9 tests" in flaky.stdout
+
+
+def test_readme_python_block(readme_shell: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    (block,) = blocks("README.md", "python")
+    run_python(block, ROOT, _env(activated=False))
+    report = sh(
+        ".venv/bin/agentobs report --service fleet --since 10m --json",
+        ROOT,
+        _env(activated=False),
+    )
+    document = json.loads(report.stdout)
+    assert "release" in [w["name"] for w in document["workflows"]]
+    assert "lint" in [g["name"] for g in document["gates"]]
+    interventions = [m for m in document["metrics"] if m["name"] == "agentobs.human_interventions"]
+    assert any("approve-deploy" in m["attributes"] for m in interventions)
+
+
+# --- docs/configuration.md and docs/llm.md: from the repository root -------------------------
+
+
+def test_configuration_doc(readme_shell: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    for block in blocks("docs/configuration.md", "bash"):
+        for command in block.commands:
+            result = sh(command, ROOT, _env(activated=False))
+            assert result.stdout.strip(), command
+    for block in blocks("docs/configuration.md", "python"):
+        run_python(block, ROOT, _env(activated=False))
+
+
+def test_llm_doc(readme_shell: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    env = _env(activated=False, OPENAI_API_KEY="sk-the-readers-own-key")
+    for block in blocks("docs/llm.md", "python"):
+        run_python(block, ROOT, env)
+    report = sh(
+        ".venv/bin/agentobs report --service fleet --since 10m --json", ROOT, _env(activated=False)
+    )
+    models = {m["model"] for m in json.loads(report.stdout)["llm"]["models"]}
+    assert "acme-large" in models
+
+
+# --- docs/pytest.md: in a user's project, with its virtual environment active -----------------
+
+
+def test_pytest_doc(tmp_path: Path, rotel: Rotel, pushgateway: Pushgateway) -> None:
+    project = tmp_path / "agent"
+    (project / "tests").mkdir(parents=True)
+    for number, block in enumerate(blocks("docs/pytest.md", "python")):
+        (project / "tests" / f"test_doc_{number}.py").write_text(block.code, encoding="utf-8")
+    servers = dict(zip(PLACEHOLDERS, (rotel.http_endpoint, pushgateway.url), strict=True))
+    env = _env(activated=True)
+    ran = []
+    for block in blocks("docs/pytest.md", "bash"):
+        for command in block.commands:
+            real = command
+            for placeholder, server in servers.items():
+                real = real.replace(placeholder, server)
+            result = sh(real, project, env)
+            ran.append(command)
+            if command.startswith("pytest --agentobs-export local"):
+                assert (project / ".agentobs" / "traces.jsonl").exists()
+            if command.startswith("agentobs report"):
+                assert "TESTS" in result.stdout
+                assert "test_planner_answers_cheaply" in result.stdout
+            if command.startswith("agentobs flaky"):
+                assert "0 flaky of 1 tests" in result.stdout
+    assert any(PLACEHOLDERS[0] in c for c in ran)
+    assert any(PLACEHOLDERS[1] in c for c in ran)
+    rotel.wait_for_span("tests/test_doc_0.py::test_planner_answers_cheaply")
+    metrics = poll(
+        lambda: (
+            (body := http_get(f"{pushgateway.url}/metrics")[1].decode())
+            and (body if "agentobs_test_run_pass_rate" in body else None)
+        ),
+        timeout=10,
+        what="the run's gauges in the Pushgateway",
+    )
+    assert 'job="agentobs_pytest"' in metrics
+
+
+def test_promql_blocks_are_valid(tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        missing_backend("prometheus", "no promtool on PATH")
+    expressions = [
+        line.split("  #")[0].strip()
+        for block in blocks(kind="promql")
+        for line in block.code.splitlines()
+        if line.strip()
+    ]
+    assert expressions
+    rules = {
+        "groups": [
+            {
+                "name": "docs",
+                "rules": [{"record": f"doc:{i}", "expr": e} for i, e in enumerate(expressions)],
+            }
+        ]
+    }
+    path = tmp_path / "rules.yml"
+    path.write_text(json.dumps(rules), encoding="utf-8")  # JSON is YAML
+    result = subprocess.run(
+        [promtool, "check", "rules", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- docs/dashboards.md: the export commands, with the venv active, in a scratch directory ----
+
+
+def test_dashboards_doc(tmp_path: Path) -> None:
+    env = _env(activated=True)
+    commands = [c for b in blocks("docs/dashboards.md", "bash") for c in b.commands]
+    assert commands
+    for command in commands:
+        sh(command, tmp_path, env)
+    for committed in (ROOT / "deploy").rglob("*"):
+        if committed.is_file():
+            written = tmp_path / committed.relative_to(ROOT)
+            assert written.read_bytes() == committed.read_bytes(), committed
+    assert any((tmp_path / "agentobs-assets").rglob("*.json"))
+    assert any((tmp_path / "my-rules").iterdir())
+
+
+def test_every_doc_with_commands_is_run() -> None:
+    with_commands = {b.doc for b in blocks() if b.kind in ("bash", "python")}
+    run_here = {"README.md", "docs/configuration.md", "docs/llm.md"}
+    assert with_commands <= run_here | USER_PROJECT_DOCS | SCRATCH_DOCS, with_commands
