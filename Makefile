@@ -31,7 +31,7 @@ APT_STAMP := $(BACKENDS_DIR)/apt.stamp
 # Never let uv download a Python of its own: only registries are reachable.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help venv demo backends backends-apt lint test bench clean clean-backends
+.PHONY: help venv demo backends backends-apt lint test docs bench clean clean-backends
 
 help:
 	@echo "make venv      - create .venv with agentobs[dev] (editable)"
@@ -39,6 +39,7 @@ help:
 	@echo "make backends  - install Prometheus/Pushgateway/Alertmanager/Chromium (apt), Phoenix, rotel"
 	@echo "make lint      - ruff check, ruff format --check, mypy, lint-imports (the layers)"
 	@echo "make test      - lint, then pytest (AGENTOBS_REQUIRE_BACKENDS=1 turns skips into failures)"
+	@echo "make docs      - build the documentation site into site/ (strict)"
 	@echo "make bench     - run the benchmarks"
 	@echo "make clean     - remove caches, .venv and .backends"
 
@@ -98,11 +99,16 @@ test: venv backends
 	AGENTOBS_REQUIRE_BACKENDS="$${AGENTOBS_REQUIRE_BACKENDS:-}" \
 		$(BIN)/pytest --timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS)
 
+# The site (mkdocs.yml): strict, so a broken link, a page missing from the nav or an API
+# reference that does not resolve fails. `make test` builds it too (tests/test_docs_site.py).
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 bench: venv
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(BACKENDS_DIR) .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) $(BACKENDS_DIR) .pytest_cache .mypy_cache .ruff_cache build dist site
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 clean-backends:

@@ -3,7 +3,10 @@ and every ```promql expression is accepted by a real Prometheus and gives sensib
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +25,7 @@ def _blocks(language: str) -> list[str]:
 
 
 PYTHON = _blocks("python")
+BASH = [line for block in _blocks("bash") for line in block.splitlines() if line.strip()]
 PROMQL = [block.strip() for block in _blocks("promql")]
 
 
@@ -38,6 +42,29 @@ def test_python_examples_run(
     with testing.capture() as cap:
         exec(compile(code, f"docs/operations.md ({code.splitlines()[0]})", "exec"), {})
         assert cap.spans or cap.metric_points() or "insights" in code or "health" in code
+
+
+def test_shell_commands_run_as_printed(clean_env: None, tmp_path: Path) -> None:
+    assert BASH == [
+        "agentobs demo",
+        "agentobs insights --dir .agentobs/demo",
+        "agentobs insights --dir .agentobs/demo --since 1d --json",
+    ]
+    binary = Path(sys.executable).parent / "agentobs"
+    outputs = []
+    for command in BASH:
+        done = subprocess.run(
+            [str(binary), *command.split()[1:]],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert done.returncode == 0, (command, done.stderr[-2000:])
+        outputs.append(done.stdout)
+    assert "FAILURE PATTERNS" in outputs[1]
+    assert json.loads(outputs[2])["successes"][0]["proven"] is True
 
 
 @pytest.mark.backend("prometheus")

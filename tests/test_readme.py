@@ -16,6 +16,13 @@
 * docs/dashboards.md's ``agentobs export`` commands run with the venv active in a scratch
   directory (they write directories), and what they write for ``deploy/`` must equal the
   committed copies.
+* docs/getting-started.md and docs/concepts.md speak to someone in a clone, like the README;
+  the collector of getting-started (``http://collector:4318``) is a real rotel.
+* docs/migrate/*.md hold a "before" and an "after" program each, run in a scratch directory
+  with the real ``openai`` client against tests/llm_server.py: the "after" program's
+  telemetry is read back; the "before" one runs when its library is installed (Langfuse and
+  Logfire are test dependencies; OpenLLMetry's ``traceloop-sdk`` is not: it brings some
+  sixty packages and its own OpenTelemetry SDK pin) and must print the same.
 
 Every fenced block must be of one of these kinds, so a new one cannot be skipped silently.
 The generated docs under docs/runbooks and the recipes under docs/deploy have tests of their
@@ -24,6 +31,7 @@ own (tests/test_alert_rules.py, tests/test_deploy_recipes.py).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -41,9 +49,20 @@ from tests.backends import Pushgateway, Rotel, clean_env, http_get, missing_back
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-DOCS = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
+GENERATED = ("runbooks", "deploy")  # docs/runbooks and docs/deploy: tested on their own
+DOCS = [
+    "README.md",
+    *sorted(
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "docs").rglob("*.md")
+        if p.relative_to(ROOT / "docs").parts[0] not in GENERATED
+    ),
+]
 USER_PROJECT_DOCS = {"docs/pytest.md"}
+COLLECTOR_DOCS = {"docs/getting-started.md"}  # a placeholder collector, given a real one
+MIGRATION_DOCS = {f"docs/migrate/{name}.md" for name in ("openllmetry", "langfuse", "logfire")}
 SCRATCH_DOCS = {"docs/dashboards.md"}
+OWN_TEST_DOCS = {"docs/operations.md"}  # tests/test_docs_operations.py runs every block
 KINDS = {"bash", "python", "promql", ""}
 NOT_RUN_HERE = {"make test": "make -n test"}  # it would run this very suite
 PLACEHOLDERS = ("http://collector:4318", "http://pushgateway:9091")
@@ -150,7 +169,7 @@ def test_every_block_is_of_a_kind_this_test_runs() -> None:
     for block in blocks(kind="bash"):
         for placeholder in PLACEHOLDERS:
             if placeholder in block.code:
-                assert block.doc in USER_PROJECT_DOCS, (block.doc, placeholder)
+                assert block.doc in USER_PROJECT_DOCS | COLLECTOR_DOCS, (block.doc, placeholder)
 
 
 # --- README.md: from the repository root ---------------------------------------------------
@@ -291,7 +310,96 @@ def test_dashboards_doc(tmp_path: Path) -> None:
     assert any((tmp_path / "my-rules").iterdir())
 
 
+# --- docs/getting-started.md and docs/concepts.md: from the repository root -----------------
+
+
+def test_getting_started_doc(leaves_no_new_files: None, rotel: Rotel) -> None:
+    (program,) = blocks("docs/getting-started.md", "python")
+    run_python(program, ROOT, _env(activated=False))
+    outputs = {}
+    for block in blocks("docs/getting-started.md", "bash"):
+        for command in block.commands:
+            real = command.replace(PLACEHOLDERS[0], rotel.http_endpoint)
+            outputs[command.split("#")[0].strip()] = sh(real, ROOT, _env(activated=False)).stdout
+    report = outputs[".venv/bin/agentobs report"]
+    for shown in ("answer", "plan", "researcher", "search", "has-results"):
+        assert shown in report, shown
+    assert (ROOT / "report.html").read_text(encoding="utf-8").startswith("<!doctype html>")
+    assert any(PLACEHOLDERS[0] in command for command in outputs)
+    record = rotel.wait_for_span("invoke_workflow answer")
+    assert record is not None
+
+
+def test_concepts_doc(leaves_no_new_files: None) -> None:
+    (program,) = blocks("docs/concepts.md", "python")
+    result = run_python(program, ROOT, _env(activated=False))
+    assert "tokens left: 9800, dollars left: 0.99" in result.stdout
+    report = sh(
+        ".venv/bin/agentobs report --service concepts --since 10m --json",
+        ROOT,
+        _env(activated=False),
+    )
+    document = json.loads(report.stdout)
+    assert "release" in [w["name"] for w in document["workflows"]]
+    assert "implement" in [s["name"] for s in document["stages"]]
+    assert "draft" in [t["name"] for t in document["tasks"]]
+    assert "writer" in [a["name"] for a in document["agents"]]
+    assert "search" in [t["name"] for t in document["tools"]]
+    assert "review" in [g["name"] for g in document["gates"]]
+    coder = next(p for p in document["personas"] if p["name"] == "coder")
+    assert coder["input_tokens"] >= 120
+    assert coder["output_tokens"] >= 80
+
+
+# --- docs/migrate: before and after, against a local OpenAI-compatible server ----------------
+
+
+def _before_after(doc: str) -> tuple[Block, Block]:
+    lines = (ROOT / doc).read_text(encoding="utf-8").splitlines()
+    before, after = blocks(doc, "python")
+    assert lines.index("## Before") < before.line < lines.index("## After") < after.line
+    return before, after
+
+
+@pytest.mark.parametrize("doc", sorted(MIGRATION_DOCS))
+def test_migration_guide(doc: str, tmp_path: Path) -> None:
+    from tests.llm_server import FakeLLM
+
+    before, after = _before_after(doc)
+    library = {"openllmetry": "traceloop", "langfuse": "langfuse", "logfire": "logfire"}[
+        Path(doc).stem
+    ]
+    with FakeLLM() as fake:
+        env = _env(activated=True, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="sk-reader")
+        (tmp_path / "after").mkdir()
+        printed = run_python(after, tmp_path / "after", env).stdout
+        assert printed.strip() == "Hello world"  # what the local server answers
+        if importlib.util.find_spec(library) is not None:
+            (tmp_path / "before").mkdir()
+            assert run_python(before, tmp_path / "before", env).stdout == printed
+        else:
+            assert library == "traceloop", f"{library} should be installed (dev extra)"
+        assert len(fake.requests) == (2 if library != "traceloop" else 1)
+    report = sh("agentobs report --service support --json", tmp_path / "after", env)
+    document = json.loads(report.stdout)
+    assert [w["name"] for w in document["workflows"]] == ["answer"]
+    steps = [t["name"] for t in document["tasks"] + document["tools"]]
+    assert "retrieve" in steps
+    (model,) = document["llm"]["models"]
+    assert model["provider"] == "openai"
+    assert model["input_tokens"] == 12
+    assert model["output_tokens"] == 5
+    if library == "traceloop":
+        assert [p["name"] for p in document["personas"]] == ["support-agent"]
+    if library == "langfuse":
+        (gate,) = document["gates"]
+        assert (gate["name"], gate["passed"], gate["score_avg"]) == ("helpfulness", 1, 0.9)
+
+
 def test_every_doc_with_commands_is_run() -> None:
     with_commands = {b.doc for b in blocks() if b.kind in ("bash", "python")}
-    run_here = {"README.md", "docs/configuration.md", "docs/llm.md"}
-    assert with_commands <= run_here | USER_PROJECT_DOCS | SCRATCH_DOCS, with_commands
+    run_here = {"README.md", "docs/configuration.md", "docs/llm.md", "docs/concepts.md"}
+    tested = run_here | USER_PROJECT_DOCS | SCRATCH_DOCS | COLLECTOR_DOCS | MIGRATION_DOCS
+    tested |= OWN_TEST_DOCS
+    assert with_commands <= tested, with_commands - tested
+    assert with_commands >= MIGRATION_DOCS

@@ -14,7 +14,7 @@ from ._export.pipeline import configure, force_flush, prometheus_address, shutdo
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from . import health, logs, testing
+    from . import health, insights, logs, testing
     from ._api import (
         agent,
         event,
@@ -52,6 +52,7 @@ __all__ = [
     "handoff",
     "health",
     "human_intervention",
+    "insights",
     "instrument_anthropic",
     "instrument_openai",
     "instrument_threading",
@@ -106,7 +107,7 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """Load the instrumentation API (and the OpenTelemetry API under it) on first use."""
-    if name in ("health", "logs", "testing"):
+    if name in ("health", "insights", "logs", "testing"):
         value: Any = importlib.import_module(f"agentobs.{name}")
     elif name in _LAZY:
         value = getattr(importlib.import_module(f"agentobs.{_LAZY[name]}"), name)
