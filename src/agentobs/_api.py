@@ -23,7 +23,16 @@ from . import _catalogue as cat
 from . import _context as ctx
 from . import _hooks, _recent
 from . import _names as n
-from ._engine import NO_RESULT, Run, Scope, clean_attributes, clean_name, timestamp
+from ._engine import (
+    NO_RESULT,
+    Run,
+    Scope,
+    _internal,
+    clean_attributes,
+    clean_name,
+    set_clean,
+    timestamp,
+)
 from ._errors import internal_errors, warn_once
 from ._state import STATE
 
@@ -33,6 +42,7 @@ _TASKS = _recent.TASKS
 MAX_REASON = 512
 
 _set_value = otel_context.set_value
+_get_current_span = trace.get_current_span
 _PERSONA_KEY = ctx.PERSONA_KEY
 _WORKFLOW_KEY = ctx.WORKFLOW_KEY
 _AGENT_KEY = ctx.AGENT_KEY
@@ -85,9 +95,7 @@ class workflow(Scope):
         }
 
     def on_start(self, run: Run, parent: Any) -> Any:
-        run.state = ctx.start_workflow(self.name)
-        run.state.counted_in = STATE.recorders
-        _record(cat.WORKFLOW_ACTIVE.name, 1, {n.WORKFLOW_NAME: self.name})
+        run.state = ctx.start_workflow(self.name)  # counted in agentobs.workflow.active
         context = _set_value(_WORKFLOW_KEY, run.state, run.context)
         return context if self.budget is None else ctx.push_budget(context, self.budget, self.name)
 
@@ -120,8 +128,6 @@ def end_workflow_run(
     parent = run.parent
     intervened = flow.interventions > 0
     run.span.set_attribute(n.HUMAN_INTERVENED, intervened)
-    if flow.counted_in is STATE.recorders:  # not a run begun before a reconfigure
-        _record(cat.WORKFLOW_ACTIVE.name, -1, {n.WORKFLOW_NAME: name})
     if flow.checkpointed and status == n.STATUS_OK:
         status = n.STATUS_SUSPENDED
     key = (status, error, _persona_name(parent), intervened)
@@ -668,8 +674,10 @@ def set_attributes(**attributes: Any) -> None:
     """Set attributes on the current span (no-op when nothing is recording)."""
     if STATE.tracer is None:
         return
-    with internal_errors("set_attributes"):
-        trace.get_current_span().set_attributes(clean_attributes(attributes))
+    try:  # not `with internal_errors()`: a generator context manager costs more than the rest
+        set_clean(_get_current_span(), attributes)
+    except Exception as exc:
+        _internal(exc, "set_attributes")
 
 
 def event(name: Any, **attributes: Any) -> None:
