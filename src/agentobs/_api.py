@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
 
 from . import _catalogue as cat
 from . import _context as ctx
@@ -92,6 +93,7 @@ class workflow(Scope):
             n.WORKFLOW_NAME: self.name,
             n.SPAN_TYPE: "workflow",
             n.OPENINFERENCE_KIND: _CHAIN,
+            n.HUMAN_INTERVENED: False,  # set to True at the end of a run a human helped
         }
 
     def on_start(self, run: Run, parent: Any) -> Any:
@@ -127,7 +129,8 @@ def end_workflow_run(
     ctx.end_workflow(flow)
     parent = run.parent
     intervened = flow.interventions > 0
-    run.span.set_attribute(n.HUMAN_INTERVENED, intervened)
+    if intervened or scope.attributes.get(n.HUMAN_INTERVENED) is not False:
+        run.span.set_attribute(n.HUMAN_INTERVENED, intervened)
     if flow.checkpointed and status == n.STATUS_OK:
         status = n.STATUS_SUSPENDED
     key = (status, error, _persona_name(parent), intervened)
@@ -286,8 +289,7 @@ class agent(Scope):
             if handed is not None:
                 run.span.add_link(handed[1], {n.LINK_TYPE: "handoff"})
                 run.span.set_attribute(n.DELEGATION_FROM, handed[0])
-        context = _set_value(_AGENT_KEY, self.name, run.context)
-        return _set_value(_AGENT_SPAN_KEY, run.span, context)
+        return Context({**run.context, _AGENT_KEY: self.name, _AGENT_SPAN_KEY: run.span})
 
     def _attributes(self, key: tuple[str | None, str | None], metric: str) -> dict[str, Any]:
         error, persona = key
