@@ -202,6 +202,22 @@ def _where_behind(report: dict[str, Any]) -> list[str]:
     return out or ["- Nowhere in this run."]
 
 
+def _partial(report: dict[str, Any]) -> list[str]:
+    """The line that says which rows a ``--only`` run re-measured, and where the rest are from."""
+    partial = report.get("partial")
+    if not partial:
+        return []
+    other = partial["others_from"]
+    m = other["machine"]
+    return [
+        f"Only the rows of `{partial['only']}` were measured in this run (the machine above); "
+        f"every other row is from `{other['command']}` on {other['generated']} "
+        f"({other['elapsed'] / 60:.0f} min; load average {m['load_average'][0]} at its start "
+        f"and {m['load_average_after'][0]} at its end). Each ratio is against its own "
+        "reference, measured in the same process and the same run.",
+    ]
+
+
 def render(report: dict[str, Any], findings: Path) -> str:
     m = report["machine"]
     lines = [
@@ -214,6 +230,7 @@ def render(report: dict[str, Any], findings: Path) -> str:
         f"{m['python']}; load average {m['load_average'][0]} at the start and "
         f"{m['load_average_after'][0]} at the end (the machine is shared: ratios from paired "
         "rounds, not absolute figures, are what carries over).",
+        *_partial(report),
         f"Rounds per figure: {report['rounds']}; throughput confirmed over "
         f"{report['seconds']:.0f} s."
         + (" **Quick run: figures are not meaningful.**" if report["quick"] else ""),
