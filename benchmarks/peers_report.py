@@ -334,6 +334,19 @@ def summary_table(report: dict[str, Any]) -> str:
             else:
                 row.append(f"{_num(min(found))}–{_num(max(found))}")
         lines.append("| " + " | ".join(row) + " |")
+    partial = report.get("partial")
+    if partial:
+        other = partial["others_from"]
+        lines += [
+            "",
+            f"Rows of `{partial['only']}` from `{report['command']}` on {report['generated']} "
+            f"(load average {report['machine']['load_average'][0]}); every other row from "
+            f"`{other['command']}` on {other['generated']} (load average "
+            f"{other['machine']['load_average'][0]} at its start, "
+            f"{other['machine']['load_average_after'][0]} at its end). Ratios are each to a "
+            "reference measured in the same process and run; the absolute µs per chunk of the "
+            "two runs were taken under different loads.",
+        ]
     return "\n".join(lines)
 
 
