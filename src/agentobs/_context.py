@@ -98,11 +98,19 @@ def start_workflow(name: str, age: float = 0.0) -> WorkflowRun:
     recorders = run.counted_in = STATE.recorders
     with _running_lock:
         _running[run.run_id] = run
-        if _counted.get(name) is not recorders and (
-            name in _counted or len(_counted) < _MAX_COUNTED
-        ):
-            _counted[name] = recorders
+        if _counted.get(name) is not recorders:
+            if name not in _counted and len(_counted) >= _MAX_COUNTED:
+                _forget_other_configurations(recorders)
+            if name in _counted or len(_counted) < _MAX_COUNTED:
+                _counted[name] = recorders
     return run
+
+
+def _forget_other_configurations(recorders: object) -> None:
+    """Drop the names counted under configurations other than ``recorders`` (called with
+    ``_running_lock`` held, when ``_counted`` is full)."""
+    for name in [name for name, counted_in in _counted.items() if counted_in is not recorders]:
+        del _counted[name]
 
 
 def end_workflow(run: WorkflowRun) -> None:
