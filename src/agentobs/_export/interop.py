@@ -329,7 +329,10 @@ class GenAISpanProcessor(SpanProcessor):
         kind = attributes.get(_OPENINFERENCE_KIND)
         if kind is not None and kind not in _CALL_KINDS:
             return
-        beside = bool(followed.beside) and _same_call(followed.beside, usage)
+        beside = False
+        if followed.beside:
+            with self._lock:  # two spans ending at once must not claim the same call
+                beside = _same_call(followed.beside, usage)
         if followed.superseded or followed.run is not None or beside:
             scope = span.instrumentation_scope
             self.duplicates += 1
