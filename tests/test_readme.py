@@ -69,6 +69,7 @@ COLLECTOR_DOCS = {"docs/getting-started.md"}  # a placeholder collector, given a
 MIGRATION_DOCS = {f"docs/migrate/{name}.md" for name in ("openllmetry", "langfuse", "logfire")}
 SCRATCH_DOCS = {"docs/dashboards.md"}
 EXCERPT_DOCS = {"docs/integrations.md"}  # excerpts of examples run by test_examples_integrations
+OWN_TEST_DOCS = {"docs/operations.md"}  # tests/test_docs_operations.py runs every block
 PERFORMANCE_DOC = "docs/performance.md"
 BENCH_COMMANDS = {  # each command of docs/performance.md: the command `make -n` says it runs
     "make bench": ".venv/bin/python benchmarks/run.py",
@@ -435,7 +436,7 @@ def test_every_doc_with_commands_is_run() -> None:
     with_commands = {b.doc for b in blocks() if b.kind in ("bash", "python")}
     run_here = {"README.md", "docs/configuration.md", "docs/llm.md", "docs/concepts.md"}
     tested = run_here | USER_PROJECT_DOCS | SCRATCH_DOCS | COLLECTOR_DOCS | MIGRATION_DOCS
-    tested |= EXCERPT_DOCS | {PERFORMANCE_DOC}
+    tested |= EXCERPT_DOCS | OWN_TEST_DOCS | {PERFORMANCE_DOC}
     assert with_commands <= tested, with_commands - tested
     assert with_commands >= MIGRATION_DOCS
 
