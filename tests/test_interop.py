@@ -321,16 +321,22 @@ def test_langgraph_with_openinference_counts_the_llm_span_not_the_chains(
 # --- Pydantic AI's own instrumentation ---
 
 
-def test_pydantic_ai_instrumented_agent_counts_its_model_requests_with_their_own_cost(
-    cap: Capture, llm_server: FakeLLM
-) -> None:
+def pydantic_agent(server: FakeLLM) -> Any:
+    """A Pydantic AI agent with its own instrumentation on, calling the loopback API."""
     from pydantic_ai import Agent
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.providers.openai import OpenAIProvider
 
-    provider = OpenAIProvider(base_url=llm_server.base_url, api_key="sk-test-key")
+    provider = OpenAIProvider(base_url=server.base_url, api_key="sk-test-key")
     agent = Agent(OpenAIChatModel("gpt-4o", provider=provider), name="helper")
     agent.instrument = True
+    return agent
+
+
+def test_pydantic_ai_instrumented_agent_counts_its_model_requests_with_their_own_cost(
+    cap: Capture, llm_server: FakeLLM
+) -> None:
+    agent = pydantic_agent(llm_server)
     budget = agentobs.TokenBudget("agent", usd=1.0)
     with scoped(budget):
         assert agent.run_sync("hi").output == "".join(TEXT)
@@ -362,9 +368,8 @@ def test_pydantic_ai_instrumented_agent_counts_its_model_requests_with_their_own
 # --- the OpenAI Agents SDK with OpenInference (Responses API) ---
 
 
-def test_openai_agents_with_openinference_counts_the_response_under_our_persona(
-    cap: Capture, llm_server: FakeLLM
-) -> None:
+def run_agents_sdk(server: FakeLLM, budget: agentobs.TokenBudget) -> Any:
+    """One Agents SDK run (Responses API), traced by OpenInference, in the scope of ``budget``."""
     from agents import Agent, OpenAIResponsesModel, Runner
     from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 
@@ -373,14 +378,20 @@ def test_openai_agents_with_openinference_counts_the_response_under_our_persona(
     try:
         model = OpenAIResponsesModel(
             "gpt-4o",
-            openai.AsyncOpenAI(base_url=llm_server.base_url, api_key="sk-test", max_retries=0),
+            openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0),
         )
         agent = Agent(name="helper", instructions="be brief", model=model)
-        budget = agentobs.TokenBudget("agents", tokens=1000)
         with scoped(budget):
-            result = Runner.run_sync(agent, "hi")
+            return Runner.run_sync(agent, "hi")
     finally:
         instrumentor.uninstrument()
+
+
+def test_openai_agents_with_openinference_counts_the_response_under_our_persona(
+    cap: Capture, llm_server: FakeLLM
+) -> None:
+    budget = agentobs.TokenBudget("agents", tokens=1000)
+    result = run_agents_sdk(llm_server, budget)
     assert result.final_output == "".join(TEXT)
     assert [r.path for r in llm_server.requests] == ["/v1/responses"]
     response = only([s for s in cap.spans if s.attributes.get("openinference.span.kind") == "LLM"])
@@ -478,16 +489,9 @@ def test_a_span_beside_ours_is_the_same_call_only_with_the_same_usage(
 def test_pydantic_ai_with_instrument_openai_counts_each_request_once(
     cap: Capture, ours_too: None, llm_server: FakeLLM, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from pydantic_ai import Agent
-    from pydantic_ai.models.openai import OpenAIChatModel
-    from pydantic_ai.providers.openai import OpenAIProvider
-
-    provider = OpenAIProvider(base_url=llm_server.base_url, api_key="sk-test-key")
-    agent = Agent(OpenAIChatModel("gpt-4o", provider=provider), name="helper")
-    agent.instrument = True
     budget = agentobs.TokenBudget("agent", tokens=1000)
     with scoped(budget):
-        agent.run_sync("hi")
+        pydantic_agent(llm_server).run_sync("hi")
     ours = only([s for s in cap.spans if s.attributes.get("agentobs.span.type") == "llm"])
     assert ancestors(cap, ours)[:2] == ["chat gpt-4o", "invoke_agent helper"]
     assert tokens(cap, "input", **{"agentobs.persona.name": "coder"}) == CHAT_IN
@@ -500,22 +504,8 @@ def test_openai_agents_with_openinference_and_instrument_openai_counts_the_respo
 ) -> None:
     """The Agents SDK's response span (OpenInference) is current around the client call:
     agentobs's span is inside it and counts the call; the response span is not counted."""
-    from agents import Agent, OpenAIResponsesModel, Runner
-    from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
-
-    instrumentor = OpenAIAgentsInstrumentor()
-    instrumentor.instrument()
-    try:
-        model = OpenAIResponsesModel(
-            "gpt-4o",
-            openai.AsyncOpenAI(base_url=llm_server.base_url, api_key="sk-test", max_retries=0),
-        )
-        agent = Agent(name="helper", instructions="be brief", model=model)
-        budget = agentobs.TokenBudget("agents", tokens=1000)
-        with scoped(budget):
-            Runner.run_sync(agent, "hi")
-    finally:
-        instrumentor.uninstrument()
+    budget = agentobs.TokenBudget("agents", tokens=1000)
+    run_agents_sdk(llm_server, budget)
     response = only([s for s in cap.spans if s.attributes.get("openinference.span.kind") == "LLM"])
     ours = only([s for s in cap.spans if s.attributes.get("agentobs.span.type") == "llm"])
     assert ours.parent.span_id == response.context.span_id
