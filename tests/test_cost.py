@@ -288,7 +288,7 @@ def test_no_call_waits_for_the_price_table(tmp_path: Path, settle: str, after: s
     assert found["usd"][-1] == pytest.approx(expected)
     assert found["used"] == pytest.approx(expected)
     # the report prices the pending call from the same table, not as unknown
-    from agentobs.cli._localdata import read_directory
+    from agentobs._localdata import read_directory
     from agentobs.cli._summary import summarize
 
     llm = summarize(read_directory(tmp_path / "out")).llm
