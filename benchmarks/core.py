@@ -122,7 +122,7 @@ def task_configured(session: Session) -> None:
     from agentobs._export import pipeline as _pipeline
     from agentobs._settings import resolve
 
-    name = "@agentobs.task call, configured (same processor)"
+    name = TASK_ROW
     call = _decorated()
     if call is None:
         session.skip(name, "agentobs.task does not exist yet", baseline=RAW)
@@ -138,6 +138,61 @@ def task_configured(session: Session) -> None:
             target=1.3,
             note="span + task run counter + duration",
         )
+    finally:
+        agentobs.testing.reset()
+
+
+TASK_ROW = "@agentobs.task call, configured (same processor)"
+
+
+def fleet_scopes(session: Session) -> None:
+    """Entering a session scope, or a queue's work scope, against a task scope (same
+    configured pipeline): neither may cost more than the task."""
+    import agentobs
+    import agentobs.testing
+    from agentobs._export import pipeline as _pipeline
+    from agentobs._settings import resolve
+
+    task = _decorated()
+    if task is None or not hasattr(agentobs, "session"):
+        session.skip("@agentobs.session call, configured", "no agentobs.session yet")
+        return
+    agentobs.testing.reset()
+    _pipeline.install(resolve(exporter="none"), span_processors=[_dropping_processor()])
+    try:
+        in_session: Callable[[], int] = agentobs.session("s-1", user_id="u-1", kind="chat")(
+            _trivial
+        )
+        jobs = agentobs.queue("bench")
+
+        def queued() -> int:
+            with jobs.work(jobs.enqueued()):
+                return _trivial()
+
+        for name, call, note in (
+            (
+                "@agentobs.session call, configured",
+                in_session,
+                "ids in the context for the spans inside, sessions active, duration",
+            ),
+            (
+                "queue enqueued() + work() block, configured",
+                queued,
+                "depth, wait and service histograms, enqueued and completed counters",
+            ),
+        ):
+            ours, theirs = paired_per_call_ns(
+                call, session.calls(SPAN_CALLS), task, session.calls(SPAN_CALLS), session.rounds
+            )
+            session.add(
+                name,
+                ours,
+                "ns/call",
+                baseline=TASK_ROW,
+                baseline_rounds=theirs,
+                target=1.0,
+                note=note,
+            )
     finally:
         agentobs.testing.reset()
 
@@ -161,5 +216,6 @@ BENCHMARKS: list[Callable[[Session], None]] = [
     plain_call,
     task_before_configure,
     task_configured,
+    fleet_scopes,
     import_time,
 ]

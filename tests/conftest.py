@@ -52,3 +52,20 @@ def cap(clean_env: None) -> Iterator[Capture]:
 
     with agentobs.testing.capture() as capture:
         yield capture
+
+
+@pytest.fixture
+def backend_agentobs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """For tests against real backends: no OTEL_*/AGENTOBS_*/LANGFUSE_* settings from the
+    environment (except AGENTOBS_REQUIRE_BACKENDS), agentobs reset around the test."""
+    import agentobs.testing
+
+    for name in list(os.environ):
+        if (
+            name.startswith(("OTEL_", "AGENTOBS_", "LANGFUSE_"))
+            and name != "AGENTOBS_REQUIRE_BACKENDS"
+        ):
+            monkeypatch.delenv(name)
+    agentobs.testing.reset()
+    yield
+    agentobs.testing.reset()

@@ -246,8 +246,14 @@ def cases() -> list[dict[str, Any]]:
         tests += [firing, healthy]
 
     stuck = expected("AgentobsWorkflowStuck", "warning", {"job": JOB, **wf}, 4200)
-    tests.append({  # a run that has not ended: 600 s older each minute
-        "input_series": [series("agentobs_workflow_oldest_age_seconds", wf, "0+600x10")],
+    working, waiting = (
+        {**wf, "agentobs_workflow_state": state} for state in ("working", "waiting")
+    )
+    tests.append({  # a run that has not ended: 600 s older each minute; one waiting, older
+        "input_series": [
+            series("agentobs_workflow_oldest_age_seconds", working, "0+600x10"),
+            series("agentobs_workflow_oldest_age_seconds", waiting, "0+900x10"),
+        ],
         "alert_rule_test": [
             {"eval_time": "3m", "alertname": "AgentobsWorkflowStuck", "exp_alerts": []},
             {"eval_time": "7m", "alertname": "AgentobsWorkflowStuck", "exp_alerts": [stuck]},

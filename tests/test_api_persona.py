@@ -32,10 +32,10 @@ def _persona() -> str | None:
 def test_the_persona_processor_is_added_when_a_persona_is_first_entered(
     clean_env: None, interop: bool
 ) -> None:
-    """Without the interop processor (which stamps personas itself), the persona stamper is
-    added the first time a persona is entered; with it, never."""
+    """The context stamper (persona and session on every span, ours included) is added the
+    first time a persona is entered, with or without the interop processor."""
     from agentobs._export import pipeline as _pipeline
-    from agentobs._export.processors import PersonaSpanProcessor
+    from agentobs._export.processors import ContextSpanProcessor
 
     with testing.capture(interop=interop):
         pipeline = _pipeline.current()
@@ -44,7 +44,7 @@ def test_the_persona_processor_is_added_when_a_persona_is_first_entered(
 
         def stampers() -> list[Any]:
             processors = provider._active_span_processor._span_processors
-            return [p for p in processors if isinstance(p, PersonaSpanProcessor)]
+            return [p for p in processors if isinstance(p, ContextSpanProcessor)]
 
         with agentobs.task("before"):
             pass
@@ -52,7 +52,7 @@ def test_the_persona_processor_is_added_when_a_persona_is_first_entered(
         for _ in range(2):
             with agentobs.persona("coder"):
                 pass
-        assert stampers() == ([] if interop else [pipeline.persona_processor])
+        assert stampers() == [pipeline.persona_processor]
 
 
 def test_persona_is_stamped_on_every_nested_span_and_metric(cap: testing.Capture) -> None:

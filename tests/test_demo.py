@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def test_demo_runs_offline_and_reports_personas_stages_gates_interventions(tmp_path: Path) -> None:
@@ -64,6 +65,42 @@ def test_demo_runs_offline_and_reports_personas_stages_gates_interventions(tmp_p
         assert chain[0] == "invoke_agent"
         assert "stage" in chain
         assert chain[-1] == "invoke_workflow"
+    _check_fleet_parts(tmp_path, spans, text, html.read_text(encoding="utf-8"))
+
+
+def _check_fleet_parts(directory: Path, spans: list[dict[str, Any]], text: str, html: str) -> None:
+    """The demo's suspended and resumed workflow, queue, delegation and insights."""
+    from agentobs import insights
+
+    names = {s["name"]: s for s in spans}
+    suspended, resumed = names["suspended awaiting-review"], names["resume_workflow hotfix"]
+    assert resumed["traceId"] == suspended["traceId"]  # the resumed run joined the trace
+    assert resumed["parentSpanId"] == suspended["spanId"]
+    delegated = [s for s in spans if s["name"] == "invoke_agent test-agent"]
+    assert delegated
+    assert all(s.get("links") for s in delegated)  # linked to the coder-agent span
+    metrics = (directory / "metrics.jsonl").read_text(encoding="utf-8")
+    for metric in (
+        "agentobs.queue.wait",
+        "agentobs.queue.completed",
+        "agentobs.delegations",
+        "agentobs.suspension.duration",
+        "agentobs.workflow.resumes",
+    ):
+        assert f'"{metric}"' in metrics, metric
+
+    found = insights.patterns(directory)
+    planted = [f for f in found.failures if f.error_type == "ConnectionError"]
+    assert len(planted) == 1
+    assert (planted[0].workflow, planted[0].stage) == ("release", "plan")
+    assert planted[0].occurrences == 3  # once a run
+    assert planted[0].recovery_rate == 1.0  # every run still released
+    proven = [s for s in found.successes if s.proven]
+    assert [(s.agent, s.task_type, s.successes) for s in proven] == [("triage-agent", "triage", 12)]
+    assert "FAILURE PATTERNS" in text
+    assert "ConnectionError" in text
+    assert "proven" in text
+    assert 'id="insights"' in html
 
 
 def test_demo_is_deterministic_in_what_it_does(tmp_path: Path) -> None:

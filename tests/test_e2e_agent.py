@@ -6,16 +6,14 @@ metric under the name docs/metrics.md gives.
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import agentobs
-from agentobs import _catalogue, testing
+from agentobs import _catalogue
 from agentobs._prometheus import prometheus_name
 from agentobs._state import STATE
 from tests.backends import Phoenix, PrometheusFactory, free_port
@@ -23,18 +21,7 @@ from tests.backends import Phoenix, PrometheusFactory, free_port
 FLUSH_TIMEOUT = 15.0
 
 
-@pytest.fixture(autouse=True)
-def fresh_agentobs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No OTEL_*/AGENTOBS_* settings from the environment; agentobs reset around the test."""
-    for name in list(os.environ):
-        if (
-            name.startswith(("OTEL_", "AGENTOBS_", "LANGFUSE_"))
-            and name != "AGENTOBS_REQUIRE_BACKENDS"
-        ):
-            monkeypatch.delenv(name)
-    testing.reset()
-    yield
-    testing.reset()
+pytestmark = pytest.mark.usefixtures("backend_agentobs")
 
 
 @pytest.mark.backend("phoenix")
@@ -138,8 +125,14 @@ def test_prometheus_scrapes_every_catalogue_metric(
     )
     release, running = threading.Event(), threading.Event()
 
-    def stuck_workflow() -> None:  # keeps agentobs.workflow.oldest_age reporting
-        with agentobs.workflow("stuck"):
+    def stuck_workflow() -> None:  # keeps the gauges of things in progress reporting
+        jobs = agentobs.queue("q")
+        with (
+            agentobs.session("s", kind="chat"),
+            agentobs.workflow("stuck"),
+            jobs.work(jobs.enqueued()),
+            agentobs.suspended("review"),
+        ):
             running.set()
             release.wait(120)
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from agentobs import testing
-from agentobs.cli._localdata import LocalData, SpanData, read_directory
+from agentobs._localdata import LocalData, SpanData, read_directory
 
 
 def _preload() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from agentobs.cli._localdata import read_directory
+from agentobs._localdata import read_directory
 from tests.test_pytest_plugin_support import (
     OUTCOMES_SUITE,
     isolate,

@@ -64,6 +64,7 @@ COLLECTOR_DOCS = {"docs/getting-started.md"}  # a placeholder collector, given a
 MIGRATION_DOCS = {f"docs/migrate/{name}.md" for name in ("openllmetry", "langfuse", "logfire")}
 SCRATCH_DOCS = {"docs/dashboards.md"}
 EXCERPT_DOCS = {"docs/integrations.md"}  # excerpts of examples run by test_examples_integrations
+OWN_TEST_DOCS = {"docs/operations.md"}  # tests/test_docs_operations.py runs every block
 KINDS = {"bash", "python", "promql", ""}
 NOT_RUN_HERE = {"make test": "make -n test"}  # it would run this very suite
 PLACEHOLDERS = ("http://collector:4318", "http://pushgateway:9091")
@@ -398,6 +399,7 @@ def test_every_doc_with_commands_is_run() -> None:
     run_here = {"README.md", "docs/configuration.md", "docs/llm.md", "docs/concepts.md"}
     tested = run_here | USER_PROJECT_DOCS | SCRATCH_DOCS | COLLECTOR_DOCS | MIGRATION_DOCS
     tested |= EXCERPT_DOCS
+    tested |= OWN_TEST_DOCS
     assert with_commands <= tested, with_commands - tested
     assert with_commands >= MIGRATION_DOCS
 

@@ -30,8 +30,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Span, Status, StatusCode, Tracer, set_span_in_context
 
+from agentobs._spanindex import iso_time, percentile
 from agentobs.cli import report as report_cli
-from agentobs.cli._spanindex import iso_time, percentile
 from agentobs.cli.report import build_report, render_html, render_text
 
 BASE_NS = (time.time_ns() // 10**9 - 900) * 10**9  # 15 minutes ago, whole seconds

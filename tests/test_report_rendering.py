@@ -18,8 +18,8 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 
+from agentobs._spanindex import iso_time
 from agentobs.cli import main
-from agentobs.cli._spanindex import iso_time
 from agentobs.cli.report import build_report, render_html, render_text
 from tests.test_report import BASE_NS, Telemetry, new_telemetry, write_sample_telemetry
 

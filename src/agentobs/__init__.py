@@ -14,10 +14,11 @@ from ._export.pipeline import configure, force_flush, prometheus_address, shutdo
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from . import logs, testing
+    from . import health, insights, logs, testing
     from ._api import (
         agent,
         event,
+        handoff,
         human_intervention,
         persona,
         quality_gate,
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from ._context import bind_context
     from ._llm.budget import BudgetExceededError, TokenBudget
     from ._llm.wrapper import llm
+    from ._queues import queue
+    from ._resume import checkpoint, resume, suspended
+    from ._sessions import session
     from .integrations.anthropic import instrument_anthropic
     from .integrations.openai import instrument_openai
     from .integrations.threading import instrument_threading, uninstrument_threading
@@ -41,10 +45,14 @@ __all__ = [
     "__version__",
     "agent",
     "bind_context",
+    "checkpoint",
     "configure",
     "event",
     "force_flush",
+    "handoff",
+    "health",
     "human_intervention",
+    "insights",
     "instrument_anthropic",
     "instrument_openai",
     "instrument_threading",
@@ -53,10 +61,14 @@ __all__ = [
     "persona",
     "prometheus_address",
     "quality_gate",
+    "queue",
     "record_gate",
+    "resume",
+    "session",
     "set_attributes",
     "shutdown",
     "stage",
+    "suspended",
     "task",
     "testing",
     "tool",
@@ -74,6 +86,12 @@ _LAZY = {
     "uninstrument_threading": "integrations.threading",
     "agent": "_api",
     "event": "_api",
+    "handoff": "_api",
+    "session": "_sessions",
+    "queue": "_queues",
+    "checkpoint": "_resume",
+    "resume": "_resume",
+    "suspended": "_resume",
     "human_intervention": "_api",
     "persona": "_api",
     "quality_gate": "_api",
@@ -89,7 +107,7 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """Load the instrumentation API (and the OpenTelemetry API under it) on first use."""
-    if name in ("logs", "testing"):
+    if name in ("health", "insights", "logs", "testing"):
         value: Any = importlib.import_module(f"agentobs.{name}")
     elif name in _LAZY:
         value = getattr(importlib.import_module(f"agentobs.{_LAZY[name]}"), name)

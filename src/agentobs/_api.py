@@ -13,6 +13,7 @@ TOOL; workflows, stages, tasks and personas are CHAIN, gates EVALUATOR.
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any, ClassVar
 
 from opentelemetry import context as otel_context
@@ -20,19 +21,22 @@ from opentelemetry import trace
 
 from . import _catalogue as cat
 from . import _context as ctx
-from . import _hooks
+from . import _hooks, _recent
 from . import _names as n
-from ._engine import NO_RESULT, Run, Scope, clean_attributes, clean_name
+from ._engine import NO_RESULT, Run, Scope, clean_attributes, clean_name, timestamp
 from ._errors import internal_errors, warn_once
 from ._state import STATE
 
 _CHAIN = "CHAIN"
+_OK = n.STATUS_OK
+_TASKS = _recent.TASKS
 MAX_REASON = 512
 
 _set_value = otel_context.set_value
 _PERSONA_KEY = ctx.PERSONA_KEY
 _WORKFLOW_KEY = ctx.WORKFLOW_KEY
 _AGENT_KEY = ctx.AGENT_KEY
+_AGENT_SPAN_KEY = ctx.AGENT_SPAN_KEY
 _STAGE_KEY = ctx.STAGE_KEY
 
 
@@ -87,21 +91,44 @@ class workflow(Scope):
         context = _set_value(_WORKFLOW_KEY, run.state, run.context)
         return context if self.budget is None else ctx.push_budget(context, self.budget, self.name)
 
-    def _attributes(self, key: tuple[str, str | None, str | None], metric: str) -> dict[str, Any]:
-        status, error, persona = key
+    def _attributes(
+        self, key: tuple[str, str | None, str | None, bool], metric: str
+    ) -> dict[str, Any]:
+        status, error, persona, intervened = key
         if metric == cat.WORKFLOW_RUNS.name:
-            return {n.WORKFLOW_NAME: self.name, n.STATUS: status, n.PERSONA_NAME: persona}
+            return {
+                n.WORKFLOW_NAME: self.name,
+                n.STATUS: status,
+                n.PERSONA_NAME: persona,
+                n.HUMAN_INTERVENED: "true" if intervened else "false",
+            }
         return {n.WORKFLOW_NAME: self.name, n.ERROR_TYPE: error, n.PERSONA_NAME: persona}
 
     def on_end(self, run: Run, seconds: float, status: str, error: str | None) -> None:
-        ctx.end_workflow(run.state)
-        parent = run.parent
-        if run.state.counted_in is STATE.recorders:  # not a run begun before a reconfigure
-            _record(cat.WORKFLOW_ACTIVE.name, -1, {n.WORKFLOW_NAME: self.name})
-        key = (status, error, _persona_name(parent))
-        (duration, d_attrs), (runs, r_attrs) = self.metrics(key, self._METRICS, self._attributes)
+        end_workflow_run(run, self.name, seconds, status, error, self)
+
+
+def end_workflow_run(
+    run: Run, name: str, seconds: float, status: str, error: str | None, scope: Any
+) -> None:
+    """Record the end of a workflow run (a ``workflow`` scope, or a ``resume`` that continued
+    one): whether a human intervened on the span, then runs and duration. A run that took a
+    checkpoint and ended without an error continues elsewhere: its status is ``suspended``
+    and its duration is left to the run that finishes it."""
+    flow: ctx.WorkflowRun = run.state
+    ctx.end_workflow(flow)
+    parent = run.parent
+    intervened = flow.interventions > 0
+    run.span.set_attribute(n.HUMAN_INTERVENED, intervened)
+    if flow.counted_in is STATE.recorders:  # not a run begun before a reconfigure
+        _record(cat.WORKFLOW_ACTIVE.name, -1, {n.WORKFLOW_NAME: name})
+    if flow.checkpointed and status == n.STATUS_OK:
+        status = n.STATUS_SUSPENDED
+    key = (status, error, _persona_name(parent), intervened)
+    (duration, d_attrs), (runs, r_attrs) = scope.metrics(key, workflow._METRICS, scope._attributes)
+    if status != n.STATUS_SUSPENDED:
         duration(seconds, d_attrs, parent)
-        runs(1, r_attrs, parent)
+    runs(1, r_attrs, parent)
 
 
 class stage(Scope):
@@ -170,15 +197,22 @@ class task(Scope):
     """
 
     kind: ClassVar[str] = "task"
-    __slots__ = ("agent", "task_type")
+    __slots__ = ("agent", "enqueued_at", "task_type")
     _METRICS = (cat.TASK_RUNS.name, cat.TASK_DURATION.name)
 
     def __init__(
-        self, name: Any, *, agent: Any = None, task_type: Any = None, **attributes: Any
+        self,
+        name: Any,
+        *,
+        agent: Any = None,
+        task_type: Any = None,
+        enqueued_at: Any = None,
+        **attributes: Any,
     ) -> None:
         super().__init__(name, {})
         self.agent = None if agent is None else clean_name(agent, "agent")
         self.task_type = None if task_type is None else clean_name(task_type, "task type")
+        self.enqueued_at = None if enqueued_at is None else timestamp(enqueued_at, "enqueued_at")
         self.attributes = clean_attributes(
             {**attributes, n.TASK_TYPE: self.task_type, n.AGENT_NAME: self.agent}
         )
@@ -209,6 +243,11 @@ class task(Scope):
         (runs, r_attrs), (duration, d_attrs) = entry
         runs(1, r_attrs, parent)
         duration(seconds, d_attrs, parent)
+        _TASKS.add(run.start, seconds, status is _OK)
+        if self.enqueued_at is not None:
+            wait = max(0.0, run.start / 1e9 - self.enqueued_at)
+            run.span.set_attribute(n.TASK_WAIT, wait)
+            _record(cat.TASK_WAIT.name, wait, {n.AGENT_NAME: key[2], n.TASK_TYPE: self.task_type})
 
 
 class agent(Scope):
@@ -231,7 +270,18 @@ class agent(Scope):
             self.attributes[n.PROVIDER] = clean_name(provider, "provider")
 
     def on_start(self, run: Run, parent: Any) -> Any:
-        return _set_value(_AGENT_KEY, self.name, run.context)
+        outer = parent.get(_AGENT_SPAN_KEY)
+        if outer is not None:  # a delegation: link the two spans, count it at the end
+            run.state = parent.get(_AGENT_KEY)
+            run.span.add_link(outer.get_span_context(), {n.LINK_TYPE: "delegation"})
+            run.span.set_attribute(n.DELEGATION_FROM, run.state)
+        elif _HANDOFFS:
+            handed = _take_handoff(self.name)
+            if handed is not None:
+                run.span.add_link(handed[1], {n.LINK_TYPE: "handoff"})
+                run.span.set_attribute(n.DELEGATION_FROM, handed[0])
+        context = _set_value(_AGENT_KEY, self.name, run.context)
+        return _set_value(_AGENT_SPAN_KEY, run.span, context)
 
     def _attributes(self, key: tuple[str | None, str | None], metric: str) -> dict[str, Any]:
         error, persona = key
@@ -242,6 +292,64 @@ class agent(Scope):
         key = (error, _persona_name(parent))
         ((duration, attrs),) = self.metrics(key, self._METRICS, self._attributes)
         duration(seconds, attrs, parent)
+        if run.state is not None:
+            _delegation(run.state, self.name, "nested", status)
+
+
+def _delegation(source: str | None, target: str, kind: str, status: str) -> None:
+    _record(
+        cat.DELEGATIONS.name,
+        1,
+        {
+            n.DELEGATION_FROM: source,
+            n.DELEGATION_TO: target,
+            n.DELEGATION_KIND: kind,
+            n.STATUS: status,
+        },
+    )
+
+
+_MAX_HANDOFFS = 1024
+_HANDOFFS: dict[str, tuple[str, Any]] = {}
+"""Hand-offs not yet taken, by the agent they go to: the agent that handed off and the span
+that did (the next ``agent(to)`` scope links to it). Bounded: the oldest go first."""
+_handoffs_lock = threading.Lock()
+
+
+def forget_handoffs() -> None:
+    """Forget the hand-offs not yet taken (``agentobs.testing.reset``)."""
+    with _handoffs_lock:
+        _HANDOFFS.clear()
+
+
+def _take_handoff(target: str) -> tuple[str, Any] | None:
+    with _handoffs_lock:
+        return _HANDOFFS.pop(target, None)
+
+
+def handoff(to: Any, *, reason: Any = None) -> None:
+    """Hand the work over to agent ``to``, for frameworks where the next agent does not run
+    inside the current one: counts a delegation (kind ``handoff``) from the current agent,
+    adds an ``agentobs.handoff`` event to the current span, and the next ``agent(to)`` scope
+    started in this process links to it."""
+    if STATE.tracer is None:
+        return
+    with internal_errors("handoff"):
+        target = clean_name(to, "agent")
+        current = otel_context.get_current()
+        source: str | None = current.get(_AGENT_KEY)  # type: ignore[assignment]
+        span = trace.get_current_span(current)
+        event = {n.DELEGATION_TO: target}
+        if source is not None:
+            event[n.DELEGATION_FROM] = source
+        if reason is not None:
+            event[n.HANDOFF_REASON] = clean_name(reason, "handoff reason")
+        span.add_event(n.HANDOFF_EVENT, event)
+        with _handoffs_lock:
+            if len(_HANDOFFS) >= _MAX_HANDOFFS and target not in _HANDOFFS:
+                del _HANDOFFS[next(iter(_HANDOFFS))]
+            _HANDOFFS[target] = (source or "unknown", span.get_span_context())
+        _delegation(source, target, "handoff", n.STATUS_OK)
 
 
 class tool(Scope):
@@ -540,6 +648,10 @@ def human_intervention(reason: Any, **attributes: Any) -> None:
         span.add_event(
             n.INTERVENTION_EVENT, {**clean_attributes(attributes), n.INTERVENTION_REASON: text}
         )
+        flow = _workflow(current)
+        if flow is not None:
+            with flow.lock:
+                flow.interventions += 1
         _record(
             cat.HUMAN_INTERVENTIONS.name,
             1,

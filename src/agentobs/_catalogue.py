@@ -42,6 +42,8 @@ DURATION_BUCKETS = (
 WORKFLOW_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 AGENT_BUCKETS = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6)
 STAGE_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
+LONG_BUCKETS = (1, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200, 21600, 43200, 86400, 259200, 604800)
+"""Seconds, up to a week: sessions and suspensions (a workflow may wait days for a review)."""
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 TOKEN_BUCKETS = (
     1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
@@ -74,8 +76,9 @@ WORKFLOW_RUNS = Instrument(
     "agentobs.workflow.runs",
     "counter",
     "{run}",
-    "Workflow runs that ended, by status (ok, error, cancelled).",
-    (n.WORKFLOW_NAME, n.STATUS, _PERSONA),
+    "Workflow runs that ended, by status (ok, error, cancelled; suspended when the run took a "
+    "checkpoint to continue elsewhere) and whether a human intervened in it.",
+    (n.WORKFLOW_NAME, n.STATUS, _PERSONA, n.HUMAN_INTERVENED),
 )
 
 WORKFLOW_ACTIVE = Instrument(
@@ -90,8 +93,112 @@ WORKFLOW_OLDEST_AGE = Instrument(
     "agentobs.workflow.oldest_age",
     "observable_gauge",
     "s",
-    "Age of the oldest workflow run still in progress, per workflow (stuck detection).",
-    (n.WORKFLOW_NAME,),
+    "Age of the oldest workflow run still in progress, per workflow and state (working, or "
+    "waiting inside agentobs.suspended); a resumed run counts from its first start.",
+    (n.WORKFLOW_NAME, n.WORKFLOW_STATE),
+)
+
+WORKFLOW_SUSPENDED = Instrument(
+    "agentobs.workflow.suspended",
+    "observable_gauge",
+    "{workflow}",
+    "Workflow runs suspended now (inside agentobs.suspended), by suspension point.",
+    (n.WORKFLOW_NAME, n.SUSPENSION_POINT),
+)
+
+SUSPENSION_DURATION = Instrument(
+    "agentobs.suspension.duration",
+    "histogram",
+    "s",
+    "Time a workflow spent suspended (waiting on the outside world), by suspension point; "
+    "recorded where the suspension ends, in the resuming process for a checkpoint.",
+    (n.WORKFLOW_NAME, n.STAGE_NAME, n.SUSPENSION_POINT, _PERSONA),
+    LONG_BUCKETS,
+)
+
+WORKFLOW_CHECKPOINTS = Instrument(
+    "agentobs.workflow.checkpoints",
+    "counter",
+    "{checkpoint}",
+    "Checkpoints taken (agentobs.checkpoint), by workflow and suspension point.",
+    (n.WORKFLOW_NAME, n.SUSPENSION_POINT),
+)
+
+WORKFLOW_RESUMES = Instrument(
+    "agentobs.workflow.resumes",
+    "counter",
+    "{resume}",
+    "Attempts to resume from a checkpoint, by result (ok, malformed, tampered, expired): "
+    "attempts are the sum, successes result=ok.",
+    (n.WORKFLOW_NAME, n.SUSPENSION_POINT, n.RESUME_RESULT),
+)
+
+SESSION_ACTIVE = Instrument(
+    "agentobs.session.active",
+    "observable_gauge",
+    "{session}",
+    "Sessions in progress now (agentobs.session scopes), by kind.",
+    (n.SESSION_KIND,),
+)
+
+SESSION_DURATION = Instrument(
+    "agentobs.session.duration",
+    "histogram",
+    "s",
+    "Duration of a session scope, by kind and outcome (ok, error, cancelled).",
+    (n.SESSION_KIND, n.STATUS),
+    LONG_BUCKETS,
+)
+
+DELEGATIONS = Instrument(
+    "agentobs.delegations",
+    "counter",
+    "{delegation}",
+    "Work one agent gave another: an agent scope inside another (kind nested, with the inner "
+    "agent's status) or agentobs.handoff (kind handoff, status ok).",
+    (n.DELEGATION_FROM, n.DELEGATION_TO, n.DELEGATION_KIND, n.STATUS),
+)
+
+QUEUE_DEPTH = Instrument(
+    "agentobs.queue.depth",
+    "observable_gauge",
+    "{item}",
+    "Items in an application queue now, by state (pending, in_progress).",
+    (n.QUEUE_NAME, n.QUEUE_STATE),
+)
+
+QUEUE_ENQUEUED = Instrument(
+    "agentobs.queue.enqueued",
+    "counter",
+    "{item}",
+    "Items put on a queue.",
+    (n.QUEUE_NAME,),
+)
+
+QUEUE_COMPLETED = Instrument(
+    "agentobs.queue.completed",
+    "counter",
+    "{item}",
+    "Items a queue's consumers finished, by status (throughput: its rate).",
+    (n.QUEUE_NAME, n.STATUS),
+)
+
+QUEUE_WAIT = Instrument(
+    "agentobs.queue.wait",
+    "histogram",
+    "s",
+    "Time an item waited in a queue before work on it started.",
+    (n.QUEUE_NAME,),
+    STAGE_BUCKETS,
+)
+
+QUEUE_SERVICE = Instrument(
+    "agentobs.queue.service",
+    "histogram",
+    "s",
+    "Time spent working on a queue item, by status.",
+    (n.QUEUE_NAME, n.STATUS),
+    STAGE_BUCKETS,
 )
 
 STAGE_DURATION = Instrument(
@@ -125,6 +232,15 @@ TASK_DURATION = Instrument(
     "s",
     "Duration of a task, by agent, task type and status.",
     (n.AGENT_NAME, n.TASK_TYPE, n.STATUS, _PERSONA),
+    STAGE_BUCKETS,
+)
+
+TASK_WAIT = Instrument(
+    "agentobs.task.wait",
+    "histogram",
+    "s",
+    "Time a task waited between being enqueued (task(..., enqueued_at=...)) and starting.",
+    (n.AGENT_NAME, n.TASK_TYPE),
     STAGE_BUCKETS,
 )
 
@@ -487,10 +603,23 @@ CATALOGUE: tuple[Instrument, ...] = (
     WORKFLOW_RUNS,
     WORKFLOW_ACTIVE,
     WORKFLOW_OLDEST_AGE,
+    WORKFLOW_SUSPENDED,
+    SUSPENSION_DURATION,
+    WORKFLOW_CHECKPOINTS,
+    WORKFLOW_RESUMES,
+    SESSION_ACTIVE,
+    SESSION_DURATION,
+    DELEGATIONS,
+    QUEUE_DEPTH,
+    QUEUE_ENQUEUED,
+    QUEUE_COMPLETED,
+    QUEUE_WAIT,
+    QUEUE_SERVICE,
     STAGE_DURATION,
     STAGE_REENTRIES,
     TASK_RUNS,
     TASK_DURATION,
+    TASK_WAIT,
     INVOKE_AGENT_DURATION,
     EXECUTE_TOOL_DURATION,
     PERSONA_SWITCHES,

@@ -26,6 +26,9 @@ WORKFLOW_KEY = otel_context.create_key("agentobs.workflow")
 PERSONA_KEY = otel_context.create_key("agentobs.persona")
 STAGE_KEY = otel_context.create_key("agentobs.stage")
 AGENT_KEY = otel_context.create_key("agentobs.agent")
+AGENT_SPAN_KEY = otel_context.create_key("agentobs.agent.span")
+"""The span of the innermost agent scope, which an agent entered inside it links to."""
+SESSION_KEY = otel_context.create_key("agentobs.session")
 RUN_KEY = otel_context.create_key("agentobs.run")
 """The run a ``with`` block opened, so ``__exit__`` finds its own run even when one scope
 object is entered concurrently from several tasks or threads."""
@@ -40,9 +43,21 @@ class PersonaInfo:
     budget: Any = None
 
 
+@dataclass(frozen=True)
+class SessionInfo:
+    """The session in force: its id, user and kind, and the span attributes that carry them
+    (``session.id``/``user.id`` and the ``langfuse.*`` names Langfuse's OTLP mapping reads)."""
+
+    id: str
+    user_id: str | None
+    kind: str | None
+    attributes: Mapping[str, str]
+
+
 @dataclass
 class WorkflowRun:
-    """One run of a workflow: its name, which stages it entered and the last persona."""
+    """One run of a workflow: its name, which stages it entered, the last persona, the human
+    interventions inside it, and whether (and since when) it is suspended."""
 
     name: str
     run_id: int
@@ -50,6 +65,12 @@ class WorkflowRun:
     stage_entries: dict[str, int] = field(default_factory=dict)
     last_persona: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    interventions: int = 0
+    suspended_point: str | None = None
+    suspended_since: float | None = None
+    """Wall-clock time (``time.time()``) the current suspension began, None while working."""
+    checkpointed: bool = False
+    """A checkpoint was taken: the run continues in :func:`agentobs.resume` elsewhere."""
     counted_in: object = None  # the recorders its start was counted in (one pipeline's)
 
     def enter_stage(self, stage: str) -> int:
@@ -65,9 +86,9 @@ _running: dict[int, WorkflowRun] = {}
 _running_lock = threading.Lock()
 
 
-def start_workflow(name: str) -> WorkflowRun:
-    """Register a workflow run as in progress."""
-    run = WorkflowRun(name, next(_ids), time.monotonic())
+def start_workflow(name: str, age: float = 0.0) -> WorkflowRun:
+    """Register a workflow run as in progress (``age`` seconds old already: a resumed run)."""
+    run = WorkflowRun(name, next(_ids), time.monotonic() - age)
     with _running_lock:
         _running[run.run_id] = run
     return run
@@ -80,16 +101,37 @@ def end_workflow(run: WorkflowRun) -> None:
 
 
 def oldest_workflow_ages() -> Iterable[tuple[float, Mapping[str, Any]]]:
-    """Age in seconds of the oldest run in progress, per workflow name (for a gauge)."""
+    """Age in seconds of the oldest run in progress, per workflow name and state (``working``
+    or ``waiting``: inside :func:`agentobs.suspended`), for a gauge. A resumed run counts
+    from when its workflow first started, in whichever process that was."""
     now = time.monotonic()
-    oldest: dict[str, float] = {}
+    oldest: dict[tuple[str, str], float] = {}
     with _running_lock:
         for run in _running.values():
-            oldest[run.name] = max(oldest.get(run.name, 0.0), now - run.started)
-    return [(age, {"gen_ai.workflow.name": name}) for name, age in oldest.items()]
+            key = (run.name, "working" if run.suspended_since is None else "waiting")
+            oldest[key] = max(oldest.get(key, 0.0), now - run.started)
+    return [
+        (age, {"gen_ai.workflow.name": name, "agentobs.workflow.state": state})
+        for (name, state), age in oldest.items()
+    ]
+
+
+def suspended_workflows() -> Iterable[tuple[float, Mapping[str, Any]]]:
+    """Workflow runs suspended now, per workflow and suspension point (for a gauge)."""
+    counts: dict[tuple[str, str], int] = {}
+    with _running_lock:
+        for run in _running.values():
+            if run.suspended_since is not None:
+                key = (run.name, run.suspended_point or "unknown")
+                counts[key] = counts.get(key, 0) + 1
+    return [
+        (count, {"gen_ai.workflow.name": name, "agentobs.suspension.point": point})
+        for (name, point), count in counts.items()
+    ]
 
 
 _hooks.add_gauge_source(cat.WORKFLOW_OLDEST_AGE.name, oldest_workflow_ages)
+_hooks.add_gauge_source(cat.WORKFLOW_SUSPENDED.name, suspended_workflows)
 
 
 BUDGETS_KEY = otel_context.create_key("agentobs.budgets")

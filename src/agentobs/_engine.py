@@ -14,8 +14,10 @@ and re-raised unchanged. Before ``configure()`` a call costs one attribute check
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 import inspect
+import math
 from collections.abc import AsyncGenerator, Callable, Generator, Hashable, Mapping
 from time import time_ns
 from typing import Any, ClassVar, TypeVar, cast
@@ -90,6 +92,28 @@ def _utf8(text: str, what: str) -> str:
             what,
         )
     return clean
+
+
+def timestamp(value: Any, what: str) -> float | None:
+    """Unix seconds from a number or an aware ``datetime`` (a naive one is taken as UTC);
+    None, with one warning, for anything else."""
+    try:
+        if hasattr(value, "timestamp"):
+            if getattr(value, "tzinfo", True) is None:
+                value = value.replace(tzinfo=datetime.timezone.utc)
+            value = value.timestamp()
+        number = float(value)
+        if math.isfinite(number) and number >= 0:
+            return number
+    except Exception:
+        pass
+    warn_once(
+        f"timestamp:{what}:{type(value).__name__}",
+        "agentobs: %s=%r is not a Unix time or a datetime; ignored",
+        what,
+        value,
+    )
+    return None
 
 
 def _truncate(key: str, value: str) -> str:
@@ -282,7 +306,7 @@ class Scope:
 
     Hot path (a decorated function after ``configure()``): one ``get_current()``, one span
     started with precomputed attributes (the persona, when there is one, is merged in here
-    rather than by :class:`~agentobs._export.processors.PersonaSpanProcessor`), attach and detach,
+    rather than by :class:`~agentobs._export.processors.ContextSpanProcessor`), attach and detach,
     and metric records whose cleaned attributes are cached per distinct key in the scope.
     """
 

@@ -5,8 +5,8 @@ never imports the pipeline and the pipeline never reads instrumentation state di
 
 * ``RESULT_HOOKS``: called with every quality-gate result (the Langfuse exporter sends them
   as scores);
-* ``first_persona``: called when a persona is entered (the pipeline adds its persona span
-  processor the first time);
+* ``first_persona``: called when a persona or a session is entered (the pipeline adds its
+  span processor that stamps them on every span, the first time);
 * gauge sources: the instrumentation registers what an observable gauge reads
   (:func:`add_gauge_source`); the pipeline's gauges read it through :func:`gauge_source`.
 """
@@ -40,7 +40,12 @@ def set_first_persona(hook: Callable[[], None] | None) -> None:
     first_persona = _nothing if hook is None else hook
 
 
-HOOKED_GAUGES = (cat.WORKFLOW_OLDEST_AGE.name,)
+HOOKED_GAUGES = (
+    cat.WORKFLOW_OLDEST_AGE.name,
+    cat.WORKFLOW_SUSPENDED.name,
+    cat.SESSION_ACTIVE.name,
+    cat.QUEUE_DEPTH.name,
+)
 """The observable gauges whose values the instrumentation supplies."""
 
 _gauge_sources: dict[str, GaugeSource] = {}

@@ -43,9 +43,39 @@ INTERVENTION_EVENT = "agentobs.human_intervention"
 INTERVENTION_REASON = "agentobs.intervention.reason"
 GENERATOR_CLOSED = "agentobs.generator.closed_early"
 
+# Sessions, delegation, autonomy (session.id / user.id: OTel session and user registries;
+# langfuse.*: what Langfuse's OTLP mapping reads). Span attributes only, never metric labels.
+SESSION_ID = "session.id"
+USER_ID = "user.id"
+LANGFUSE_SESSION_ID = "langfuse.session.id"
+LANGFUSE_USER_ID = "langfuse.user.id"
+SESSION_KIND = "agentobs.session.kind"
+DELEGATION_FROM = "agentobs.delegation.from"
+DELEGATION_TO = "agentobs.delegation.to"
+DELEGATION_KIND = "agentobs.delegation.kind"
+HANDOFF_EVENT = "agentobs.handoff"
+HANDOFF_REASON = "agentobs.handoff.reason"
+LINK_TYPE = "agentobs.link.type"
+HUMAN_INTERVENED = "agentobs.workflow.human_intervened"
+
+# Suspend and resume
+WORKFLOW_STATE = "agentobs.workflow.state"
+SUSPENSION_POINT = "agentobs.suspension.point"
+SUSPENSION_SECONDS = "agentobs.suspension.seconds"
+SUSPENSION_CHECKPOINTED = "agentobs.suspension.checkpointed"
+RESUME_RESULT = "agentobs.resume.result"
+RESUME_MODE = "agentobs.resume.mode"
+BUDGET_NAMES = "agentobs.budget.names"
+
+# Queues
+QUEUE_NAME = "agentobs.queue.name"
+QUEUE_STATE = "agentobs.queue.state"
+TASK_WAIT = "agentobs.task.wait_seconds"
+
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
 STATUS_CANCELLED = "cancelled"
+STATUS_SUSPENDED = "suspended"
 OVERFLOW_VALUE = "_other"
 
 # pytest plugin: OTel test and CI/CD conventions (SEMCONV.md §2.9, §2.10) and our own keys

@@ -225,3 +225,40 @@ def build(
             create(i.name, callbacks=[observe], unit=i.unit, description=i.description)
             recorders[i.name] = recorder
     return recorders
+
+
+class LiveCounts:
+    """Counts of things in progress now (sessions, queue items), kept in-process and read by
+    an observable gauge: adding is a dict update under a lock, far cheaper than an SDK
+    up-down counter on a hot path. Keys are attribute tuples ``((key, value), ...)``; a key
+    back at zero is forgotten, so memory follows what is live, not what ever was."""
+
+    __slots__ = ("_counts", "_lock")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[tuple[str, Any], ...], int] = {}
+
+    def add(self, key: tuple[tuple[str, Any], ...], delta: int) -> None:
+        """Add ``delta`` to the count of ``key`` (never below zero)."""
+        with self._lock:
+            count = self._counts.get(key, 0) + delta
+            if count > 0:
+                self._counts[key] = count
+            else:
+                self._counts.pop(key, None)
+
+    def get(self, key: tuple[tuple[str, Any], ...]) -> int:
+        """The count of ``key`` now."""
+        return self._counts.get(key, 0)
+
+    def observe(self) -> list[tuple[float, Mapping[str, Any]]]:
+        """Every live count with its attributes (for the gauge's callback)."""
+        with self._lock:
+            items = list(self._counts.items())
+        return [(count, dict(key)) for key, count in items]
+
+    def clear(self) -> None:
+        """Forget every count (``agentobs.testing.reset``)."""
+        with self._lock:
+            self._counts.clear()

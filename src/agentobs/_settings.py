@@ -34,6 +34,7 @@ SAMPLERS = (
     "parentbased_always_off",
     "parentbased_traceidratio",
 )
+RESUME_TRACE_MODES = ("join", "link")
 EXEMPLAR_FILTERS = ("always_off", "always_on", "trace_based")
 DEFAULT_PROMETHEUS_PORT = 9464
 DEFAULT_LOCAL_DIR = ".agentobs"
@@ -48,6 +49,11 @@ ENV_VARS: dict[str, str] = {
     "AGENTOBS_LOGS": "Bridge standard logging to OpenTelemetry logs: true (default) or false.",
     "AGENTOBS_LOG_LEVEL": "Lowest level bridged to OpenTelemetry logs (default INFO).",
     "AGENTOBS_SYSTEM_METRICS": "Record process CPU, memory and threads: true or false.",
+    "AGENTOBS_RESUME_SECRET": "Key that signs checkpoint tokens (HMAC-SHA256); same in every "
+    "process that resumes.",
+    "AGENTOBS_RESUME_MAX_AGE": "Seconds a checkpoint token stays valid (default 30 days).",
+    "AGENTOBS_RESUME_TRACE": "How a resumed run joins its workflow: join (same trace) or link.",
+    "AGENTOBS_HEALTH_PORT": "Serve /health, /readiness and /version alone on this port.",
     **_LLM_ENV_VARS,
 }
 """Every ``AGENTOBS_*`` variable read by :func:`agentobs.configure`, with what it does."""
@@ -140,6 +146,11 @@ class Settings:
     log_queue_size: int = 2048
     limits: Mapping[str, int] = field(default_factory=dict)
     """The valid ``OTEL_*_LIMIT`` values set (``UNSET_LIMIT`` for ``unset``)."""
+    resume_secret: str | None = None
+    """Key of the HMAC that signs checkpoint tokens (else they carry a SHA-256 checksum)."""
+    resume_max_age: float = 30 * 86400.0
+    resume_trace: str = "join"
+    health_port: int | None = None
     exemplar_filter: str = "always_off"
     """Which measurements may become exemplars in the MeterProvider agentobs builds
     (``OTEL_METRICS_EXEMPLAR_FILTER``). Off unless asked for: sampling them costs every
@@ -351,6 +362,18 @@ def _check_port(value: int) -> str | None:
     return None if 0 <= value < 65536 else "expected a port between 0 and 65535"
 
 
+def _check_secret(value: str) -> str | None:
+    if not isinstance(value, str) or len(value) < 16:
+        return "expected a string of at least 16 characters (the key that signs checkpoints)"
+    return None
+
+
+def _check_positive_float(value: float) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        return "expected a number of seconds greater than 0"
+    return None
+
+
 def _check_positive(value: int) -> str | None:
     return None if value > 0 else "expected a whole number > 0"
 
@@ -414,6 +437,10 @@ def resolve(
     scrub_callback: Callable[..., Any] | None = None,
     langfuse: bool | Mapping[str, str] | None = None,
     prices: Mapping[str, Mapping[str, float]] | None = None,
+    resume_secret: str | None = None,
+    resume_max_age: float | None = None,
+    resume_trace: str | None = None,
+    health_port: int | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Build the effective :class:`Settings`; raise ValueError for a bad explicit argument."""
@@ -634,6 +661,28 @@ def resolve(
     )
     sysm = r.value("system_metrics", system_metrics, ["AGENTOBS_SYSTEM_METRICS"], parse_bool, False)
     other_spans = r.value("interop", interop, ["AGENTOBS_INTEROP"], parse_bool, True)
+    secret = r.value(
+        "resume_secret", resume_secret, ["AGENTOBS_RESUME_SECRET"], str, "", _check_secret
+    )
+    max_age = r.value(
+        "resume_max_age",
+        resume_max_age,
+        ["AGENTOBS_RESUME_MAX_AGE"],
+        parse_float,
+        30 * 86400.0,
+        _check_positive_float,
+    )
+    resume_mode = r.value(
+        "resume_trace",
+        resume_trace,
+        ["AGENTOBS_RESUME_TRACE"],
+        str.lower,
+        "join",
+        _one_of(RESUME_TRACE_MODES),
+    )
+    health = r.value(
+        "health_port", health_port, ["AGENTOBS_HEALTH_PORT"], parse_int, -1, _check_port
+    )
     exemplars = r.value(
         "exemplar_filter",
         None,
@@ -676,6 +725,10 @@ def resolve(
         log_batch=log_batch,
         log_queue_size=log_queue,
         limits=limits,
+        resume_secret=secret or None,
+        resume_max_age=float(max_age),
+        resume_trace=resume_mode,
+        health_port=None if health == -1 else health,
         exemplar_filter=exemplars,
         sources=r.sources,
     )

@@ -6,6 +6,7 @@ Nothing here imports the OpenTelemetry SDK. Before :func:`agentobs.configure` ru
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,3 +31,6 @@ STATE = State()
 """The process-wide state; read it, never rebind it."""
 
 INSTRUMENTATION_SCOPE = "agentobs"
+
+PROCESS_STARTED = time.time()
+"""When agentobs was first imported (about when the process started): ``/health`` uptime."""

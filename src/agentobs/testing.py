@@ -135,6 +135,13 @@ def reset() -> None:
     test utilities do.
     """
     _pipeline.shutdown(timeout=5.0)
+    from . import _api, _queues, _recent, _sessions, health
+
+    health.clear()
+    _recent.TASKS.clear()
+    _queues.forget_queues()
+    _sessions.ACTIVE.clear()
+    _api.forget_handoffs()
     _pipeline.release_globals(only_ours=False)
     _errors.reset_warnings()
 

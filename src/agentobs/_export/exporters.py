@@ -16,6 +16,7 @@ from .._errors import warn_once
 from .._settings import OtlpTarget, Settings
 from .localfiles import LocalLogExporter, LocalMetricExporter, LocalSpanExporter
 from .selfmetrics import CountedLogExporter, CountedMetricExporter, CountedSpanExporter, Counts
+from .status import track
 
 
 class _HeaderValuesHidden(logging.Filter):
@@ -128,12 +129,15 @@ def build(settings: Settings, signal: str, counts: Counts | None = None) -> list
             def rebuild(signal: str = signal, target: OtlpTarget = target) -> Any:
                 return _otlp(signal, target)
 
-            built.append(counted(rebuild(), counts, f"otlp_{protocol}_{kind}_exporter", rebuild))
+            exporter = counted(rebuild(), counts, f"otlp_{protocol}_{kind}_exporter", rebuild)
         elif name == "console":
-            built.append(counted(_CONSOLE[signal](), counts, f"console_{kind}_exporter"))
+            exporter = counted(_CONSOLE[signal](), counts, f"console_{kind}_exporter")
         elif name == "local":
             local = _LOCAL[signal](settings.local_dir, settings.local_max_bytes)
-            built.append(counted(local, counts, f"local_{kind}_exporter"))
+            exporter = counted(local, counts, f"local_{kind}_exporter")
+        else:
+            continue
+        built.append(track(signal, name, exporter))
     return built
 
 

@@ -81,6 +81,8 @@ class _Pipeline:
     prometheus_server: Any = None
     prometheus_address: tuple[str, int] | None = None
     prometheus_reader: Any = None
+    health_server: Any = None
+    health_address: tuple[str, int] | None = None
     system_metrics: Any = None
     langfuse_scores: Any = None
     persona_processor: Any = None
@@ -111,9 +113,9 @@ class _Pipeline:
             from .langfuse import stop_scores
 
             stop_scores(self.langfuse_scores)
-        if self.prometheus_server is not None:
-            self.prometheus_server.shutdown()
-            self.prometheus_server.server_close()
+        for server in (self.prometheus_server, self.health_server):
+            if server is not None:
+                server.close()
         for kind, provider, parts in (
             ("traces", self.tracer_provider, self.span_processors),
             ("metrics", self.meter_provider, self.metric_readers),
@@ -177,6 +179,10 @@ def configure(
     scrub_callback: Callable[..., Any] | None = None,
     langfuse: bool | Mapping[str, str] | None = None,
     prices: Mapping[str, Mapping[str, float]] | None = None,
+    resume_secret: str | None = None,
+    resume_max_age: float | None = None,
+    resume_trace: str | None = None,
+    health_port: int | None = None,
 ) -> None:
     """Build the OpenTelemetry tracer, meter and logger providers agentobs records through.
 
@@ -221,6 +227,16 @@ def configure(
             and ``LANGFUSE_SECRET_KEY`` are set.
         prices: model prices in USD per million tokens, overriding the price table
             (``AGENTOBS_PRICES`` names a JSON file of the same form).
+        resume_secret: key that signs checkpoint tokens with HMAC-SHA256
+            (``AGENTOBS_RESUME_SECRET``; at least 16 characters); without it a token carries a
+            SHA-256 checksum. Every process that resumes needs the same key.
+        resume_max_age: seconds a checkpoint token stays valid (``AGENTOBS_RESUME_MAX_AGE``,
+            default 30 days).
+        resume_trace: ``"join"`` (a resumed run continues the checkpoint's trace, the default)
+            or ``"link"`` (a new trace that links to it) (``AGENTOBS_RESUME_TRACE``).
+        health_port: serve ``/health``, ``/readiness`` and ``/version`` on this port without
+            Prometheus (``AGENTOBS_HEALTH_PORT``; 0 picks one). With ``prometheus_port``, the
+            same endpoints are served beside ``/metrics`` anyway.
 
     Raises:
         ValueError: an argument is malformed; the message names it and what is accepted.
@@ -254,6 +270,9 @@ def install(
                 "first to configure again"
             )
             return
+        from . import status
+
+        status.clear()
         pipeline = _build(settings, span_processors, metric_readers, log_processors)
         _PIPELINE = pipeline
         STATE.settings = settings
@@ -268,7 +287,7 @@ def install(
         )
         STATE.tracer = pipeline.tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
         STATE.active = True
-        _hooks.set_first_persona(stamp_personas)
+        _hooks.set_first_persona(stamp_context)
         _install_exit_hooks()
         _flush_at_worker_exit(pipeline)
     if any("local" in names for names in settings.exporters.values()):
@@ -280,22 +299,20 @@ def install(
         )
 
 
-def stamp_personas() -> None:
-    """Make third-party spans carry the current persona from now on: add the
-    :class:`~agentobs._export.processors.PersonaSpanProcessor`, the first time a persona is entered
-    (before its context is attached). A process that uses no persona does not pay for it on
-    every span; agentobs's own spans carry the persona by themselves."""
+def stamp_context() -> None:
+    """Make every span carry the current persona and session from now on: add the
+    :class:`~agentobs._export.processors.ContextSpanProcessor`, the first time a persona or
+    session is entered (before its context is attached). A process that uses neither does not
+    pay for it on every span."""
     pipeline = _PIPELINE
     if pipeline is None or pipeline.persona_processor is not None:
         return
-    if pipeline.interop is not None:  # the interop processor stamps the persona already
-        return
-    from .processors import PersonaSpanProcessor
+    from .processors import ContextSpanProcessor
 
     with _LOCK:
         if _PIPELINE is not pipeline or pipeline.persona_processor is not None:
             return
-        processor = PersonaSpanProcessor()
+        processor = ContextSpanProcessor()
         pipeline.tracer_provider.add_span_processor(processor)
         pipeline.span_processors.append(processor)
         pipeline.persona_processor = processor
@@ -351,17 +368,20 @@ def _resource(settings: Settings) -> Any:
 
 
 def _start_prometheus(settings: Settings, pipeline: _Pipeline) -> Any:
-    """Bind /metrics first, so a port in use fails before anything else is built."""
-    from prometheus_client import CollectorRegistry, start_http_server
+    """Bind /metrics (with /health, /readiness and /version beside it) first, so a port in
+    use fails before anything else is built."""
+    from prometheus_client import CollectorRegistry, make_wsgi_app
 
+    from .. import health
     from .exporters import prometheus_reader
 
     registry = CollectorRegistry(auto_describe=True)
     reader = prometheus_reader(registry)
     port = settings.prometheus_port
     assert port is not None
+    app = health.with_metrics(make_wsgi_app(registry))
     try:
-        server, _thread = start_http_server(port, addr=settings.prometheus_host, registry=registry)
+        server = health.serve(port, settings.prometheus_host, wsgi_app=app)
     except OSError as exc:
         source = settings.sources.get("prometheus_port", "")
         if source.startswith("env "):  # e.g. the second worker of a multi-process server
@@ -376,20 +396,44 @@ def _start_prometheus(settings: Settings, pipeline: _Pipeline) -> Any:
                 exc.strerror or exc,
             )
             return None
-        raise OSError(
-            exc.errno,
-            f"agentobs.configure(prometheus_port={port}): cannot serve /metrics on "
-            f"{settings.prometheus_host}:{port} ({exc.strerror or exc}); choose a free port, "
-            "or prometheus_port=0 to pick one",
-        ) from exc
+        where = settings.prometheus_host
+        raise _port_error("prometheus_port", port, where, "/metrics", exc) from exc
     pipeline.prometheus_server = server
     pipeline.prometheus_reader = reader
-    pipeline.prometheus_address = (settings.prometheus_host, server.server_address[1])
+    pipeline.prometheus_address = (settings.prometheus_host, server.port)
     logger.info(
         "agentobs: Prometheus metrics are served at http://%s/metrics",
         _host_port(*pipeline.prometheus_address),
     )
     return reader
+
+
+def _port_error(what: str, port: int, host: str, paths: str, exc: OSError) -> OSError:
+    return OSError(
+        exc.errno,
+        f"agentobs.configure({what}={port}): cannot serve {paths} on {host}:{port} "
+        f"({exc.strerror or exc}); choose a free port, or {what}=0 to pick one",
+    )
+
+
+def _start_health(settings: Settings, pipeline: _Pipeline) -> None:
+    """Serve /health, /readiness and /version on a port of their own (no Prometheus)."""
+    from .. import health
+
+    port = settings.health_port
+    assert port is not None
+    try:
+        server = health.serve(port, settings.prometheus_host)
+    except OSError as exc:
+        raise _port_error("health_port", port, settings.prometheus_host, "/health", exc) from exc
+    pipeline.health_server = server
+    pipeline.health_address = (settings.prometheus_host, server.port)
+
+
+def _close_servers(pipeline: _Pipeline) -> None:
+    for server in (pipeline.prometheus_server, pipeline.health_server):
+        if server is not None:
+            server.close()
 
 
 def _host_port(host: str, port: int) -> str:
@@ -496,6 +540,12 @@ def _build(
         prometheus_reader = _start_prometheus(settings, pipeline)
         if prometheus_reader is not None:
             readers.append(_scrub.scrub_reader(scrubber, prometheus_reader))
+    if settings.health_port is not None:
+        try:
+            _start_health(settings, pipeline)
+        except OSError:
+            _close_servers(pipeline)
+            raise
     interval_ms = settings.metric_export_interval * 1000
     counts = pipeline.counts
     for metric_exporter in _exporters.build(settings, "metrics", counts):
@@ -539,9 +589,7 @@ def _build(
             count_processor(log_processor, counts, "logs", "batching_log_processor")
             log_processors.append(log_processor)
     except Exception:
-        if pipeline.prometheus_server is not None:
-            pipeline.prometheus_server.shutdown()
-            pipeline.prometheus_server.server_close()
+        _close_servers(pipeline)
         raise
     resource = _resource(settings)
     adopted = []
@@ -561,7 +609,8 @@ def _build(
         trace.set_tracer_provider(tracer_provider)
         pipeline.owned.add("traces")
         _OUR_PROVIDERS.add(tracer_provider)
-    # The PersonaSpanProcessor is added by stamp_personas(), when a persona is first entered.
+    # The ContextSpanProcessor is added by stamp_context(), when a persona or session is first
+    # entered.
     span_processors = [*_scrub.processors(cleaner, list(extra_span_processors)), *span_processors]
     if settings.interop:
         from .interop import GenAISpanProcessor
@@ -811,7 +860,7 @@ def set_aside() -> Iterator[None]:
             _PIPELINE = saved
             STATE.active, STATE.tracer, STATE.meter, STATE.settings, STATE.recorders = state
             if saved is not None:
-                _hooks.set_first_persona(stamp_personas)
+                _hooks.set_first_persona(stamp_context)
             tracer_provider, meter_provider, logger_provider = providers
             if hasattr(tracer_provider, "add_span_processor"):  # an SDK one, not the proxy
                 trace.set_tracer_provider(tracer_provider)

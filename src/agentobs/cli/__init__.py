@@ -35,6 +35,10 @@ _COMMANDS: dict[str, _Command] = {
     "demo": _Command(
         "agentobs.cli.demo", "run a simulated multi-agent workflow and show its report"
     ),
+    "insights": _Command(
+        "agentobs.cli.insights",
+        "what the telemetry teaches: failure and success patterns, regressions",
+    ),
     "flaky": _Command(
         "agentobs.cli.flaky", "list the flaky tests found by the pytest plugin's history"
     ),

@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
+from .._localdata import LocalData
 from .._names import WORKFLOW_NAME
-from ._localdata import LocalData
-from ._spanindex import display_name, span_kind
+from .._spanindex import display_name, span_kind
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -76,6 +76,7 @@ def render_html(report: Report) -> str:
         panels.gates_section(report),
         panels.interventions_section(report),
         panels.tests_section(report),
+        panels.insights_section(report),
         panels.slowest_section(report),
         panels.logs_section(report),
         panels.metrics_section(report),

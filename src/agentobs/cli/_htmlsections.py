@@ -373,3 +373,65 @@ def metrics_section(report: Report) -> Section:
         "count and sum.</p>"
     )
     return section("metrics", "Metrics", explain, table(headers, rows, "----nnn"), note)
+
+
+def insights_section(report: Report) -> Section:
+    found = report.insights
+    if found is None or not (found.failures or found.successes or found.regressions):
+        return None
+    regressions = found.regressions
+    parts = [
+        "<h3>Failure patterns</h3>",
+        '<p class="note">By workflow, stage and error type (gates by gate and reason); '
+        "recovered: the workflow run still succeeded.</p>",
+        table(
+            ["workflow", "stage", "error", "seen", "runs", "recovered", "to recover"],
+            [
+                [
+                    f.workflow or "-",
+                    f.stage or "-",
+                    f.error_type + (f": {f.reason}" if f.reason else ""),
+                    f.occurrences,
+                    f.runs,
+                    fmt.percent(f.recovery_rate),
+                    "-"
+                    if f.mean_time_to_recover_s is None
+                    else fmt.duration(f.mean_time_to_recover_s),
+                ]
+                for f in found.failures
+            ],
+            "---nnnn",
+        )
+        if found.failures
+        else '<p class="note">No failures.</p>',
+        "<h3>Success patterns</h3>",
+        f'<p class="note">By agent and task type; proven past {found.proven_after} successes.</p>',
+        table(
+            ["agent", "task type", "successes", "attempts", "rate", "mean", "p95", ""],
+            [
+                [
+                    s.agent or "-",
+                    s.task_type,
+                    s.successes,
+                    s.attempts,
+                    fmt.percent(s.success_rate),
+                    "-" if s.mean_s is None else fmt.duration(s.mean_s),
+                    "-" if s.p95_s is None else fmt.duration(s.p95_s),
+                    "proven" if s.proven else "",
+                ]
+                for s in found.successes
+            ],
+            "--nnnnn-",
+        )
+        if found.successes
+        else '<p class="note">No tasks.</p>',
+        "<h3>Regressions</h3>",
+        table(
+            ["kind", "name", "figure", "before", "after"],
+            [[r.kind, r.name, r.metric, f"{r.before:g}", f"{r.after:g}"] for r in regressions],
+            "---nn",
+        )
+        if found.regressions
+        else '<p class="note">None between the first and second half of the window.</p>',
+    ]
+    return section("insights", "Insights", *parts)

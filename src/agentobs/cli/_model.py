@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ..insights import Insights
+
 REPORT_VERSION = 2
 """Bumped when a field of :class:`Report` changes meaning or disappears (2: ``cost_usd`` is
 None when no call had a known price, and ``unpriced`` counts the calls without one)."""
@@ -236,6 +238,8 @@ class Report:
     metrics_omitted: int = 0
     slowest_trace: TraceView | None = None  # or the trace chosen with --trace
     filters: dict[str, str] = field(default_factory=dict)  # {"--service": "fleet", ...}
+    insights: Insights | None = None
+    """What the spans teach (``agentobs insights``): failure and success patterns, regressions."""
     version: int = REPORT_VERSION
 
     @property

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from ._localdata import LogData, MetricPoint
+from .._localdata import LogData, MetricPoint
+from .._spanindex import iso_time
 from ._model import LogEntry, LogSummary, MetricRow
-from ._spanindex import iso_time
 
 MAX_LOG_PROBLEMS = 8
 MAX_METRIC_ROWS = 300

@@ -6,7 +6,16 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
-from ._localdata import LocalData, SpanData
+from .._localdata import LocalData, SpanData
+from .._spanindex import (
+    SpanIndex,
+    display_name,
+    flag_attr,
+    iso_time,
+    number_attr,
+    percentile,
+    text_attr,
+)
 from ._model import (
     BudgetRow,
     CountRow,
@@ -24,15 +33,6 @@ from ._model import (
     WaterfallSpan,
 )
 from ._records import summarize_logs, summarize_metrics
-from ._spanindex import (
-    SpanIndex,
-    display_name,
-    flag_attr,
-    iso_time,
-    number_attr,
-    percentile,
-    text_attr,
-)
 
 MAX_ERRORS = 10
 MAX_TESTS = 10
@@ -78,6 +78,10 @@ def summarize(data: LocalData, trace_id: str = "") -> Report:
     report.metrics, report.metrics_omitted = summarize_metrics(data.points)
     report.budgets = _budgets(report.metrics)
     report.slowest_trace = _trace_view(index, trace_id)
+    if data.spans:
+        from ..insights import analyse
+
+        report.insights = analyse(data.spans, source=str(data.directory))
     return report
 
 

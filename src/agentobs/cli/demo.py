@@ -89,6 +89,19 @@ class Fleet:
             log.warning("tool failed, the agent carries on: %s", exc)
             return False
 
+    def fetch_issue(self, change: str) -> None:
+        """The issue tracker drops the first connection of every run (a planted, recurring
+        failure the workflow recovers from: ``agentobs insights`` finds it)."""
+        for attempt in (1, 2):
+            try:
+                with self.obs.tool("fetch_issue"):
+                    time.sleep(0.002)
+                    if attempt == 1:
+                        raise ConnectionError(f"issue tracker reset the connection for {change}")
+                return
+            except ConnectionError as exc:
+                log.warning("retrying: %s", exc)
+
     def release(self, change: str) -> None:
         obs = self.obs
         run_budget = obs.TokenBudget("release-run", usd=0.01)
@@ -96,8 +109,10 @@ class Fleet:
         with obs.workflow("release", budget=run_budget, change=change):
             planner = obs.persona("planner", chatmode="plan")
             with planner, obs.stage("plan"), obs.agent("planner-agent"):
+                self.fetch_issue(change)
                 self.ask(f"plan the change {change}", "openai", "gpt-4o-mini")
                 self.run_tool("search_code", 0.0)
+                obs.handoff("coder-agent", reason="plan ready")
             for attempt in range(1, 4):
                 coder = obs.persona("coder", chatmode="edit", budget=coder_budget)
                 with coder, obs.stage("implement"):
@@ -105,7 +120,8 @@ class Fleet:
                         prompt = f"implement {change}, attempt {attempt}"
                         self.ask(prompt, "anthropic", "claude-3-5-haiku-latest")
                         self.run_tool("write_file", 0.0)
-                        self.run_tool("run_tests", 0.25)
+                        with obs.agent("test-agent"):  # a delegation: an agent inside another
+                            self.run_tool("run_tests", 0.25)
                     with obs.quality_gate("lint") as lint:
                         errors = self.random.choice([0, 0, 0, 2])
                         lint.passed() if errors == 0 else lint.failed(f"{errors} lint errors")
@@ -123,6 +139,37 @@ class Fleet:
             with obs.stage("deploy"):
                 obs.record_gate("smoke-test", passed=self.random.random() > 0.2)
                 log.info("released %s", change)
+
+    def triage(self, requests: int) -> None:
+        """Review requests through a queue: a producer enqueues, a consumer works them off
+        as tasks of one agent and task type (a success pattern that becomes proven)."""
+        obs = self.obs
+        inbox = obs.queue("review-requests")
+        tickets = [inbox.enqueued() for _ in range(requests)]
+        with obs.session("triage-shift", kind="batch"), obs.workflow("triage"):
+            for number, ticket in enumerate(tickets, 1):
+                task = obs.task("triage", agent="triage-agent", task_type="triage")
+                with inbox.work(ticket), task, obs.stage("triage"):
+                    self.ask(f"label review request {number}", "openai", "gpt-4o-mini")
+
+    def hotfix(self) -> dict[str, object]:
+        """A workflow that waits for a person's review: it checkpoints while suspended and
+        ends; :meth:`resume_hotfix` continues it from the token (in a real fleet, in another
+        process, maybe days later)."""
+        obs = self.obs
+        with obs.workflow("hotfix"), obs.persona("coder", chatmode="edit"):
+            with obs.stage("patch"), obs.agent("coder-agent"):
+                self.ask("patch the outage", "anthropic", "claude-3-5-haiku-latest")
+            with obs.stage("review"), obs.suspended("awaiting-review"):
+                token: dict[str, object] = obs.checkpoint()
+                log.info("hotfix waits for a review; checkpoint token of %d bytes", len(str(token)))
+        return token
+
+    def resume_hotfix(self, token: dict[str, object]) -> None:
+        obs = self.obs
+        with obs.resume(token), obs.agent("reviewer-agent"):
+            self.ask("approve the hotfix", "openai", "gpt-4o-mini")
+            self.run_tool("merge", 0.0)
 
 
 DEMO_TESTS = textwrap.dedent(
@@ -214,6 +261,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the simulated workflow through the local default, then print the report."""
     import agentobs
 
+    from ..insights import patterns
+    from .insights import render_text as render_insights
     from .report import build_report, render_html, render_text
 
     directory = Path(args.dir)
@@ -224,13 +273,19 @@ def run(args: argparse.Namespace) -> int:
         service_name="agentobs-demo", exporter="local", local_dir=directory, environment="demo"
     )
     fleet = Fleet(FakeModel(args.seed), args.seed)
-    for number in range(1, max(args.runs, 1) + 1):
+    runs = max(args.runs, 1)
+    for number in range(1, runs + 1):
         fleet.release(f"change-{number}")
+    token = fleet.hotfix()
+    fleet.triage(4 * runs)
+    time.sleep(0.05)  # the review arrives
+    fleet.resume_hotfix(token)
     agentobs.shutdown(timeout=10)
     if importlib.util.find_spec("pytest") is not None:
         run_test_suite(directory)
     report = build_report(directory)
-    print(render_text(report), end="")
+    print(render_text(report))
+    print(render_insights(patterns(directory)), end="")
     if args.html:
         Path(args.html).write_text(render_html(report), encoding="utf-8")
         print(f"HTML report: {args.html}")

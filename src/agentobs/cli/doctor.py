@@ -195,6 +195,8 @@ def flatten(settings: Settings) -> dict[str, tuple[Any, str]]:
                 key = f"{f.name}.{part.name}"
                 flat[key] = (getattr(value, part.name), sources.get(key, "default"))
         else:
+            if f.name == "resume_secret" and value:
+                value = _MASK
             flat[f.name] = (value, sources.get(f.name, "default"))
     return flat
 

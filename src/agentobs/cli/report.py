@@ -23,10 +23,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from .._export.localfiles import FILE_NAMES
+from .._localdata import read_directory
 from .._settings import DEFAULT_LOCAL_DIR
 from ._filters import FilterError, Filters, apply, parse_since
 from ._html import render_html as _render_html
-from ._localdata import read_directory
 from ._model import Report
 from ._summary import summarize
 from ._text import render_text as _render_text

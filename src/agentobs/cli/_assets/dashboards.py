@@ -29,6 +29,7 @@ MODEL = m.label(n.REQUEST_MODEL)
 PROVIDER = m.label(n.PROVIDER)
 SUITE = m.label(n.TEST_SUITE_NAME)
 STATUS = m.label(n.STATUS)
+STATE = m.label(n.WORKFLOW_STATE)
 GATE = m.label(n.GATE_NAME)
 GATE_RESULT = m.label(n.GATE_RESULT)
 TOKEN_TYPE = m.label(n.TOKEN_TYPE)
@@ -223,12 +224,13 @@ def _agents() -> Board:
             ),
             Panel(
                 "Oldest running workflow",
-                "Age of the oldest workflow run still in progress (a stuck run grows here).",
+                "Age of the oldest workflow run still in progress, working or waiting inside "
+                "agentobs.suspended (a stuck run grows here).",
                 "s",
                 [
                     Target(
-                        f"max by ({WORKFLOW}) ({s('agentobs.workflow.oldest_age')})",
-                        f"{{{{{WORKFLOW}}}}}",
+                        f"max by ({WORKFLOW}, {STATE}) ({s('agentobs.workflow.oldest_age')})",
+                        f"{{{{{WORKFLOW}}}}} ({{{{{STATE}}}}})",
                     )
                 ],
                 type="stat",

@@ -294,12 +294,13 @@ def alerts(t: Mapping[str, float | str]) -> list[Alert]:
             "warning",
             (
                 (
-                    f"max by (job, {WF}) ({m.series('agentobs.workflow.oldest_age')})",
+                    f"max by (job, {WF}) ({m.series('agentobs.workflow.oldest_age')}"
+                    f'{{{m.label(n.WORKFLOW_STATE)}="working"}})',
                     f"> {t['workflow_stuck_seconds']}",
                 ),
             ),
-            "A workflow run has been running for too long.",
-            f"The oldest run of workflow {{{{ $labels.{WF} }}}} started "
+            "A workflow run has been working for too long; waiting runs do not count.",
+            f"The oldest working run of workflow {{{{ $labels.{WF} }}}} started "
             "{{ $value | humanizeDuration }} ago and has not ended.",
         ),
         Alert(

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._export.localfiles import FILE_NAMES, rotated_files
+from ._export.localfiles import FILE_NAMES, rotated_files
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 
@@ -124,6 +124,43 @@ def read_directory(directory: str | Path) -> LocalData:
                 if not any(parsed):
                     data.lines_skipped += 1
     return data
+
+
+def read_otlp_json(path: str | Path) -> LocalData:
+    """Read agentobs's local files and any other OTLP JSON under ``path``: a directory (its
+    ``*.json`` and ``*.jsonl`` files, such as the Collector's file exporter writes, besides
+    the local default's) or one file. A ``.json`` file may hold one request or one per line."""
+    root = Path(path)
+    if root.is_file():
+        data = LocalData(directory=root.parent)
+        _read_file(root, data)
+        return data
+    data = read_directory(root)
+    if not root.is_dir():
+        return data
+    known = {p.resolve() for p in data.files}
+    for candidate in sorted(root.iterdir()):
+        wanted = candidate.suffix in (".json", ".jsonl") and candidate.is_file()
+        if wanted and candidate.resolve() not in known:
+            _read_file(candidate, data)
+    return data
+
+
+def _read_file(path: Path, data: LocalData) -> None:
+    data.files.append(path)
+    requests: Iterator[dict[str, object]] | list[dict[str, object]] = _requests(path, data)
+    if path.suffix == ".json":
+        try:
+            whole = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            whole = None
+        if isinstance(whole, dict):
+            data.lines_read += 1
+            requests = [whole]
+    for request in requests:
+        parsed = [parse(request, data) for parse in _PARSERS]  # each takes its own part
+        if not any(parsed):
+            data.lines_skipped += 1
 
 
 def _requests(path: Path, data: LocalData) -> Iterator[dict[str, object]]:
