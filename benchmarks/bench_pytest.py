@@ -26,8 +26,6 @@ from pathlib import Path
 
 from _harness import Session
 
-NAME = "pytest plugin: 2,000 trivial tests, spans + metrics to local files"
-BASELINE = "plain pytest: 2,000 trivial tests (-p no:agentobs)"
 MODULES, TESTS_PER_MODULE = 20, 100
 TARGET = 1.15
 
@@ -147,39 +145,17 @@ def measure(
         shutil.rmtree(work, ignore_errors=True)
 
 
-def pytest_plugin_run(session: Session) -> None:
-    """Row: the plugin's cost on 2,000 trivial tests (``session.scale`` shrinks the suite)."""
-    modules = max(2, int(MODULES * session.scale))
-    cpu: dict[str, list[float]] = {}
-    ours, theirs = measure(session.rounds, modules, TESTS_PER_MODULE, cpu=cpu)
-    count = modules * TESTS_PER_MODULE
+def _add_rows(
+    session: Session,
+    suite: str,
+    wall: tuple[list[float], list[float]],
+    cpu: dict[str, list[float]],
+    target: float,
+) -> None:
+    """The rows of one suite, in CPU and wall-clock seconds, each with its plain baseline."""
     for clock, (plugin_rounds, plain_rounds) in (
         ("CPU", (cpu["ours"], cpu["theirs"])),
-        ("wall", (ours, theirs)),
-    ):
-        baseline = f"{BASELINE.replace('2,000', f'{count:,}')}, {clock} s"
-        session.add(baseline, plain_rounds, "s")
-        session.add(
-            f"{NAME.replace('2,000', f'{count:,}')}, {clock} s",
-            plugin_rounds,
-            "s",
-            baseline=baseline,
-            baseline_rounds=plain_rounds,
-            target=TARGET,
-        )
-
-
-def pytest_plugin_real_suite(session: Session) -> None:
-    """Row: the plugin's cost on six's own test suite (from its sdist)."""
-    from bench_peers import SIX, six_sdist
-
-    sdist = six_sdist()
-    cpu: dict[str, list[float]] = {}
-    ours, theirs = measure(session.rounds, 0, 0, populate=six_suite(sdist), cpu=cpu)
-    suite = f"{SIX.replace('==', '-')}'s own test suite"
-    for clock, (plugin_rounds, plain_rounds) in (
-        ("CPU", (cpu["ours"], cpu["theirs"])),
-        ("wall", (ours, theirs)),
+        ("wall", wall),
     ):
         baseline = f"plain pytest: {suite} (-p no:agentobs), {clock} s"
         session.add(baseline, plain_rounds, "s")
@@ -189,8 +165,26 @@ def pytest_plugin_real_suite(session: Session) -> None:
             "s",
             baseline=baseline,
             baseline_rounds=plain_rounds,
-            target=REAL_TARGET,
+            target=target,
         )
+
+
+def pytest_plugin_run(session: Session) -> None:
+    """Row: the plugin's cost on 2,000 trivial tests (``session.scale`` shrinks the suite)."""
+    modules = max(2, int(MODULES * session.scale))
+    cpu: dict[str, list[float]] = {}
+    wall = measure(session.rounds, modules, TESTS_PER_MODULE, cpu=cpu)
+    _add_rows(session, f"{modules * TESTS_PER_MODULE:,} trivial tests", wall, cpu, TARGET)
+
+
+def pytest_plugin_real_suite(session: Session) -> None:
+    """Row: the plugin's cost on six's own test suite (from its sdist)."""
+    from bench_peers import SIX, six_sdist
+
+    cpu: dict[str, list[float]] = {}
+    wall = measure(session.rounds, 0, 0, populate=six_suite(six_sdist()), cpu=cpu)
+    suite = f"{SIX.replace('==', '-')}'s own test suite"
+    _add_rows(session, suite, wall, cpu, REAL_TARGET)
 
 
 BENCHMARKS = [pytest_plugin_run, pytest_plugin_real_suite]

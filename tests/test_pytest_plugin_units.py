@@ -285,6 +285,8 @@ def test_a_test_span_takes_what_the_tests_code_records_on_the_current_span() -> 
     span = starter.start("t.py::test_x", {"test.case.name": "t.py::test_x"})
     assert isinstance(span, _spans.TestSpan)
     assert span.is_recording()
+    # the interop processor follows other instrumentations' spans under agentobs's own
+    assert span.instrumentation_scope.name == "agentobs"
     span.set_attribute("user.n", 3)
     span.set_attributes({"user.long": "0123456789"})
     span.update_name("renamed")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -251,8 +252,10 @@ class TestSpan(trace.Span):
         parent: trace.SpanContext | None,
         attributes: dict[str, Any],
         limits: Any,
+        scope: Any = None,
     ) -> None:
         self._name = name
+        self._scope = scope
         self._context = context
         self._parent = parent
         self._attributes = attributes
@@ -262,6 +265,26 @@ class TestSpan(trace.Span):
         self._links: list[tuple[int, int, int, Any]] = []
         self._status: Status | None = None
         self.start = time.time_ns()
+
+    # --- what is read of an SDK span (the interop processor: is the parent agentobs's?) ---
+
+    @property
+    def instrumentation_scope(self) -> Any:
+        return self._scope
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def parent(self) -> trace.SpanContext | None:
+        return self._parent
+
+    @property
+    def attributes(self) -> Mapping[str, Any]:
+        if self._user is None:
+            return MappingProxyType(self._attributes)
+        return MappingProxyType({**self._attributes, **self._user})
 
     # --- the OpenTelemetry Span API (for the test's own code) ----------------------------
 
@@ -475,4 +498,6 @@ class TestSpans:
             return trace.NonRecordingSpan(context)
         if extra:
             attributes = {**extra, **attributes}
-        return TestSpan(name, context, parent, attributes, self.limits)
+        return TestSpan(
+            name, context, parent, attributes, self.limits, self.tracer._instrumentation_scope
+        )
