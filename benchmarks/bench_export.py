@@ -81,7 +81,7 @@ def main() -> None:
 
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-    from agentobs._export import otlpjson
+    from agentobs._export import otlpjson, otlpproto
     from agentobs._export.localfiles import LocalSpanExporter
     from agentobs._export.scrub import SpanCleaner
     from agentobs._secrets import Scrubber
@@ -106,6 +106,7 @@ def main() -> None:
         "scrub": scrub,
         "encode OTLP JSON (agentobs)": otlpjson.spans_json,
         "encode OTLP protobuf (SDK)": sdk_proto,
+        "encode OTLP protobuf (agentobs)": otlpproto.spans_proto,
         "local files: scrub + encode + write": local_end_to_end,
     }
     if args.endpoint:
@@ -114,6 +115,8 @@ def main() -> None:
         otlp = OTLPSpanExporter(endpoint=args.endpoint.rstrip("/") + "/v1/traces")
         steps["OTLP/HTTP: SDK exporter alone"] = otlp.export
         steps["OTLP/HTTP: scrub + SDK exporter"] = lambda batch: otlp.export(scrub(batch))
+        fast = otlpproto.FastOTLPSpanExporter(endpoint=args.endpoint.rstrip("/") + "/v1/traces")
+        steps["OTLP/HTTP: scrub + agentobs exporter"] = lambda batch: fast.export(scrub(batch))
     figures = {
         name: round(rate(step, spans, args.batch, args.rounds)) for name, step in steps.items()
     }
