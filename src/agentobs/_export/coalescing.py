@@ -23,8 +23,8 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-DEFAULT_MAX_ITEMS = 4096
-"""At most this many items are exported in one call (8 default batches of 512): a few MB of
+DEFAULT_MAX_ITEMS = 2048
+"""At most this many items are exported in one call (4 default batches of 512): about a MB of
 OTLP, far under the receivers' request limits (OTLP/HTTP 64 MB in the SDK, 4 MB gRPC)."""
 
 
