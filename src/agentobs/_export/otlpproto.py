@@ -135,6 +135,12 @@ def _cached(obj: Any, encode: Any) -> bytes:
     return data
 
 
+_EVENTS_AND_LINKS: tuple[tuple[str, Any, bytes, bytes], ...] = (
+    ("events", _encode_events, b"\x5a", b"\x60"),  # fields 11 and 12 (dropped count)
+    ("links", _encode_links, b"\x6a", b"\x70"),  # fields 13 and 14
+)
+
+
 def _span(span: ReadableSpan) -> bytes:
     """One ``Span`` message (without its own tag and length)."""
     context = span.get_span_context()
@@ -168,20 +174,14 @@ def _span(span: ReadableSpan) -> bytes:
     dropped = span.dropped_attributes
     if dropped:
         add(b"\x50" + _varint(dropped))
-    raw = getattr(span, "_events", None)  # reading ``events`` copies them under a lock
-    if raw is None or raw:
-        for event in _encode_events(span.events) or ():
-            add(_delimited(b"\x5a", event.SerializeToString()))
-    dropped = span.dropped_events
-    if dropped:
-        add(b"\x60" + _varint(dropped))
-    raw = getattr(span, "_links", None)
-    if raw is None or raw:
-        for link in _encode_links(span.links) or ():
-            add(_delimited(b"\x6a", link.SerializeToString()))
-    dropped = span.dropped_links
-    if dropped:
-        add(b"\x70" + _varint(dropped))
+    for name, encode, tag, dropped_tag in _EVENTS_AND_LINKS:
+        raw = getattr(span, "_" + name, None)  # reading ``events`` copies them under a lock
+        if raw is None or raw:
+            for message in encode(getattr(span, name)) or ():
+                add(_delimited(tag, message.SerializeToString()))
+        dropped = getattr(span, "dropped_" + name)
+        if dropped:
+            add(dropped_tag + _varint(dropped))
     status = span.status
     if status is not None:
         body = b""
