@@ -9,6 +9,12 @@ beside the SDK's own OTLP/HTTP encoder and exporter for the same spans.
     .venv/bin/python benchmarks/bench_export.py                 # scrub, encode, write
     .venv/bin/python benchmarks/bench_export.py --endpoint http://127.0.0.1:4318
                                                                 # ... and send to a collector
+    .venv/bin/python benchmarks/bench_export.py --busy 8        # beside 8 busy threads
+
+With ``--busy N``, N threads run Python code flat out meanwhile, as an application's threads
+would: each write or request then costs the export thread a wait for the GIL, and the rows
+``... batches of 2048`` (what the export thread's merging of batches hands the exporter under
+a backlog) show what fewer, larger exports gain.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import argparse
 import json
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -76,6 +83,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--endpoint", help="OTLP/HTTP base endpoint (e.g. rotel's)")
+    parser.add_argument("--busy", type=int, default=0, help="threads running Python meanwhile")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
@@ -107,7 +115,7 @@ def main() -> None:
         "encode OTLP JSON (agentobs)": otlpjson.spans_json,
         "encode OTLP protobuf (SDK)": sdk_proto,
         "encode OTLP protobuf (agentobs)": otlpproto.spans_proto,
-        "local files: scrub + encode + write": local_end_to_end,
+        "local files: scrub + encode + write (end to end)": local_end_to_end,
     }
     if args.endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -117,16 +125,34 @@ def main() -> None:
         steps["OTLP/HTTP: scrub + SDK exporter"] = lambda batch: otlp.export(scrub(batch))
         fast = otlpproto.FastOTLPSpanExporter(endpoint=args.endpoint.rstrip("/") + "/v1/traces")
         steps["OTLP/HTTP: scrub + agentobs exporter"] = lambda batch: fast.export(scrub(batch))
-    figures = {
-        name: round(rate(step, spans, args.batch, args.rounds)) for name, step in steps.items()
-    }
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            sum(range(200))
+
+    threads = [threading.Thread(target=busy, daemon=True) for _ in range(args.busy)]
+    for thread in threads:
+        thread.start()
+    try:
+        figures = {
+            name: round(rate(step, spans, args.batch, args.rounds)) for name, step in steps.items()
+        }
+        for name in [n for n in steps if "end to end" in n or "exporter" in n]:
+            merged = f"{name}, batches of {args.batch * 4}"
+            figures[merged] = round(rate(steps[name], spans, args.batch * 4, args.rounds))
+    finally:
+        stop.set()
     local.shutdown()
     if args.json:
         print(json.dumps(figures))
         return
-    print(f"{len(spans)} spans of @agentobs.task, batches of {args.batch}, spans/s (median)")
+    print(
+        f"{len(spans)} spans of @agentobs.task, batches of {args.batch}, {args.busy} busy "
+        "threads, spans/s (median)"
+    )
     for name, value in figures.items():
-        print(f"  {name:<40} {value:>10,}")
+        print(f"  {name:<66} {value:>10,}")
 
 
 if __name__ == "__main__":
