@@ -98,3 +98,12 @@ def test_configure_coalesces_every_batch_processor(tmp_path: Path) -> None:
             assert isinstance(processor._batch_processor._exporter, CoalescingExporter)
     finally:
         agentobs.shutdown()
+
+
+def test_never_more_in_hand_than_the_queue_holds() -> None:
+    processor = BatchSpanProcessor(
+        Recorder(), max_queue_size=30, max_export_batch_size=10, schedule_delay_millis=60_000
+    )
+    coalesce(processor, SpanExportResult.SUCCESS, max_items=1000)
+    assert processor._batch_processor._exporter._max_items == 30
+    processor.shutdown()

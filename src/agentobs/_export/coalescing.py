@@ -10,9 +10,10 @@ round and fell behind: measured, 50 ms per 512-span write with eight busy thread
 :class:`CoalescingExporter` sits between the batch processor and the exporter, in the export
 thread. While the queue still holds a full batch after this one (so the processor is certain
 to call again at once), it keeps the batch and returns; the next call adds to it, and the
-whole is exported in one call when the queue runs low, when ``max_items`` are kept, at
-shutdown or on a flush. A lone batch is exported at once, as before. Nothing waits, and no
-more is held than ``max_items`` items taken off the queue.
+whole is exported in one call when the queue runs low, when ``max_items`` are kept (2,048,
+and never more than the queue holds), at shutdown or on a flush. A lone batch is exported at
+once, as before. Nothing waits, and no more is held than ``max_items`` items taken off the
+queue (with a backend that stalls, that many are in the exporter's hands, not one batch).
 """
 
 from __future__ import annotations
@@ -95,4 +96,7 @@ def coalesce(processor: Any, success: Any, max_items: int = DEFAULT_MAX_ITEMS) -
     def backlog() -> int:
         return len(batch._queue)
 
-    batch._exporter = CoalescingExporter(exporter, backlog, size, success, max_items)
+    # Never more in the exporter's hands than the queue holds: memory stays within twice the
+    # queue's bound, and a small queue (a tight memory budget) is exported batch by batch.
+    limit = getattr(batch._queue, "maxlen", None) or max_items
+    batch._exporter = CoalescingExporter(exporter, backlog, size, success, min(max_items, limit))
