@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import agentobs.testing
-from agentobs.cli._localdata import read_directory
+from agentobs._localdata import read_directory
 from tests.llm_server import FakeLLM
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "integrations"

@@ -38,6 +38,7 @@ from opentelemetry.trace import Status
 from .. import _names as n
 from .._errors import warn_once
 from .._secrets import DEFAULT_PATTERNS, SECRET_KEY, Scrubber, ScrubMatch, marker
+from .._settings import Settings
 
 CONTENT_KEYS = frozenset(
     {
@@ -455,14 +456,12 @@ def metric_exporter(scrubber: Scrubber | None, inner: MetricExporter) -> MetricE
     return inner if scrubber is None else ScrubbingMetricExporter(inner, scrubber)
 
 
-def cleaner(settings: Any) -> SpanCleaner:
+def cleaner(settings: Settings) -> SpanCleaner:
     """The span cleaner ``settings`` ask for."""
     scrubber = None
-    if getattr(settings, "scrubbing", True):
-        scrubber = Scrubber(
-            getattr(settings, "scrub_patterns", ()), getattr(settings, "scrub_callback", None)
-        )
-    return SpanCleaner(scrubber, bool(getattr(settings, "content_hard_off", False)))
+    if settings.scrubbing:
+        scrubber = Scrubber(settings.scrub_patterns, settings.scrub_callback)
+    return SpanCleaner(scrubber, settings.content_hard_off)
 
 
 def exporter(span_cleaner: SpanCleaner, inner: SpanExporter) -> SpanExporter:
