@@ -1,11 +1,15 @@
 """Parsers and checks of configuration values (environment variables, ini keys, arguments).
 
 One boolean vocabulary and one URL check for the SDK's settings, the LLM settings and the
-pytest plugin's options. A leaf module: it imports nothing of ours.
+pytest plugin's options, and :class:`Row`, the shape of a row of the configuration table
+(``_settings.ROWS``). A leaf module: it imports nothing of ours.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 TRUE = ("1", "true", "yes", "on")
@@ -59,3 +63,49 @@ def check_url(value: str, example: str) -> str | None:
     if any(c.isspace() for c in value) or (port is not None and not 0 < port < 65536):
         return f"expected a URL like {example}"
     return None
+
+
+def no_problem(_value: Any) -> str | None:
+    """The check of a row that takes any value its parser returns."""
+    return None
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A default or a check worked out from the rows loaded before (``fn(loaded)``, where
+    ``loaded.values`` and ``loaded.sources`` hold them): a per-signal exporter whose default
+    depends on the endpoint, a batch size checked against its queue."""
+
+    fn: Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One setting of the configuration table: explicit argument, then the first of its
+    environment variables that is set, then its default.
+
+    A row whose ``parse`` is None is resolved by a rule of its own (the table still lists
+    its argument, variables and doc line, and checks the argument's type)."""
+
+    name: str
+    """The setting's key in ``Settings.sources`` and ``agentobs doctor``."""
+    env: tuple[str, ...]
+    """The environment variables read, the first one set winning."""
+    default: Any
+    parse: Callable[[str], Any] | None = str
+    """An environment value to the setting's value (ValueError: warned about, default used)."""
+    check: Callable[[Any], str | None] | Derived = no_problem
+    """None for a good value, else what is wrong with it (arguments and environment alike)."""
+    doc: str = ""
+    arg: str | None = None
+    """The :func:`agentobs.configure` argument that sets it (None: environment only)."""
+    accepts: tuple[Callable[[Any], bool], str] | None = None
+    """The argument's type test and its description, checked before anything is resolved."""
+    argument: Callable[[Any], Any] | None = None
+    """How an explicit argument becomes the value (ValueError: what is wrong with it)."""
+    show_argument: bool = True
+    """Whether an error message quotes the argument (not for long lists and mappings)."""
+    default_text: str | None = None
+    """How a warning names the default, when the default is a sentinel."""
+    secret: bool = False
+    """Its value is never printed (``agentobs doctor`` masks it)."""
