@@ -114,3 +114,12 @@ def test_doctor_masks_the_secret_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings["resume_secret"][0] == "***"
     assert settings["otlp.traces.headers"][0] == {"x-api-key": "***"}
     assert {row.name for row in ROWS if row.secret} >= {"resume_secret", "traces.headers"}
+
+
+@pytest.mark.usefixtures("fresh_agentobs")
+def test_a_rejected_secret_is_not_echoed(caplog: pytest.LogCaptureFixture) -> None:
+    resolve(env={"AGENTOBS_RESUME_SECRET": "short-s3cret", "OTEL_EXPORTER_OTLP_HEADERS": "k"})
+    warnings = [r.getMessage() for r in caplog.records if r.name == "agentobs"]
+    assert any("AGENTOBS_RESUME_SECRET=<hidden>" in w for w in warnings), warnings
+    assert any("OTEL_EXPORTER_OTLP_HEADERS=<hidden>" in w for w in warnings), warnings
+    assert not any("short-s3cret" in w for w in warnings)

@@ -794,7 +794,7 @@ class Loaded:
                     f"env:{env_name}:{raw}",
                     "agentobs: ignoring %s=%s: %s; using the default %s",
                     env_name,
-                    "<hidden>" if "HEADERS" in env_name else repr(raw),  # may hold credentials
+                    "<hidden>" if row.secret else repr(raw),  # headers may hold credentials
                     problem,
                     repr(default) if row.default_text is None else row.default_text,
                 )
