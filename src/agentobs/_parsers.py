@@ -8,7 +8,6 @@ pytest plugin's options, and :class:`Row`, the shape of a row of the configurati
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -70,42 +69,82 @@ def no_problem(_value: Any) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
 class Derived:
     """A default or a check worked out from the rows loaded before (``fn(loaded)``, where
     ``loaded.values`` and ``loaded.sources`` hold them): a per-signal exporter whose default
     depends on the endpoint, a batch size checked against its queue."""
 
-    fn: Callable[[Any], Any]
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self.fn = fn
 
 
-@dataclass(frozen=True)
 class Row:
     """One setting of the configuration table: explicit argument, then the first of its
     environment variables that is set, then its default.
 
     A row whose ``parse`` is None is resolved by a rule of its own (the table still lists
-    its argument, variables and doc line, and checks the argument's type)."""
+    its argument, variables and doc line, and checks the argument's type). A plain class, not
+    a dataclass: building the table is part of ``import agentobs``."""
 
-    name: str
-    """The setting's key in ``Settings.sources`` and ``agentobs doctor``."""
-    env: tuple[str, ...]
-    """The environment variables read, the first one set winning."""
-    default: Any
-    parse: Callable[[str], Any] | None = str
-    """An environment value to the setting's value (ValueError: warned about, default used)."""
-    check: Callable[[Any], str | None] | Derived = no_problem
-    """None for a good value, else what is wrong with it (arguments and environment alike)."""
-    doc: str = ""
-    arg: str | None = None
-    """The :func:`agentobs.configure` argument that sets it (None: environment only)."""
-    accepts: tuple[Callable[[Any], bool], str] | None = None
-    """The argument's type test and its description, checked before anything is resolved."""
-    argument: Callable[[Any], Any] | None = None
-    """How an explicit argument becomes the value (ValueError: what is wrong with it)."""
-    show_argument: bool = True
-    """Whether an error message quotes the argument (not for long lists and mappings)."""
-    default_text: str | None = None
-    """How a warning names the default, when the default is a sentinel."""
-    secret: bool = False
-    """Its value is never printed (``agentobs doctor`` masks it)."""
+    __slots__ = (
+        "accepts",
+        "arg",
+        "argument",
+        "check",
+        "default",
+        "default_text",
+        "doc",
+        "env",
+        "name",
+        "parse",
+        "secret",
+        "show_argument",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        env: tuple[str, ...],
+        default: Any,
+        parse: Callable[[str], Any] | None = str,
+        check: Callable[[Any], str | None] | Derived = no_problem,
+        *,
+        doc: str = "",
+        arg: str | None = None,
+        accepts: tuple[Callable[[Any], bool], str] | None = None,
+        argument: Callable[[Any], Any] | None = None,
+        show_argument: bool = True,
+        default_text: str | None = None,
+        secret: bool = False,
+    ) -> None:
+        self.name = name
+        """The setting's key in ``Settings.sources`` and ``agentobs doctor``."""
+        self.env = env
+        """The environment variables read, the first one set winning."""
+        self.default = default
+        """The value when neither an argument nor a variable sets it (or a :class:`Derived`)."""
+        self.parse = parse
+        """An environment value to the setting's value (ValueError: warned about, default
+        used)."""
+        self.check = check
+        """None for a good value, else what is wrong with it (arguments and environment
+        alike)."""
+        self.doc = doc
+        self.arg = arg
+        """The :func:`agentobs.configure` argument that sets it (None: environment only)."""
+        self.accepts = accepts
+        """The argument's type test and its description, checked before anything is
+        resolved."""
+        self.argument = argument
+        """How an explicit argument becomes the value (ValueError: what is wrong with it)."""
+        self.show_argument = show_argument
+        """Whether an error message quotes the argument (not for long lists and mappings)."""
+        self.default_text = default_text
+        """How a warning names the default, when the default is a sentinel."""
+        self.secret = secret
+        """Its value is never printed (``agentobs doctor`` masks it, a warning hides it)."""
+
+    def __repr__(self) -> str:
+        return f"Row({self.name!r}, {self.env!r})"
