@@ -3,7 +3,7 @@
     python benchmarks/bench_peers.py                # every row; writes benchmarks/RESULTS.md
     python benchmarks/bench_peers.py --quick        # smoke run: .bench-peers/RESULTS-quick.md
     python benchmarks/bench_peers.py --install-only # create the peers' environments and stop
-    python benchmarks/bench_peers.py --render       # RESULTS.md and README from RESULTS.json
+    python benchmarks/bench_peers.py --render       # RESULTS.md and the tables from RESULTS.json
 
 Each peer gets its own virtual environment under ``.bench-peers/`` (pinned below, created
 with uv); agentobs runs in the project's ``.venv``. Every measurement is one fresh process of
@@ -36,6 +36,9 @@ ROOT = HERE.parent
 ENVS_DIR = ROOT / ".bench-peers"
 ROTEL = ROOT / ".backends" / "bin" / "rotel-agent"
 FINDINGS = HERE / "peers_findings.md"
+TABLE_PAGES = ("README.md", "docs/performance.md")
+"""Pages holding the summary table between ``peers_report``'s markers, rewritten with the
+report."""
 
 COMMON = [
     "openai",
@@ -344,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         report = json.loads(output.with_suffix(".json").read_text())
         output.write_text(peers_report.render(report, FINDINGS))
         if output == HERE / "RESULTS.md":
-            peers_report.update_readme(ROOT / "README.md", report)
+            for page in TABLE_PAGES:
+                peers_report.update_readme(ROOT / page, report)
         return 0
     ENVS_DIR.mkdir(exist_ok=True)
     for env in PEERS:
@@ -389,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
 
     output.write_text(peers_report.render(report, FINDINGS))
     if output == HERE / "RESULTS.md":
-        peers_report.update_readme(ROOT / "README.md", report)
+        for page in TABLE_PAGES:
+            peers_report.update_readme(ROOT / page, report)
     print(f"wrote {output} ({report['elapsed']:.0f} s)")
     failed = [r for r in results if r.get("failed")]
     return 1 if args.quick and failed else 0

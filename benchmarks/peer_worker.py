@@ -669,24 +669,9 @@ def section_pytest(args: argparse.Namespace, workdir: Path) -> list[dict[str, An
     suite = f"{count:,} trivial tests"
     populate = None
     if args.variant == "six":  # a real third-party suite: six's own tests, from its sdist
-        import tarfile
-
         sdist = Path(args.sdist)
         suite = f"{sdist.name.removesuffix('.tar.gz')}'s own test suite"
-
-        def populate(work: Path) -> None:
-            with tarfile.open(sdist) as archive:
-                for member in archive.getmembers():
-                    name = Path(member.name).name
-                    if name in ("six.py", "test_six.py") and member.isfile():
-                        source = archive.extractfile(member)
-                        assert source is not None
-                        (work / name).write_bytes(source.read())
-            # test_lazy asserts that nothing in the process imported html.parser yet: it
-            # depends on what ran before it (it failed once under agentobs's plugin here).
-            (work / "pytest.ini").write_text(
-                "[pytest]\naddopts = -p no:randomly --deselect test_six.py::test_lazy\n"
-            )
+        populate = bench_pytest.six_suite(sdist)
 
     extra = {**extra, "OTEL_EXPORTER_OTLP_ENDPOINT": args.endpoint, "OTEL_SERVICE_NAME": "bench"}
     if args.env == "agentobs":

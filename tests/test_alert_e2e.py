@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -125,3 +126,63 @@ def test_a_spent_budget_reaches_the_webhook(
     assert (ROOT / "docs" / "runbooks" / f"{ALERT}.md").is_file()
     assert "nightly-run (token) is overspent" in alert["annotations"]["description"]
     assert [a["labels"]["alertname"] for a in manager.alerts()].count(ALERT) == 1
+
+
+def test_concurrent_runs_of_one_budget_name_alert_on_the_most_spent(
+    prometheus: PrometheusFactory, clean_env: None
+) -> None:
+    """Two runs of one workflow, each with its ``per_run`` budget named alike, in threads:
+    the shipped ratio rule, scraped by a real Prometheus, shows the run that is low (10 %
+    left), not whichever wrote last (90 %), also after the other run has ended."""
+    port = free_port()
+    agentobs.testing.reset()
+    steps = {name: threading.Event() for name in ("a", "b", "b_may_end", "a_may_end")}
+
+    @agentobs.llm(provider="openai", model="gpt-4o-mini")
+    def call(tokens: int) -> Any:
+        return {"usage": {"prompt_tokens": tokens - 10, "completion_tokens": 10}}
+
+    @agentobs.workflow("nightly", budget=agentobs.TokenBudget("run", tokens=1_000, per_run=True))
+    def run(tokens: int, me: str) -> None:
+        call(tokens)
+        steps[me].set()
+        steps[f"{me}_may_end"].wait(60)
+
+    ratio = 'agentobs:budget_remaining:ratio{agentobs_budget_name="run"}'
+    workers = [
+        threading.Thread(target=run, args=(900, "a")),
+        threading.Thread(target=run, args=(100, "b")),
+    ]
+
+    def evaluated_after(moment: float) -> list[dict[str, Any]]:
+        """The ratio, once the rule has been evaluated on a scrape made after ``moment``."""
+        fresh = f"{ratio} and timestamp({ratio}) > {moment + 2:.3f}"
+        return poll(
+            lambda: server.query_once(fresh) or None,
+            timeout=30,
+            interval=0.25,
+            what=f"PromQL {fresh!r}",
+        )
+
+    try:
+        agentobs.configure(
+            service_name="agentobs-budgets", exporter="none", prometheus_port=port, logs=False
+        )
+        server = prometheus([f"127.0.0.1:{port}"], rule_files=[RULES])
+        workers[0].start()
+        assert steps["a"].wait(10)
+        workers[1].start()  # run b spends after run a
+        assert steps["b"].wait(10)
+        [low] = evaluated_after(time.time())
+        steps["b_may_end"].set()
+        workers[1].join(10)
+        ended = evaluated_after(time.time())  # run b has ended: still run a's 10 %
+    finally:
+        for step in steps.values():
+            step.set()
+        for worker in workers:
+            worker.join(10)
+        agentobs.testing.reset()
+    assert float(low["value"][1]) == pytest.approx(0.1)
+    assert [float(r["value"][1]) for r in ended] == [pytest.approx(0.1)]
+    assert len(server.query_once(ratio)) == 1  # one series for the two runs

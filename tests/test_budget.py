@@ -208,3 +208,111 @@ def test_reset_forgets_usage(cap: Capture) -> None:
     assert not budget.exceeded
     with budget:
         call()
+
+
+def remaining(cap: Capture, name: str = "run") -> tuple[float, float]:
+    """(remaining, limit) as the token gauges of budget ``name`` read now."""
+    [left] = [
+        p.value
+        for p in cap.metric_points("agentobs.budget.tokens.remaining")
+        if p.attributes["agentobs.budget.name"] == name
+    ]
+    [limit] = [
+        p.value
+        for p in cap.metric_points("agentobs.budget.tokens.limit")
+        if p.attributes["agentobs.budget.name"] == name
+    ]
+    return (left or 0.0, limit or 0.0)
+
+
+def test_concurrent_runs_with_one_budget_name_show_the_most_spent_in_threads(
+    cap: Capture,
+) -> None:
+    import threading
+
+    run_budget = agentobs.TokenBudget("run", tokens=1_000, per_run=True)
+    steps = {name: threading.Event() for name in ("a_spent", "b_spent", "b_may_end", "a_may_end")}
+    seen: dict[str, tuple[float, float]] = {}
+
+    @agentobs.workflow("nightly", budget=run_budget)
+    def run(tokens: int, spent: str, may_end: str) -> None:
+        call(tokens)
+        steps[spent].set()
+        assert steps[may_end].wait(10)
+
+    a = threading.Thread(target=run, args=(900, "a_spent", "a_may_end"))
+    b = threading.Thread(target=run, args=(100, "b_spent", "b_may_end"))
+    a.start()
+    assert steps["a_spent"].wait(10)
+    b.start()  # run b charges its own budget after run a: it must not hide run a's
+    assert steps["b_spent"].wait(10)
+    seen["both open"] = remaining(cap)
+    steps["b_may_end"].set()
+    b.join(10)
+    seen["b ended"] = remaining(cap)  # b closing does not overwrite a's figures
+    steps["a_may_end"].set()
+    a.join(10)
+    seen["both ended"] = remaining(cap)
+    assert seen == {
+        "both open": (100, 1_000),
+        "b ended": (100, 1_000),
+        "both ended": (100, 1_000),  # the last to end: its final figures stay
+    }
+    assert len(cap.metric_points("agentobs.budget.tokens.remaining")) == 1  # one series
+
+
+def test_concurrent_budgets_of_one_name_in_asyncio_tasks(cap: Capture) -> None:
+    seen: dict[str, tuple[float, float]] = {}
+
+    @agentobs.llm(provider="openai", model="gpt-4o")
+    async def acall(tokens: int) -> Any:
+        return {"usage": {"prompt_tokens": tokens - 10, "completion_tokens": 10}}
+
+    async def main() -> None:
+        spent, ended = asyncio.Event(), asyncio.Event()
+
+        async def big() -> None:  # spends 800 of 1,000, then ends first
+            async with agentobs.TokenBudget("run", tokens=1_000):
+                await acall(800)
+                spent.set()
+                await asyncio.sleep(0)
+            ended.set()
+
+        async def small() -> None:  # spends 300 of 2,000 after it, still open when it ends
+            async with agentobs.TokenBudget("run", tokens=2_000):
+                await spent.wait()
+                await acall(300)
+                seen["both open"] = remaining(cap)
+                await ended.wait()
+                seen["big ended"] = remaining(cap)
+
+        await asyncio.gather(big(), small())
+
+    asyncio.run(main())
+    assert seen == {
+        "both open": (200, 1_000),  # 20 % left beats 85 % left: the one to alert on
+        "big ended": (1_700, 2_000),  # the one still open, not the finished one
+    }
+
+
+def test_budget_series_stay_bounded_and_closed_budgets_are_forgotten(cap: Capture) -> None:
+    import contextlib
+
+    from agentobs._catalogue import VALUE_LIMIT
+    from agentobs._llm import budget as budget_module
+
+    with contextlib.ExitStack() as runs:
+        for _ in range(300):  # 300 runs' budgets open at once, one name: one series
+            runs.enter_context(agentobs.TokenBudget("run", tokens=10_000))
+        call(50)
+        assert remaining(cap) == (9_950, 10_000)
+    for i in range(VALUE_LIMIT + 50):
+        with agentobs.TokenBudget(f"bounded-{i}", tokens=100):
+            call(10)
+    names = [
+        p.attributes["agentobs.budget.name"]
+        for p in cap.metric_points("agentobs.budget.tokens.remaining")
+    ]
+    assert len(names) <= VALUE_LIMIT + 1  # the rest fold into _other
+    kept = [name for name, _persona in budget_module._OPEN if name.startswith(("run", "bounded-"))]
+    assert kept == []  # nothing kept of budgets no longer in force

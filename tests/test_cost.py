@@ -204,12 +204,22 @@ def test_table_version_is_known() -> None:
     assert _cost.table_version()
 
 
-def test_no_call_waits_for_the_price_table(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("settle", "after"),
+    [
+        ("agentobs.shutdown(60)", ""),  # shutdown settles the pending costs first
+        ("agentobs.force_flush(60)", "agentobs.shutdown()"),  # and so does a flush
+    ],
+    ids=["shutdown", "force_flush"],
+)
+def test_no_call_waits_for_the_price_table(tmp_path: Path, settle: str, after: str) -> None:
     """With genai-prices taking 3 s to import, the first LLM call does not wait for it: its
     span says the cost is pending (never zero), and the cost is recorded once the table has
-    loaded (issue 9, item 5)."""
-    script = textwrap.dedent(
-        """
+    loaded (issue 9, item 5); ``shutdown()`` and ``force_flush()`` right after the call wait
+    for it (within their timeout), so the cost and the budget's dollars are not lost."""
+    script = (
+        textwrap.dedent(
+            """
         import importlib.abc, importlib.machinery, json, sys, time
         from pathlib import Path
 
@@ -246,8 +256,7 @@ def test_no_call_waits_for_the_price_table(tmp_path: Path) -> None:
             call()
         took = time.perf_counter() - start
         attrs = dict(spans.get_finished_spans()[0].attributes)
-        assert cost.wait_ready(30)
-        agentobs.shutdown()
+        SETTLE
         usd = [
             point["asDouble"]
             for line in Path("out/metrics.jsonl").read_text().splitlines()
@@ -258,7 +267,11 @@ def test_no_call_waits_for_the_price_table(tmp_path: Path) -> None:
             for point in metric["sum"]["dataPoints"]
         ]
         print(json.dumps({"took": took, "attrs": attrs, "usd": usd, "used": budget.used_usd}))
+        AFTER
         """
+        )
+        .replace("SETTLE", settle)
+        .replace("AFTER", after)
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENTOBS_"))}
     done = subprocess.run(
@@ -274,3 +287,11 @@ def test_no_call_waits_for_the_price_table(tmp_path: Path) -> None:
     assert found["usd"]
     assert found["usd"][-1] == pytest.approx(expected)
     assert found["used"] == pytest.approx(expected)
+    # the report prices the pending call from the same table, not as unknown
+    from agentobs._localdata import read_directory
+    from agentobs.cli._summary import summarize
+
+    llm = summarize(read_directory(tmp_path / "out")).llm
+    assert llm is not None
+    assert llm.cost_usd == pytest.approx(expected)
+    assert llm.unpriced == 0

@@ -148,6 +148,45 @@ def test_a_breach_by_another_instrumentations_call_is_recorded_on_the_enclosing_
     assert "budget 'tight' exceeded" in caplog.text
 
 
+def test_a_raise_budget_spent_by_another_instrumentation_refuses_the_next_call_agentobs_traces(
+    cap: Capture, langchain_instrumented: None, llm_server: FakeLLM
+) -> None:
+    """agentobs cannot refuse a call only another instrumentation traces (it sees the span
+    after the call), but the call counts, so the next call agentobs traces is refused."""
+    budget = agentobs.TokenBudget("tight", tokens=10, on_exceed="raise")
+    with scoped(budget):
+        chat_model(llm_server).invoke("hi")  # not refused: its span is all agentobs sees
+        chat_model(llm_server).invoke("again")  # nor this one, though the budget is spent
+        assert budget.exceeded
+        with pytest.raises(agentobs.BudgetExceededError), agentobs.llm(model="gpt-4o"):
+            pass
+        agentobs.instrument_openai()
+        try:
+            with pytest.raises(agentobs.BudgetExceededError):
+                client(llm_server).chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        finally:
+            our_openai.uninstrument()
+    assert len(llm_server.requests) == 2
+    assert budget.used_tokens == 2 * (CHAT_IN + CHAT_OUT)
+    refused = {"agentobs.budget.name": "tight"}
+    assert metric(cap, "agentobs.budget.refusals", **refused) == 2
+
+
+def test_instrument_openai_under_a_framework_refuses_its_calls_once_the_budget_is_spent(
+    cap: Capture, langchain_instrumented: None, ours_too: None, llm_server: FakeLLM
+) -> None:
+    """With the client instrumented too, a framework's call is refused before it is sent,
+    and each call still counts once."""
+    budget = agentobs.TokenBudget("tight", tokens=20, on_exceed="raise")
+    with scoped(budget):
+        chat_model(llm_server).invoke("hi")  # 17 tokens: within the budget
+        chat_model(llm_server).invoke("again")  # 34: spends it
+        with pytest.raises(agentobs.BudgetExceededError):
+            chat_model(llm_server).invoke("once more")
+    assert len(llm_server.requests) == 2
+    assert budget.used_tokens == 2 * (CHAT_IN + CHAT_OUT)
+
+
 def test_spans_outside_agentobs_scopes_are_left_alone(
     cap: Capture, openai_v2: Any, llm_server: FakeLLM
 ) -> None:
@@ -282,16 +321,22 @@ def test_langgraph_with_openinference_counts_the_llm_span_not_the_chains(
 # --- Pydantic AI's own instrumentation ---
 
 
-def test_pydantic_ai_instrumented_agent_counts_its_model_requests_with_their_own_cost(
-    cap: Capture, llm_server: FakeLLM
-) -> None:
+def pydantic_agent(server: FakeLLM) -> Any:
+    """A Pydantic AI agent with its own instrumentation on, calling the loopback API."""
     from pydantic_ai import Agent
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.providers.openai import OpenAIProvider
 
-    provider = OpenAIProvider(base_url=llm_server.base_url, api_key="sk-test-key")
+    provider = OpenAIProvider(base_url=server.base_url, api_key="sk-test-key")
     agent = Agent(OpenAIChatModel("gpt-4o", provider=provider), name="helper")
     agent.instrument = True
+    return agent
+
+
+def test_pydantic_ai_instrumented_agent_counts_its_model_requests_with_their_own_cost(
+    cap: Capture, llm_server: FakeLLM
+) -> None:
+    agent = pydantic_agent(llm_server)
     budget = agentobs.TokenBudget("agent", usd=1.0)
     with scoped(budget):
         assert agent.run_sync("hi").output == "".join(TEXT)
@@ -323,9 +368,8 @@ def test_pydantic_ai_instrumented_agent_counts_its_model_requests_with_their_own
 # --- the OpenAI Agents SDK with OpenInference (Responses API) ---
 
 
-def test_openai_agents_with_openinference_counts_the_response_under_our_persona(
-    cap: Capture, llm_server: FakeLLM
-) -> None:
+def run_agents_sdk(server: FakeLLM, budget: agentobs.TokenBudget) -> Any:
+    """One Agents SDK run (Responses API), traced by OpenInference, in the scope of ``budget``."""
     from agents import Agent, OpenAIResponsesModel, Runner
     from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 
@@ -334,14 +378,20 @@ def test_openai_agents_with_openinference_counts_the_response_under_our_persona(
     try:
         model = OpenAIResponsesModel(
             "gpt-4o",
-            openai.AsyncOpenAI(base_url=llm_server.base_url, api_key="sk-test", max_retries=0),
+            openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0),
         )
         agent = Agent(name="helper", instructions="be brief", model=model)
-        budget = agentobs.TokenBudget("agents", tokens=1000)
         with scoped(budget):
-            result = Runner.run_sync(agent, "hi")
+            return Runner.run_sync(agent, "hi")
     finally:
         instrumentor.uninstrument()
+
+
+def test_openai_agents_with_openinference_counts_the_response_under_our_persona(
+    cap: Capture, llm_server: FakeLLM
+) -> None:
+    budget = agentobs.TokenBudget("agents", tokens=1000)
+    result = run_agents_sdk(llm_server, budget)
     assert result.final_output == "".join(TEXT)
     assert [r.path for r in llm_server.requests] == ["/v1/responses"]
     response = only([s for s in cap.spans if s.attributes.get("openinference.span.kind") == "LLM"])
@@ -360,6 +410,111 @@ def test_openai_agents_with_openinference_counts_the_response_under_our_persona(
     model_name = response.attributes["llm.model_name"]
     assert model_name == OPENAI_MODEL
     assert tokens(cap, "input", **{"gen_ai.request.model": model_name}) == RESP_IN
+
+
+# --- one call traced by a framework's instrumentation and by instrument_openai() ---
+
+
+@pytest.fixture
+def ours_too() -> Iterator[None]:
+    """agentobs's OpenAI instrumentation, on top of the framework's."""
+    agentobs.instrument_openai()
+    yield
+    our_openai.uninstrument()
+
+
+def chat_model(server: FakeLLM) -> Any:
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(model="gpt-4o", base_url=server.base_url, api_key="sk-test", max_retries=0)
+
+
+def test_langchain_with_openinference_and_instrument_openai_counts_each_call_once(
+    cap: Capture,
+    langchain_instrumented: None,
+    ours_too: None,
+    llm_server: FakeLLM,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """OpenInference's LangChain span is not made current, so agentobs's span of the same
+    call is its sibling: matched by parent and usage, counted once (by agentobs's span), also
+    for calls made concurrently under one persona."""
+    import asyncio
+
+    model = chat_model(llm_server)
+    budget = agentobs.TokenBudget("chain", tokens=1000)
+    with scoped(budget):
+        model.invoke("hi")
+        asyncio.run(model.abatch(["hi", "hello"]))  # two calls at once, side by side
+    assert len(llm_server.requests) == 3
+    theirs = [s for s in cap.spans if s.attributes.get("openinference.span.kind") == "LLM"]
+    ours = [s for s in cap.spans if s.attributes.get("agentobs.span.type") == "llm"]
+    assert len(theirs) == len(ours) == 3
+    assert {s.parent.span_id for s in theirs + ours} == {cap.span("persona coder").context.span_id}
+    assert all(s.attributes["llm.token_count.prompt"] == CHAT_IN for s in theirs)
+    coder = {"agentobs.persona.name": "coder"}
+    assert tokens(cap, "input", **coder) == 3 * CHAT_IN
+    assert tokens(cap, "output", **coder) == 3 * CHAT_OUT
+    assert metric(cap, "agentobs.cost", **coder) == pytest.approx(3 * CHAT_COST_CACHED)
+    assert budget.used_tokens == 3 * (CHAT_IN + CHAT_OUT)
+    assert all(s.attributes["gen_ai.usage.input_tokens"] == CHAT_IN for s in ours)  # ours won
+    assert caplog.text.count("traced by both agentobs's LLM instrumentation") == 1
+
+
+@pytest.mark.parametrize("same_usage", [True, False])
+def test_a_span_beside_ours_is_the_same_call_only_with_the_same_usage(
+    cap: Capture, ours_too: None, llm_server: FakeLLM, same_usage: bool
+) -> None:
+    """Another tracer's model-call span left open (not current) around an agentobs-traced
+    call: the same call if it ends with the same tokens, else another call, counted too."""
+    from opentelemetry import trace
+
+    tracer = trace.get_tracer("some.framework")
+    with scoped():
+        theirs = tracer.start_span("chat gpt-4o", attributes={"gen_ai.operation.name": "chat"})
+        client(llm_server).chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        theirs.set_attributes(
+            {
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": "gpt-4o",
+                "gen_ai.usage.input_tokens": CHAT_IN if same_usage else 3,
+                "gen_ai.usage.output_tokens": CHAT_OUT if same_usage else 2,
+            }
+        )
+        theirs.end()
+    assert tokens(cap, "input") == CHAT_IN + (0 if same_usage else 3)
+    assert tokens(cap, "output") == CHAT_OUT + (0 if same_usage else 2)
+
+
+def test_pydantic_ai_with_instrument_openai_counts_each_request_once(
+    cap: Capture, ours_too: None, llm_server: FakeLLM, caplog: pytest.LogCaptureFixture
+) -> None:
+    budget = agentobs.TokenBudget("agent", tokens=1000)
+    with scoped(budget):
+        pydantic_agent(llm_server).run_sync("hi")
+    ours = only([s for s in cap.spans if s.attributes.get("agentobs.span.type") == "llm"])
+    assert ancestors(cap, ours)[:2] == ["chat gpt-4o", "invoke_agent helper"]
+    assert tokens(cap, "input", **{"agentobs.persona.name": "coder"}) == CHAT_IN
+    assert budget.used_tokens == CHAT_IN + CHAT_OUT
+    assert caplog.text.count("traced by both agentobs's LLM instrumentation") == 1
+
+
+def test_openai_agents_with_openinference_and_instrument_openai_counts_the_response_once(
+    cap: Capture, ours_too: None, llm_server: FakeLLM, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Agents SDK's response span (OpenInference) is current around the client call:
+    agentobs's span is inside it and counts the call; the response span is not counted."""
+    budget = agentobs.TokenBudget("agents", tokens=1000)
+    run_agents_sdk(llm_server, budget)
+    response = only([s for s in cap.spans if s.attributes.get("openinference.span.kind") == "LLM"])
+    ours = only([s for s in cap.spans if s.attributes.get("agentobs.span.type") == "llm"])
+    assert ours.parent.span_id == response.context.span_id
+    assert ours.attributes["gen_ai.usage.input_tokens"] == RESP_IN
+    coder = {"agentobs.persona.name": "coder"}
+    assert tokens(cap, "input", **coder) == RESP_IN
+    assert tokens(cap, "output", **coder) == RESP_OUT
+    assert budget.used_tokens == RESP_IN + RESP_OUT
+    assert caplog.text.count("traced by both agentobs's LLM instrumentation") == 1
 
 
 def test_a_failing_hook_never_reaches_the_application(

@@ -261,3 +261,84 @@ def test_option_precedence_command_line_then_environment_then_ini() -> None:
     endpoint = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}
     found = _options.read_options(FakeConfig({}, {}), endpoint)  # type: ignore[arg-type]
     assert (found.export, found.export_explicit) == ("otlp", False)
+
+
+def test_a_test_span_takes_what_the_tests_code_records_on_the_current_span() -> None:
+    """The test span is recorded as plain values and built by :func:`_spans.emit`: what the
+    SDK would have recorded for the same calls (attributes, events, exception, status, links,
+    name), a child of the session span, with the SDK's limits."""
+    from opentelemetry import context as otel_context
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import Status, StatusCode
+
+    from agentobs.pytest_plugin import _spans
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(span_limits=SpanLimits(max_events=3, max_span_attribute_length=8))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("agentobs")
+    session = tracer.start_span("session")
+    starter = _spans.TestSpans(tracer, trace.set_span_in_context(session, otel_context.Context()))
+    span = starter.start("t.py::test_x", {"test.case.name": "t.py::test_x"})
+    assert isinstance(span, _spans.TestSpan)
+    assert span.is_recording()
+    # the interop processor follows other instrumentations' spans under agentobs's own
+    assert span.instrumentation_scope.name == "agentobs"
+    span.set_attribute("user.n", 3)
+    span.set_attributes({"user.long": "0123456789"})
+    span.update_name("renamed")
+    span.add_link(session.get_span_context(), {"why": "because"})
+    span.set_status(Status(StatusCode.ERROR, "set by the test"))
+    span.record_exception(ValueError("boom"))
+    for index in range(5):  # three events at most
+        span.add_event(f"e{index}", {"i": index}, timestamp=index)
+    span.end()  # ignored: the plugin ends it
+    attrs: dict[str, Any] = {}
+    status = _spans.test_outcome("passed", None, None, None, attrs)
+    data = span.data(attrs, [("attempt", {"attempt": 1}, 10)], status, span.start + 5)
+    _spans.emit(tracer, [data])
+    (built,) = exporter.get_finished_spans()
+    assert built.name == "renamed"
+    assert built.parent is not None
+    assert built.parent.span_id == session.get_span_context().span_id
+    assert built.context.trace_id == session.get_span_context().trace_id
+    assert built.context.span_id == span.get_span_context().span_id
+    assert built.end_time == span.start + 5
+    assert dict(built.attributes or {}) == {
+        "test.case.name": "t.py::te",  # the length limit, as the SDK applies it
+        "user.n": 3,
+        "user.long": "01234567",
+        "agentobs.test.outcome": "passed",
+        "test.case.result.status": "pass",
+    }
+    assert [e.name for e in built.events] == ["exception", "e0", "e1", "attempt"]
+    assert built.events[0].attributes["exception.type"] == "ValueError"  # type: ignore[index]
+    assert built.status.status_code is StatusCode.ERROR  # the test's own status wins
+    assert built.status.description == "set by the test"
+    (link,) = built.links
+    assert link.context.span_id == session.get_span_context().span_id
+    assert dict(link.attributes or {}) == {"why": "because"}
+    assert built.instrumentation_scope is not None
+    assert built.instrumentation_scope.name == "agentobs"
+
+
+def test_test_spans_follow_the_sessions_sampling_decision() -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from agentobs.pytest_plugin import _spans
+
+    tracer = TracerProvider().get_tracer("agentobs")
+    unsampled = _spans.context_from_traceparent(
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+    )
+    span = _spans.TestSpans(tracer, unsampled).start("t.py::test_x", {})
+    assert not span.is_recording()
+    assert not span.get_span_context().trace_flags.sampled
+    assert span.get_span_context().trace_id == 0x0AF7651916CD43DD8448EB211C80319C
+    root = _spans.TestSpans(tracer, None).start("t.py::test_x", {})
+    assert isinstance(root, _spans.TestSpan)
+    assert trace.get_current_span(None) is not root

@@ -174,6 +174,17 @@ def test_workers_report_their_export_problems_once(
 CRASH = """
 import os
 
+from opentelemetry import trace
+
+
+def test_before():
+    with trace.get_tracer("t").start_as_current_span("work of test_before"):
+        pass
+
+
+def test_also_before():
+    trace.get_current_span().set_attribute("set.by.the.test", 7)
+
 
 def test_crash():
     os._exit(3)
@@ -183,19 +194,35 @@ def test_crash():
 def test_a_test_whose_worker_crashed_has_a_span_made_by_the_controller(
     pytester: pytest.Pytester,
 ) -> None:
+    """...and the tests that worker finished before keep theirs (each went to the
+    controller with its teardown report), children of the session span."""
     pytester.makepyprojecttoml(
         '[tool.pytest.ini_options]\naddopts = ["-p", "no:randomly", "-p", "no:flaky"]\n'
         'asyncio_default_fixture_loop_scope = "function"\n'
     )
     (pytester.path / "tests").mkdir()
     (pytester.path / "tests" / "test_crash.py").write_text(CRASH)
-    result = pytester.runpytest_subprocess("-n", "2", "--agentobs-export", "local")
-    result.assert_outcomes(failed=1)  # xdist reports a crashed test as failed
+    # one file on one worker, in order: the crash ends the worker that ran the two before
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--dist", "loadfile", "--max-worker-restart", "0", "--agentobs-export", "local"
+    )
+    result.assert_outcomes(passed=2, failed=1)  # xdist reports a crashed test as failed
     data = read_directory(pytester.path / ".agentobs")
-    (span,) = [s for s in spans_of_tests(data) if s.name == "tests/test_crash.py::test_crash"]
+    by_name = {s.name: s for s in spans_of_tests(data)}
+    (session,) = session_spans(data)
+    before = by_name["tests/test_crash.py::test_before"]
+    also_before = by_name["tests/test_crash.py::test_also_before"]
+    for finished in (before, also_before):
+        assert finished.attributes["agentobs.test.outcome"] == "passed"
+        assert finished.parent_id == session.span_id
+        assert finished.trace_id == session.trace_id
+    assert also_before.attributes["set.by.the.test"] == 7
+    assert (
+        before.attributes["agentobs.test.worker"] == also_before.attributes["agentobs.test.worker"]
+    )
+    span = by_name["tests/test_crash.py::test_crash"]
     assert span.attributes["agentobs.test.outcome"] == "error"
     assert span.attributes["error.type"] == "worker_crashed"
     assert "crashed while running" in span.status_message
-    assert span.attributes["agentobs.test.worker"].startswith("gw")
-    (session,) = session_spans(data)
+    assert span.attributes["agentobs.test.worker"] == before.attributes["agentobs.test.worker"]
     assert span.parent_id == session.span_id

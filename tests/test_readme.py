@@ -24,6 +24,11 @@
   Logfire are test dependencies; OpenLLMetry's ``traceloop-sdk`` is not: it brings some
   sixty packages and its own OpenTelemetry SDK pin) and must print the same.
 
+* docs/performance.md's commands take minutes to hours: ``make -n`` must show that each runs
+  the script the page names, and ``make bench``'s script runs for real as a one-round quick
+  run; ``make bench-peers QUICK=1`` is run by tests/test_bench_peers.py (with
+  ``AGENTOBS_BENCH_PEERS=1``), which also checks the page's generated table.
+
 Every fenced block must be of one of these kinds, so a new one cannot be skipped silently.
 The generated docs under docs/runbooks and the recipes under docs/deploy have tests of their
 own (tests/test_alert_rules.py, tests/test_deploy_recipes.py).
@@ -65,6 +70,12 @@ MIGRATION_DOCS = {f"docs/migrate/{name}.md" for name in ("openllmetry", "langfus
 SCRATCH_DOCS = {"docs/dashboards.md"}
 EXCERPT_DOCS = {"docs/integrations.md"}  # excerpts of examples run by test_examples_integrations
 OWN_TEST_DOCS = {"docs/operations.md"}  # tests/test_docs_operations.py runs every block
+PERFORMANCE_DOC = "docs/performance.md"
+BENCH_COMMANDS = {  # each command of docs/performance.md: the command `make -n` says it runs
+    "make bench": ".venv/bin/python benchmarks/run.py",
+    "make bench-peers QUICK=1": ".venv/bin/python benchmarks/bench_peers.py --quick",
+    "make bench-peers": ".venv/bin/python benchmarks/bench_peers.py",
+}
 KINDS = {"bash", "python", "promql", ""}
 NOT_RUN_HERE = {"make test": "make -n test"}  # it would run this very suite
 PLACEHOLDERS = ("http://collector:4318", "http://pushgateway:9091")
@@ -349,6 +360,33 @@ def test_concepts_doc(leaves_no_new_files: None) -> None:
     assert coder["output_tokens"] >= 80
 
 
+# --- docs/performance.md: long commands, dry-run, and make bench's script as a quick run ----
+
+
+def test_performance_doc(tmp_path: Path) -> None:
+    env = _env(activated=False)
+    commands = [
+        c.split("#")[0].strip() for b in blocks(PERFORMANCE_DOC, "bash") for c in b.commands
+    ]
+    assert commands == list(BENCH_COMMANDS)
+    for command, script in BENCH_COMMANDS.items():
+        dry_run = sh(command.replace("make ", "make -n ", 1), ROOT, env).stdout
+        assert dry_run.splitlines()[-1].strip() == script, (command, dry_run)
+    output = tmp_path / "results.json"
+    sh(f"{BENCH_COMMANDS['make bench']} --quick --rounds 1 --output {output}", ROOT, env)
+
+    def kinds(rows: list[dict[str, Any]]) -> set[str]:  # "2,000 tests" quick is "200 tests"
+        return {re.sub(r"[\d,]+", "N", row["name"]) for row in rows}
+
+    committed = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+    measured = json.loads(output.read_text())["rows"]
+    assert kinds(committed["rows"]) <= kinds(measured)  # the rows the page quotes still exist
+    page = (ROOT / PERFORMANCE_DOC).read_text(encoding="utf-8")
+    peers = json.loads((ROOT / "benchmarks" / "RESULTS.json").read_text())
+    for generated in (committed["generated"], peers["generated"]):  # the runs it quotes
+        assert f"run of {generated[:10]}" in page, generated
+
+
 # --- docs/migrate: before and after, against a local OpenAI-compatible server ----------------
 
 
@@ -398,8 +436,7 @@ def test_every_doc_with_commands_is_run() -> None:
     with_commands = {b.doc for b in blocks() if b.kind in ("bash", "python")}
     run_here = {"README.md", "docs/configuration.md", "docs/llm.md", "docs/concepts.md"}
     tested = run_here | USER_PROJECT_DOCS | SCRATCH_DOCS | COLLECTOR_DOCS | MIGRATION_DOCS
-    tested |= EXCERPT_DOCS
-    tested |= OWN_TEST_DOCS
+    tested |= EXCERPT_DOCS | OWN_TEST_DOCS | {PERFORMANCE_DOC}
     assert with_commands <= tested, with_commands - tested
     assert with_commands >= MIGRATION_DOCS
 

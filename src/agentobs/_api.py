@@ -105,6 +105,8 @@ class workflow(Scope):
         return {n.WORKFLOW_NAME: self.name, n.ERROR_TYPE: error, n.PERSONA_NAME: persona}
 
     def on_end(self, run: Run, seconds: float, status: str, error: str | None) -> None:
+        if self.budget is not None:
+            ctx.release_budget(run.context, run.parent)
         end_workflow_run(run, self.name, seconds, status, error, self)
 
 
@@ -180,6 +182,8 @@ class stage(Scope):
         }
 
     def on_end(self, run: Run, seconds: float, status: str, error: str | None) -> None:
+        if self.budget is not None:
+            ctx.release_budget(run.context, run.parent)
         parent = run.parent
         key = (_workflow_name(parent), _persona_name(parent), error)
         ((duration, attrs),) = self.metrics(key, self._METRICS, self._attributes)
@@ -453,6 +457,8 @@ class persona(Scope):
         }
 
     def on_end(self, run: Run, seconds: float, status: str, error: str | None) -> None:
+        if self.budget is not None:
+            ctx.release_budget(run.context, run.parent)
         parent = run.parent
         ((duration, attrs),) = self.metrics(_workflow_name(parent), self._METRICS, self._attributes)
         duration(seconds, attrs, parent)

@@ -477,7 +477,7 @@ BUDGET_TOKENS_LIMIT = Instrument(
     "agentobs.budget.tokens.limit",
     "gauge",
     "{token}",
-    "Token limit of a budget.",
+    "Token limit of a budget (of the one its remaining gauge shows).",
     (n.BUDGET_NAME, _PERSONA),
 )
 
@@ -485,7 +485,9 @@ BUDGET_TOKENS_REMAINING = Instrument(
     "agentobs.budget.tokens.remaining",
     "gauge",
     "{token}",
-    "Tokens left in a budget (negative once it is overspent).",
+    "Tokens left in a budget (negative once it is overspent). Budgets of one name and "
+    "persona in force at once (concurrent runs) show the most spent of them (the smallest "
+    "share left); with none in force, the last one's final figures.",
     (n.BUDGET_NAME, _PERSONA),
 )
 
@@ -493,7 +495,7 @@ BUDGET_COST_LIMIT = Instrument(
     "agentobs.budget.cost.limit",
     "gauge",
     "{USD}",
-    "Cost limit of a budget, in US dollars.",
+    "Cost limit of a budget, in US dollars (of the one its remaining gauge shows).",
     (n.BUDGET_NAME, _PERSONA),
 )
 
@@ -501,7 +503,8 @@ BUDGET_COST_REMAINING = Instrument(
     "agentobs.budget.cost.remaining",
     "gauge",
     "{USD}",
-    "US dollars left in a budget (negative once it is overspent).",
+    "US dollars left in a budget (negative once it is overspent); budgets of one name in "
+    "force at once: the most spent of them, as for tokens.",
     (n.BUDGET_NAME, _PERSONA),
 )
 

@@ -155,7 +155,18 @@ def push_budget(context: Any, budget: Any, owner: str | None) -> Any:
     budgets = context.get(BUDGETS_KEY) or ()
     if any(b is budget for b in budgets):
         return context
+    budget.acquire()  # open until release_budget(): its gauges count it among its name's
     return otel_context.set_value(BUDGETS_KEY, (*budgets, budget), context)
+
+
+def release_budget(context: Any, parent: Any) -> None:
+    """Close the budget :func:`push_budget` put in force in ``context`` (over ``parent``),
+    if it did: the scope or ``with`` block that holds it has ended."""
+    if context is None or parent is None:
+        return
+    budgets = context.get(BUDGETS_KEY)
+    if budgets and budgets is not parent.get(BUDGETS_KEY):
+        budgets[-1].release()
 
 
 def current_persona() -> PersonaInfo | None:

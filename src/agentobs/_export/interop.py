@@ -23,7 +23,12 @@ they are stamped but not counted.
 ``instrument_anthropic`` or ``agentobs.llm``) and another one both trace a call, the innermost
 span counts it, as with two nested ``agentobs.llm`` calls: another instrumentation's span
 inside an agentobs LLM call counts, and the agentobs call then records no usage of its own;
-one started around an agentobs LLM call is stamped but not counted. One warning says so.
+one started around an agentobs LLM call is stamped but not counted. Some instrumentations
+(OpenInference's LangChain one) do not make their span the current one, so the agentobs span
+of the same call is its sibling, not its child: an agentobs LLM span that starts beside an
+open span of another instrumentation (same parent), and has ended with the same input and
+output tokens when that span ends, is the same call, and the agentobs span counts it. One
+warning says so.
 """
 
 from __future__ import annotations
@@ -50,6 +55,10 @@ CallHook = Callable[[ReadableSpan, Usage, "float | None"], None]
 CALL_HOOKS: list[CallHook] = []
 """Called as ``hook(span, usage, usd)`` for every call of another instrumentation that was
 counted (the pytest plugin adds the call to the test the span belongs to)."""
+
+BESIDE_LIMIT = 16
+"""agentobs LLM calls remembered per open span of another instrumentation, as the possible
+same call traced beside it (a model call span makes one request; retries make a few)."""
 
 PENDING_LIMIT = 10_000
 """Spans of other instrumentations followed at once; one started beyond it is not followed
@@ -87,10 +96,21 @@ _CALL_KINDS = frozenset({"LLM", "EMBEDDING"})
 _OPENINFERENCE_KIND = "openinference.span.kind"
 
 
+class _Beside:
+    """An agentobs LLM span that started beside (same parent as) followed spans: at most one
+    of them may turn out to be the same call."""
+
+    __slots__ = ("claimed", "span")
+
+    def __init__(self, span: ReadableSpan) -> None:
+        self.span = span
+        self.claimed = False
+
+
 class _Followed:
     """What an agentobs scope gave a span of another instrumentation when it started."""
 
-    __slots__ = ("budgets", "flow", "outer", "persona", "run", "superseded")
+    __slots__ = ("beside", "budgets", "flow", "outer", "parent", "persona", "run", "superseded")
 
     def __init__(
         self,
@@ -104,8 +124,10 @@ class _Followed:
         self.flow = flow
         self.budgets = budgets
         self.outer = outer  # the span a budget breach is reported on (the enclosing one)
+        self.parent: int = outer.get_span_context().span_id
         self.run = run  # the agentobs LLM call (LLMRun) it started inside, if any
         self.superseded = False  # one of agentobs's LLM calls started inside it
+        self.beside: list[_Beside] = []  # agentobs LLM calls started beside it
 
 
 def _internal_error(where: str, exc: Exception) -> None:
@@ -151,11 +173,28 @@ def _first(attributes: Mapping[str, Any], *keys: str) -> str | None:
     return None
 
 
+def _same_call(beside: list[_Beside], usage: Usage) -> bool:
+    """Claim the agentobs LLM call, among those that started beside a followed model call,
+    that has ended with the same input and output tokens: it was the same call."""
+    for candidate in beside:
+        if candidate.claimed or candidate.span.end_time is None:
+            continue
+        ours = usage_of(candidate.span.attributes or {})
+        if ours is not None and (ours.input_tokens, ours.output_tokens) == (
+            usage.input_tokens,
+            usage.output_tokens,
+        ):
+            candidate.claimed = True
+            return True
+    return False
+
+
 class GenAISpanProcessor(SpanProcessor):
     """Stamps and counts the GenAI spans other instrumentations start in agentobs scopes."""
 
     def __init__(self) -> None:
         self._followed: dict[int, _Followed] = {}
+        self._children: dict[int, dict[int, _Followed]] = {}  # the followed, by parent span id
         self._lock = threading.Lock()
         self.dropped = 0
         self.duplicates = 0
@@ -169,7 +208,7 @@ class GenAISpanProcessor(SpanProcessor):
             scope = span.instrumentation_scope
             if scope is not None and scope.name == INSTRUMENTATION_SCOPE:  # one of ours
                 if self._followed and span.attributes.get(n.SPAN_TYPE) == "llm":  # type: ignore[union-attr]
-                    self._supersede(parent_context)
+                    self._supersede(span, parent_context)
                 return
             self._start(span, parent_context)
         except Exception as exc:
@@ -216,6 +255,8 @@ class GenAISpanProcessor(SpanProcessor):
                 dropped = True
             else:
                 self._followed[span_id] = followed
+                if followed.parent:
+                    self._children.setdefault(followed.parent, {})[span_id] = followed
                 dropped = False
         if dropped:
             warn_once(
@@ -232,14 +273,25 @@ class GenAISpanProcessor(SpanProcessor):
             return True
         return bool(self._followed) and outer.get_span_context().span_id in self._followed
 
-    def _supersede(self, parent_context: Any) -> None:
+    def _supersede(self, span: Span, parent_context: Any) -> None:
         """One of agentobs's LLM calls starts inside a followed span: that span is the same
-        call traced twice (the other instrumentation patched the client outside ours)."""
+        call traced twice (the other instrumentation patched the client outside ours). One
+        that starts beside followed spans may be the same call as one of them (an
+        instrumentation that does not make its span current): they learn of it, and
+        :meth:`_end` decides."""
         context = parent_context if parent_context is not None else otel_context.get_current()
         parent = trace.get_current_span(context).get_span_context().span_id
         followed = self._followed.get(parent)
         if followed is not None:
             followed.superseded = True
+            return
+        with self._lock:
+            siblings = list(self._children.get(parent, {}).values()) if parent else []
+        if siblings:
+            beside = _Beside(span)
+            for sibling in siblings:
+                if len(sibling.beside) < BESIDE_LIMIT:
+                    sibling.beside.append(beside)
 
     # --- end: count the call ---
 
@@ -251,6 +303,12 @@ class GenAISpanProcessor(SpanProcessor):
             return
         with self._lock:
             followed = self._followed.pop(context.span_id, None)
+            if followed is not None and followed.parent:
+                children = self._children.get(followed.parent)
+                if children is not None:
+                    children.pop(context.span_id, None)
+                    if not children:
+                        del self._children[followed.parent]
         if followed is None:
             return
         try:
@@ -271,16 +329,20 @@ class GenAISpanProcessor(SpanProcessor):
         kind = attributes.get(_OPENINFERENCE_KIND)
         if kind is not None and kind not in _CALL_KINDS:
             return
-        if followed.superseded or followed.run is not None:
+        beside = False
+        if followed.beside:
+            with self._lock:  # two spans ending at once must not claim the same call
+                beside = _same_call(followed.beside, usage)
+        if followed.superseded or followed.run is not None or beside:
             scope = span.instrumentation_scope
             self.duplicates += 1
             warn_once(
                 "interop-duplicate",
                 "agentobs: a model call was traced by both agentobs's LLM instrumentation and "
-                "%s; the innermost of the two spans counts it, the other is not counted again",
+                "%s; it is counted once (see 'One call, counted once' in docs/integrations.md)",
                 scope.name if scope is not None else "another instrumentation",
             )
-            if followed.superseded:  # an agentobs LLM call inside counted it
+            if followed.superseded or beside:  # an agentobs LLM call inside or beside counted it
                 return
             followed.run.children_counted = True  # the agentobs call around it does not
         provider = _first(attributes, n.PROVIDER, "gen_ai.system", "llm.provider", "llm.system")
@@ -312,6 +374,7 @@ class GenAISpanProcessor(SpanProcessor):
     def shutdown(self) -> None:
         with self._lock:
             self._followed.clear()
+            self._children.clear()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return True

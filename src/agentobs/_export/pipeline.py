@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -898,8 +899,30 @@ def force_flush(timeout: float | None = _DEFAULT_TIMEOUT) -> bool:
     pipeline = _PIPELINE
     if pipeline is None:
         return True
-    seconds = _seconds(timeout, "force_flush")
+    seconds = _settle_pending_costs(_seconds(timeout, "force_flush"), "force_flush")
     return _bounded(lambda: pipeline.force_flush(seconds), seconds, "force_flush")
+
+
+def _settle_pending_costs(seconds: float, what: str) -> float:
+    """Wait, at most half of ``seconds``, for the price table, so that the cost of the LLM
+    calls that ended before it loaded is recorded (in the metrics and the budgets) before a
+    flush or shutdown; return the seconds left. Not settled by then: one warning."""
+    from .._llm import cost
+
+    pending = cost.pending_count()
+    if not pending:
+        return seconds
+    start = time.monotonic()
+    if not cost.wait_ready(seconds / 2):
+        warn_once(
+            f"prices-pending:{what}",
+            "agentobs: %s: the price table had not loaded within %.1f s; the cost of %d LLM "
+            "calls that ended before it is missing from what was flushed",
+            what,
+            seconds / 2,
+            pending,
+        )
+    return max(seconds - (time.monotonic() - start), 0.0)
 
 
 def shutdown(timeout: float | None = _DEFAULT_TIMEOUT) -> bool:
@@ -911,6 +934,8 @@ def shutdown(timeout: float | None = _DEFAULT_TIMEOUT) -> bool:
     """
     global _PIPELINE
     seconds = _seconds(timeout, "shutdown")
+    if _PIPELINE is not None:  # costs still pending are recorded while there is a pipeline
+        seconds = _settle_pending_costs(seconds, "shutdown")
     with _LOCK:
         pipeline = _PIPELINE
         _PIPELINE = None

@@ -23,7 +23,7 @@ from opentelemetry import context as otel_context
 
 from .. import _catalogue as cat
 from .. import _names as n
-from .._context import BUDGETS_KEY, push_budget
+from .._context import BUDGETS_KEY, push_budget, release_budget
 from .._errors import warn_once
 from .._state import STATE
 
@@ -110,6 +110,8 @@ class TokenBudget:
         self._breached: set[str] = set()
         self._lock = threading.Lock()
         self._tokens: list[Any] = []
+        self._open = 0  # scopes and ``with`` blocks holding it in force now
+        self._shown_as: tuple[str, str | None] | None = None  # its gauge series while open
 
     def __repr__(self) -> str:
         return (
@@ -164,7 +166,6 @@ class TokenBudget:
             self.name = owner or "budget"
         if self.persona is None:
             self.persona = persona
-        self._gauges()
 
     def refusal(self) -> BudgetExceededError | None:
         """The error to raise for a call starting now, for a spent ``raise`` budget."""
@@ -192,36 +193,94 @@ class TokenBudget:
         self._gauges()
         return breaches
 
+    def acquire(self) -> None:
+        """Put it in force (a scope run or ``with`` block begins; :func:`push_budget` calls
+        it): while open, it is one of the budgets its name's gauges choose from."""
+        with _OPEN_LOCK:
+            self._open += 1
+            if self._open == 1:
+                self._shown_as = self._series()
+                _OPEN.setdefault(self._shown_as, []).append(self)
+        self._gauges()
+
+    def release(self) -> None:
+        """Take it out of force (the scope run or ``with`` block has ended)."""
+        with _OPEN_LOCK:
+            if self._open == 0:
+                return
+            self._open -= 1
+            if self._open == 0 and self._shown_as is not None:
+                group = _OPEN.get(self._shown_as, [])
+                if self in group:
+                    group.remove(self)
+                if not group:
+                    _OPEN.pop(self._shown_as, None)
+        self._gauges()
+
+    def _series(self) -> tuple[str, str | None]:
+        return (self.name or "budget", self.persona)
+
     def _gauges(self) -> None:
+        """Set its name's gauges. Budgets of one name (and persona) share one series, so
+        concurrent ones (two runs of a workflow, each with its ``per_run`` budget) show the
+        *most spent* of those open now, limit and remaining of that same budget, so that
+        remaining / limit is the share left of the one closest to running out; with none
+        open, the last one that changed (a finished run's final figures)."""
         recorders = STATE.recorders
         if recorders is None:
             return
-        labels = {n.BUDGET_NAME: self.name or "budget", n.PERSONA_NAME: self.persona}
-        if self.tokens is not None:
-            recorders[cat.BUDGET_TOKENS_LIMIT.name].record(self.tokens, labels)
-            recorders[cat.BUDGET_TOKENS_REMAINING.name].record(
-                self.tokens - self.used_tokens, labels
-            )
-        if self.usd is not None:
-            recorders[cat.BUDGET_COST_LIMIT.name].record(self.usd, labels)
-            recorders[cat.BUDGET_COST_REMAINING.name].record(self.usd - self.used_usd, labels)
+        series = self._shown_as or self._series()
+        labels = {n.BUDGET_NAME: series[0], n.PERSONA_NAME: series[1]}
+        with _OPEN_LOCK:  # choose and write at once: a stale choice never overwrites
+            shown = _OPEN.get(series) or (self,)
+            for limit_gauge, remaining_gauge, limits in (
+                (cat.BUDGET_TOKENS_LIMIT, cat.BUDGET_TOKENS_REMAINING, _token_limits(shown)),
+                (cat.BUDGET_COST_LIMIT, cat.BUDGET_COST_REMAINING, _cost_limits(shown)),
+            ):
+                if limits:
+                    limit, used = min(limits, key=_spent_most)
+                    recorders[limit_gauge.name].record(limit, labels)
+                    recorders[remaining_gauge.name].record(limit - used, labels)
 
     # --- with / async with ---
 
     def __enter__(self) -> TokenBudget:
-        context = push_budget(otel_context.get_current(), self, None)
-        self._tokens.append(otel_context.attach(context))
+        outer = otel_context.get_current()
+        context = push_budget(outer, self, None)
+        self._tokens.append((otel_context.attach(context), context, outer))
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._tokens:
-            otel_context.detach(self._tokens.pop())
+            token, context, outer = self._tokens.pop()
+            otel_context.detach(token)
+            release_budget(context, outer)
 
     async def __aenter__(self) -> TokenBudget:
         return self.__enter__()
 
     async def __aexit__(self, *exc: object) -> None:
         self.__exit__(*exc)
+
+
+_OPEN: dict[tuple[str, str | None], list[TokenBudget]] = {}
+"""The budgets in force now, by gauge series (name, persona): as many as are open, no more."""
+_OPEN_LOCK = threading.Lock()
+
+
+def _token_limits(budgets: Any) -> list[tuple[float, float]]:
+    return [(b.tokens, b.used_tokens) for b in budgets if b.tokens is not None]
+
+
+def _cost_limits(budgets: Any) -> list[tuple[float, float]]:
+    return [(b.usd, b.used_usd) for b in budgets if b.usd is not None]
+
+
+def _spent_most(limit_used: tuple[float, float]) -> tuple[float, float]:
+    """Sort key: the smallest share left first (then the fewest left)."""
+    limit, used = limit_used
+    left = limit - used
+    return (left / limit if limit > 0 else (0.0 if left >= 0 else -1.0), left)
 
 
 def in_force(context: Any) -> tuple[TokenBudget, ...]:

@@ -170,10 +170,11 @@ def _load() -> None:
     with _warm_lock:
         _ready.set()
         waiting = list(_waiting)
-        _waiting.clear()
     for callback in waiting:
         with internal_errors("cost.pending"):
             callback()
+    with _warm_lock:
+        _waiting.clear()  # only now: pending_count() says they are still being recorded
 
 
 def table_ready() -> bool:
@@ -187,6 +188,11 @@ def wait_ready(timeout: float) -> bool:
         return True
     _warm_thread.join(max(timeout, 0.0))
     return not _warm_thread.is_alive()
+
+
+def pending_count() -> int:
+    """How many calls' costs wait for the price table (or are being recorded) now."""
+    return len(_waiting)
 
 
 def when_ready(callback: Callable[[], None]) -> bool:

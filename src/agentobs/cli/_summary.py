@@ -337,10 +337,42 @@ def _model_row(model: str, spans: list[SpanData]) -> ModelRow:
 
 
 def priced_cost(span: SpanData) -> float | None:
-    """The USD cost of one LLM call, or None when no price was known for it."""
-    if flag_attr(span.attributes, "agentobs.cost.unpriced"):
+    """The USD cost of one LLM call, or None when no price was known for it. A call that
+    ended before the price table loaded (``agentobs.cost.pending``: its cost went to the
+    metrics and budgets only) is priced here from the same table."""
+    attrs = span.attributes
+    if flag_attr(attrs, "agentobs.cost.unpriced"):
         return None
-    return number_attr(span.attributes, "agentobs.cost.usd")
+    usd = number_attr(attrs, "agentobs.cost.usd")
+    if usd is None and flag_attr(attrs, "agentobs.cost.pending"):
+        usd = _pending_cost(attrs)
+    return usd
+
+
+def _pending_cost(attrs: dict[str, object]) -> float | None:
+    from .._llm import cost
+    from .._llm.usage import Usage
+
+    def tokens(key: str) -> int | None:
+        value = number_attr(attrs, key)
+        return None if value is None else int(value)
+
+    usage = Usage(
+        tokens("gen_ai.usage.input_tokens"),
+        tokens("gen_ai.usage.output_tokens"),
+        tokens("gen_ai.usage.cache_read.input_tokens"),
+        tokens("gen_ai.usage.cache_creation.input_tokens"),
+        tokens("gen_ai.usage.reasoning.output_tokens"),
+    )
+    provider = text_attr(attrs, "gen_ai.provider.name") or text_attr(attrs, "gen_ai.system")
+    cost.warm()
+    cost.wait_ready(30.0)
+    for key in ("gen_ai.response.model", "gen_ai.request.model"):
+        model = text_attr(attrs, key)
+        rates = cost.rates_from_table(provider or None, model) if model else None
+        if rates is not None:
+            return rates.cost(usage)
+    return None
 
 
 def known_sum(values: Iterable[float | None]) -> float | None:

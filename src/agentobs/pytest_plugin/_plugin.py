@@ -91,11 +91,16 @@ class SessionPlugin:
         else:
             deliver = self.recorder.add if self.recorder is not None else None
             self.runner = Runner(self.telemetry, parent, categories, self.worker, deliver)
+            if self.worker_input is not None:
+                self.runner.ship_spans = bool(self.worker_input.get(_xdist.SHIP_SPANS_KEY))
             if self.recorder is not None:
                 self.runner.deliver_other = self.recorder.add_other
             manager.register(self.runner, "agentobs-runner")
         if controller:
-            self.xdist = _xdist.XdistController(lambda: self.traceparent, self.on_worker_crash)
+            export = self._export_spans if self.session_span is not None else None
+            self.xdist = _xdist.XdistController(
+                lambda: self.traceparent, self.on_worker_crash, export
+            )
             manager.register(self.xdist, "agentobs-xdist")
 
     def _start_session_span(self, controller: bool) -> Any:
@@ -176,6 +181,15 @@ class SessionPlugin:
 
             _spans.reported_span(telemetry.tracer, self.session_span, *fields)
 
+    def _export_spans(self, spans: list[Any]) -> None:
+        """Export test spans workers sent (their ``_spans.SpanData``)."""
+        telemetry = self.telemetry
+        if telemetry is not None and telemetry.tracer is not None:
+            with internal_errors("pytest plugin: worker spans"):
+                from . import _spans
+
+                _spans.emit(telemetry.tracer, spans)
+
     def on_worker_crash(self, nodeid: str, worker: str, message: str) -> None:
         """An xdist worker died running ``nodeid``: the worker made no span for it, so the
         controller makes one from xdist's crash report (the test counts as an ``error``)."""
@@ -192,6 +206,9 @@ class SessionPlugin:
         with internal_errors("pytest plugin: session finish"):
             if self.runner is not None:
                 self.runner.close()
+                self.runner.emit()
+            if self.xdist is not None:
+                self.xdist.emit_spans()
             if self.recorder is not None:
                 self._finish_run(int(exitstatus))
         if self.telemetry is not None:

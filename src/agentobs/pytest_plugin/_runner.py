@@ -16,6 +16,7 @@ plugin may start another attempt after a teardown.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,8 @@ SUBTESTS_FAILED = "subtests_failed"
 """``error.type`` of a test that pytest failed because subtests of it failed."""
 MAX_SUBTEST_EVENTS = 20
 """Subtest events on one test span; the counts cover every subtest."""
+EMIT_EVERY = 64
+"""Finished test spans handed to the span processors at once (or those of the last second)."""
 OTHER_ERROR = "_OTHER"
 """``error.type`` of a failure that carries no exception (OpenTelemetry's fallback value)."""
 
@@ -88,11 +91,13 @@ class _Test:
     end: float | None = None
     usage_start: Usage = _NO_USAGE
     failures: list[tuple[dict[str, Any], int]] = field(default_factory=list)
+    """Each failed attempt (event attributes, time), events only when the test was rerun."""
     subtests: dict[str, int] | None = None
     """Subtests by outcome, when the test has any."""
     attempt_error_at: int = -1
     """Index in ``reports`` of the report ``attempt_error`` came from."""
-    """Each failed attempt (event attributes, time), events only when the test was rerun."""
+    data: tuple[Any, ...] | None = None
+    """Its finished span as plain values, as of its last teardown."""
 
 
 def _error_type(exc: BaseException) -> str:
@@ -122,9 +127,16 @@ class Runner:
         self.deliver_other: Callable[[str, str, str | None], None] | None = None
         """Where a failed subtest is counted (the recorder of a serial run)."""
         self.spans = 0
+        self.ship_spans = False
+        """True in an xdist worker whose controller exports the test spans: each finished
+        test's span goes to it on the teardown report (so a crash of this worker loses no
+        finished test's span), and this process exports none."""
         self._usage: Any = None
         self._spans: Any = None  # the OpenTelemetry API is imported only with telemetry
         self._markers: Any = None
+        self._starter: Any = None
+        self._finished: list[tuple[Any, ...]] = []
+        self._first_finished = 0.0
         if telemetry is not None:
             self.use(telemetry)
 
@@ -137,6 +149,7 @@ class Runner:
         self._usage = USAGE
         self._spans = _spans
         self._markers = _spans.Markers()
+        self._starter = _spans.TestSpans(telemetry.tracer, self.parent_context)
 
     # --- hooks ---------------------------------------------------------------------------
 
@@ -197,6 +210,7 @@ class Runner:
     def pytest_sessionfinish(self) -> None:
         with internal_errors("pytest plugin: last test"):
             self.close()
+            self.emit()
 
     # --- machinery -----------------------------------------------------------------------
 
@@ -224,9 +238,7 @@ class Runner:
             attributes = self._spans.attributes_of_test(
                 item, test.category, self.worker, self._markers.of(item)
             )
-            test.span = telemetry.tracer.start_span(
-                item.nodeid, context=self.parent_context, attributes=attributes
-            )
+            test.span = self._starter.start(item.nodeid, attributes)
             self.spans += 1
             self._usage.begin(test.span.get_span_context().span_id)
         self.current = test
@@ -256,30 +268,39 @@ class Runner:
             self._spans.detach(token)
         outcome, reason = classify(test.reports)
         test.outcome, test.reason, test.end = outcome, reason, report.stop
+        if outcome in FAIL_LIKE:
+            test.failed_attempts += 1
+            test.error_type, test.message = test.attempt_error, test.attempt_message
+            if test.error_type is None:  # failed after its report was made (failed subtests)
+                failed = test.subtests and test.subtests.get("failed")
+                test.error_type = SUBTESTS_FAILED if failed else OTHER_ERROR
+                main = next((r for r in test.reports if r.failed), None)
+                test.message = failure_message(main) if main is not None else None
+            if test.span is not None:
+                event = {
+                    "attempt": test.attempts,
+                    n.TEST_OUTCOME: outcome,
+                    n.ERROR_TYPE: test.error_type or OTHER_ERROR,
+                    "message": test.message or "",
+                }
+                test.failures.append((event, int(report.stop * 1e9)))
+        if self.ship_spans and isinstance(test.span, self._spans.TestSpan):
+            test.data = self._span_data(test, self._usage.usage())
         if self.worker is not None:
             setattr(report, PAYLOAD, self._payload(test))
-        if outcome not in FAIL_LIKE:
-            return
-        test.failed_attempts += 1
-        test.error_type, test.message = test.attempt_error, test.attempt_message
-        if test.error_type is None:  # failed after its report was made (failed subtests)
-            failed = test.subtests and test.subtests.get("failed")
-            test.error_type = SUBTESTS_FAILED if failed else OTHER_ERROR
-            main = next((r for r in test.reports if r.failed), None)
-            test.message = failure_message(main) if main is not None else None
-        if test.span is not None:
-            event = {
-                "attempt": test.attempts,
-                n.TEST_OUTCOME: outcome,
-                n.ERROR_TYPE: test.error_type or OTHER_ERROR,
-                "message": test.message or "",
-            }
-            test.failures.append((event, int(report.stop * 1e9)))
 
-    @staticmethod
-    def _payload(test: _Test) -> dict[str, Any]:
-        """What the recorder needs beyond the reports (failed attempts before this one)."""
-        return {"fp": test.fingerprint, "cat": test.category, "fa": test.failed_attempts}
+    def _payload(self, test: _Test) -> dict[str, Any]:
+        """What the recorder needs beyond the reports (failed attempts before this one), and
+        the test's span when the controller exports it."""
+        failed_before = test.failed_attempts - (1 if test.outcome in FAIL_LIKE else 0)
+        payload: dict[str, Any] = {
+            "fp": test.fingerprint,
+            "cat": test.category,
+            "fa": failed_before,
+        }
+        if self.ship_spans and test.data is not None:
+            payload["span"] = test.data
+        return payload
 
     def _check_budget(self, test: _Test, report: Any) -> None:
         problem = test.budget_error
@@ -300,13 +321,16 @@ class Runner:
         if test.token is not None:  # its teardown never reported (an interrupted run)
             token, test.token = test.token, None
             self._spans.detach(token)
-        if test.outcome is None:  # its teardown never reported: the run was interrupted
-            test.outcome, test.reason = INTERRUPTED, None
+        outcome = test.outcome
+        interrupted = outcome is None
+        if outcome is None:  # its teardown never reported: the run was interrupted
+            outcome = test.outcome = INTERRUPTED
+            test.reason = None
         if self.deliver is not None:
             self.deliver(
                 test.item.nodeid,
                 Finished(
-                    test.outcome,
+                    outcome,
                     test.reason,
                     test.category,
                     test.duration,
@@ -318,10 +342,31 @@ class Runner:
         if span is None:
             return
         used = self._usage.end() if self._usage is not None else _NO_USAGE
+        if not isinstance(span, self._spans.TestSpan):
+            return  # not sampled
+        if self.ship_spans and not interrupted:
+            return  # the controller has it (from the teardown report)
+        test.data = data = self._span_data(test, used)
+        if not self._finished:
+            self._first_finished = time.monotonic()
+        self._finished.append(data)
+        if len(self._finished) >= EMIT_EVERY or time.monotonic() - self._first_finished > 1.0:
+            self.emit()
+
+    def emit(self) -> None:
+        """Hand the finished test spans to the pipeline's span processors."""
+        finished, self._finished = self._finished, []
+        tracer = self.telemetry.tracer if self.telemetry is not None else None
+        if finished and tracer is not None:  # into the session's pipeline, while it is open
+            self._spans.emit(tracer, finished)
+
+    def _span_data(self, test: _Test, used: Usage) -> tuple[Any, ...]:
+        """The test's finished span as plain values (:data:`_spans.SpanData`)."""
         attributes: dict[str, Any] = {}
         if test.attempts > 1:
             attributes[n.TEST_ATTEMPTS] = test.attempts
-        if test.failed_attempts and test.outcome in PASS_LIKE:
+        outcome = test.outcome or INTERRUPTED
+        if test.failed_attempts and outcome in PASS_LIKE:
             attributes[n.TEST_FLAKY] = True
             attributes[n.TEST_FLAKY_KIND] = "rerun"
         if used.input_tokens or used.output_tokens or used.usd:
@@ -331,17 +376,16 @@ class Runner:
         if test.subtests:
             for state, count in test.subtests.items():
                 attributes[n.TEST_SUBTESTS_PREFIX + state] = count
+        events: list[tuple[str, dict[str, Any], int]] = []
         if test.attempts > 1:  # the failed attempts of a rerun test
-            for event, when in test.failures:
-                span.add_event(n.TEST_ATTEMPT_EVENT, event, timestamp=when)
-        outcome = test.outcome
+            events = [(n.TEST_ATTEMPT_EVENT, event, when) for event, when in test.failures]
         failed = outcome in FAIL_LIKE
-        self._spans.set_test_outcome(
-            span,
+        status = self._spans.test_outcome(
             outcome,
             test.reason,
             test.error_type if failed else None,
             test.message if failed else None,
             attributes,
         )
-        span.end(end_time=int(test.end * 1e9) if test.end else None)
+        end = int(test.end * 1e9) if test.end else time.time_ns()
+        return test.span.data(attributes, events, status, end)  # type: ignore[no-any-return]

@@ -4,7 +4,9 @@ The controller hands the session span's ``traceparent`` to each worker through
 ``workerinput`` (so test spans made in workers join the session's trace) and collects what
 workers report in ``workeroutput`` when they go down (their export problems). Tests are
 recorded on the controller only, from the reports xdist replays there, so nothing is
-counted twice.
+counted twice. When the controller records spans, workers send each finished test's span
+with its teardown report and the controller exports it: a worker that crashes loses none
+of the tests it finished (the test it crashed in gets its span from xdist's crash report).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ._outcomes import PAYLOAD
+
 TRACEPARENT_KEY = "agentobs_traceparent"
+SHIP_SPANS_KEY = "agentobs_ship_spans"
 OUTPUT_KEY = "agentobs"
 _REPEATS = re.compile(r" \(and \d+ more warnings?\)$")
 
@@ -25,9 +30,13 @@ class XdistController:
         self,
         traceparent: Callable[[], str | None],
         on_crash: Callable[[str, str, str], None],
+        export: Callable[[list[Any]], None] | None = None,
     ) -> None:
         self._traceparent = traceparent
         self._on_crash = on_crash
+        self._export = export
+        self._last: dict[str, tuple[str, Any]] = {}
+        """Per worker, the span of the test it finished last (a rerun may still replace it)."""
         self.worker_problems: dict[str, list[str]] = {}
         """Each problem workers reported (repeat counts removed), with the workers that did."""
 
@@ -35,10 +44,33 @@ class XdistController:
         traceparent = self._traceparent()
         if traceparent:
             node.workerinput[TRACEPARENT_KEY] = traceparent
+        if self._export is not None:
+            node.workerinput[SHIP_SPANS_KEY] = True
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        """Keep the span a worker sent with a test's teardown report; export it once the
+        worker reports another test (before that, a rerun of the test may replace it)."""
+        if self._export is None:
+            return
+        worker = _worker_of(report)
+        last = self._last.get(worker)
+        if last is not None and last[0] != report.nodeid:
+            del self._last[worker]
+            self._export([last[1]])
+        if report.when == "teardown":
+            payload = getattr(report, PAYLOAD, None)
+            span = payload.get("span") if isinstance(payload, dict) else None
+            if span is not None:
+                self._last[worker] = (report.nodeid, span)
+
+    def emit_spans(self) -> None:
+        """Export the spans still kept (at the end of the session)."""
+        last, self._last = self._last, {}
+        if self._export is not None and last:
+            self._export([span for _nodeid, span in last.values()])
 
     def pytest_handlecrashitem(self, crashitem: str, report: Any) -> None:
-        worker = str(getattr(getattr(getattr(report, "node", None), "gateway", None), "id", "?"))
-        self._on_crash(crashitem, worker, str(report.longrepr))
+        self._on_crash(crashitem, _worker_of(report), str(report.longrepr))
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         output = getattr(node, "workeroutput", None) or {}
@@ -60,6 +92,11 @@ class XdistController:
             for text, workers in self.worker_problems.items()
             if text not in plain
         ]
+
+
+def _worker_of(report: Any) -> str:
+    """The id of the worker (``gw0``...) a report on the controller came from."""
+    return str(getattr(getattr(getattr(report, "node", None), "gateway", None), "id", "?"))
 
 
 def worker_input(config: Any) -> dict[str, Any] | None:

@@ -82,7 +82,8 @@ def _book() -> dict[str, Runbook]:
         ),
         "AgentobsBudgetLow": Runbook(
             "A token or cost budget has less than the configured share (10 % by default) of "
-            "its limit left.",
+            "its limit left. Budgets of one name in force at once (the `per_run` budgets of "
+            "concurrent runs) show the most spent of them: at least one run is low.",
             "Once spent, a budget with `on_exceed='raise'` refuses further LLM calls; with "
             "`'warn'` (the default) spending goes on past the limit.",
             (
@@ -118,7 +119,9 @@ def _book() -> dict[str, Runbook]:
             ),
         ),
         "AgentobsBudgetExhausted": Runbook(
-            "A budget is spent: the share of its limit left is zero or negative (overspent).",
+            "A budget is spent: the share of its limit left is zero or negative (overspent). "
+            "Of budgets of one name in force at once, the most spent is shown; once none is, "
+            "the last one's final figures stay until a budget of that name is next in force.",
             "With `on_exceed='raise'`, LLM calls under this budget now fail with "
             "`agentobs.BudgetExceededError`; with `'warn'` they continue and cost more than "
             "planned.",
