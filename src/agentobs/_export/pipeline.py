@@ -611,10 +611,11 @@ def _span_processors(
 ) -> list[Any]:
     """One counted batch span processor per span exporter (Langfuse's included), each
     exporting scrubbed spans; starts Langfuse's score sender."""
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 
     from . import exporters as _exporters
     from . import scrub as _scrub
+    from .coalescing import coalesce
     from .selfmetrics import CountedSpanExporter, count_processor
 
     counts = pipeline.counts
@@ -634,6 +635,7 @@ def _span_processors(
     for exporter in span_exporters:
         span_processor = BatchSpanProcessor(_scrub.exporter(cleaner, exporter), **span_batch)
         count_processor(span_processor, counts, "traces", "batching_span_processor")
+        coalesce(span_processor, SpanExportResult.SUCCESS)
         span_processors.append(span_processor)
     return span_processors
 
@@ -665,10 +667,11 @@ def _log_processors(
 ) -> list[Any]:
     """The extra log processors, then one counted batch log processor per log exporter; all
     behind the scrubber."""
-    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExportResult
 
     from . import exporters as _exporters
     from . import scrub as _scrub
+    from .coalescing import coalesce
     from .selfmetrics import count_processor
 
     log_batch = {**settings.log_batch.kwargs(settings.log_queue_size), **sdk_meter}
@@ -678,6 +681,7 @@ def _log_processors(
             _scrub.log_exporter(scrubber, log_exporter), **log_batch
         )
         count_processor(log_processor, pipeline.counts, "logs", "batching_log_processor")
+        coalesce(log_processor, LogRecordExportResult.SUCCESS)
         log_processors.append(log_processor)
     return log_processors
 
