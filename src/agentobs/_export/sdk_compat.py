@@ -6,7 +6,7 @@ loudly when a new SDK changes that layout, so that the fallback is never taken u
 
 - :func:`attribute_items`: the SDK's ``BoundedAttributes`` keeps its items in ``_dict``;
   iterating the public mapping takes the attributes' lock once per key, on every span the
-  scrubber and the local file writer read.
+  scrubber, the local file writer and the OTLP protobuf encoder read.
 - :func:`wrap_batch_exporter`: an SDK ``BatchSpanProcessor`` keeps its exporter in
   ``_batch_processor._exporter`` behind the read-only ``span_exporter``; wrapping it there
   keeps the scrubbing of spans handed to ``agentobs.testing`` or ``install()`` in the export
