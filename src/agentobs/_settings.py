@@ -1,9 +1,15 @@
 """The one configuration table: explicit argument, then environment, then default.
 
-Explicit arguments to :func:`agentobs.configure` that are wrong raise :class:`ValueError`
-naming the argument and what is accepted. A malformed environment value logs one warning
-and the default is used. Standard ``OTEL_*`` variables are reused; ``AGENTOBS_*`` variables
-exist only for agentobs's own settings and are listed in :data:`ENV_VARS`.
+:data:`ROWS` holds one :class:`~agentobs._parsers.Row` per setting (its argument, environment
+variables, default, parser, check and doc line) and :func:`load` is the one loader over them;
+:func:`resolve` runs it and applies the few rules that join rows (an OTLP endpoint per signal,
+the content hard off switch, Langfuse). Explicit arguments to :func:`agentobs.configure` that
+are wrong raise :class:`ValueError` naming the argument and what is accepted. A malformed
+environment value logs one warning and the default is used. Standard ``OTEL_*`` variables
+are reused (their names are the SDK's, pinned by a test: importing
+``opentelemetry.sdk.environment_variables`` here would load the SDK at ``import agentobs``);
+``AGENTOBS_*`` variables exist only for agentobs's own settings and are listed in
+:data:`ENV_VARS`.
 """
 
 from __future__ import annotations
@@ -12,15 +18,13 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import unquote
 
 from ._errors import warn_once
-from ._llm.settings import ENV_VARS as _LLM_ENV_VARS
-from ._llm.settings import LangfuseTarget, resolve_llm
-from ._parsers import check_url, parse_bool, parse_float, parse_int, truthy
-
-T = TypeVar("T")
+from ._llm.settings import HARD_OFF_ENV, LangfuseTarget, content_hard_off, langfuse_target
+from ._llm.settings import ROWS as _LLM_ROWS
+from ._parsers import Derived, Row, check_url, parse_bool, parse_float, parse_int, truthy
 
 SIGNALS = ("traces", "metrics", "logs")
 EXPORTERS = ("otlp", "console", "local", "none")
@@ -38,25 +42,6 @@ RESUME_TRACE_MODES = ("join", "link")
 EXEMPLAR_FILTERS = ("always_off", "always_on", "trace_based")
 DEFAULT_PROMETHEUS_PORT = 9464
 DEFAULT_LOCAL_DIR = ".agentobs"
-
-ENV_VARS: dict[str, str] = {
-    "AGENTOBS_ENVIRONMENT": "deployment.environment.name of the resource.",
-    "AGENTOBS_SERVICE_VERSION": "service.version of the resource.",
-    "AGENTOBS_LOCAL_DIR": "Directory of the local default files (default .agentobs).",
-    "AGENTOBS_LOCAL_MAX_BYTES": "Size at which a local file is rotated (default 16 MiB).",
-    "AGENTOBS_PROMETHEUS_PORT": "Serve /metrics on this port (9464 when set to 'true').",
-    "AGENTOBS_PROMETHEUS_HOST": "Bind address of /metrics (default 127.0.0.1).",
-    "AGENTOBS_LOGS": "Bridge standard logging to OpenTelemetry logs: true (default) or false.",
-    "AGENTOBS_LOG_LEVEL": "Lowest level bridged to OpenTelemetry logs (default INFO).",
-    "AGENTOBS_SYSTEM_METRICS": "Record process CPU, memory and threads: true or false.",
-    "AGENTOBS_RESUME_SECRET": "Key that signs checkpoint tokens (HMAC-SHA256); same in every "
-    "process that resumes.",
-    "AGENTOBS_RESUME_MAX_AGE": "Seconds a checkpoint token stays valid (default 30 days).",
-    "AGENTOBS_RESUME_TRACE": "How a resumed run joins its workflow: join (same trace) or link.",
-    "AGENTOBS_HEALTH_PORT": "Serve /health, /readiness and /version alone on this port.",
-    **_LLM_ENV_VARS,
-}
-"""Every ``AGENTOBS_*`` variable read by :func:`agentobs.configure`, with what it does."""
 
 
 @dataclass(frozen=True)
@@ -165,57 +150,6 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=dict)
 
 
-class _Resolver:
-    """Resolves one value at a time and records its source."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-        self.sources: dict[str, str] = {}
-
-    def value(
-        self,
-        name: str,
-        arg: T | None,
-        env_names: Sequence[str],
-        parse: Callable[[str], T],
-        default: T,
-        check: Callable[[T], str | None] = lambda _v: None,
-        default_text: str | None = None,
-    ) -> T:
-        """Argument (checked: raises), else the first env var set (checked: warns), else default.
-
-        ``default_text`` is how a warning names the default, when its value is a sentinel."""
-        if arg is not None:
-            problem = check(arg)
-            if problem:
-                raise ValueError(f"agentobs.configure({name}={arg!r}): {problem}")
-            self.sources[name] = "argument"
-            return arg
-        for env_name in env_names:
-            raw = self.env.get(env_name, "").strip()
-            if not raw:
-                continue
-            try:
-                parsed = parse(raw)
-                problem = check(parsed)
-            except ValueError as exc:
-                problem = str(exc)
-            if problem:
-                warn_once(
-                    f"env:{env_name}:{raw}",
-                    "agentobs: ignoring %s=%s: %s; using the default %s",
-                    env_name,
-                    "<hidden>" if "HEADERS" in env_name else repr(raw),  # may hold credentials
-                    problem,
-                    repr(default) if default_text is None else default_text,
-                )
-                break
-            self.sources[name] = f"env {env_name}"
-            return parsed
-        self.sources[name] = "default"
-        return default
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -230,65 +164,6 @@ def _is_strings(value: Any) -> bool:
         and not isinstance(value, (str, bytes))
         and all(isinstance(item, str) for item in value)
     )
-
-
-_ARGUMENT_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "service_name": (lambda v: isinstance(v, str), "a string"),
-    "service_version": (lambda v: isinstance(v, str), "a string"),
-    "environment": (lambda v: isinstance(v, str), "a string"),
-    "resource_attributes": (lambda v: isinstance(v, Mapping), "a mapping of name to value"),
-    "exporter": (
-        lambda v: isinstance(v, str) or _is_strings(v),
-        "a string such as 'otlp' or a list of them",
-    ),
-    "endpoint": (lambda v: isinstance(v, str), "a URL string such as 'http://localhost:4318'"),
-    "protocol": (lambda v: isinstance(v, str), "'http/protobuf' or 'grpc'"),
-    "headers": (lambda v: isinstance(v, Mapping), "a mapping of header name to value"),
-    "timeout": (_is_number, "a number of seconds"),
-    "compression": (lambda v: isinstance(v, str), "'gzip' or 'none'"),
-    "insecure": (lambda v: isinstance(v, bool), "True or False"),
-    "certificate": (lambda v: isinstance(v, (str, os.PathLike)), "a file path"),
-    "local_dir": (lambda v: isinstance(v, (str, os.PathLike)), "a directory path"),
-    "local_max_bytes": (_is_int, "a whole number of bytes"),
-    "prometheus_port": (
-        lambda v: isinstance(v, int),
-        "a port number (0 picks a free one), or True for 9464",
-    ),
-    "prometheus_host": (lambda v: isinstance(v, str), "a host name or address"),
-    "sample_ratio": (_is_number, "a number between 0 and 1"),
-    "metric_export_interval": (_is_number, "a number of seconds"),
-    "max_queue_size": (_is_int, "a whole number"),
-    "logs": (lambda v: isinstance(v, bool), "True or False"),
-    "log_level": (
-        lambda v: _is_int(v) or isinstance(v, str),
-        "a logging level such as logging.INFO or 'INFO'",
-    ),
-    "system_metrics": (lambda v: isinstance(v, bool), "True or False"),
-    "capture_content": (lambda v: isinstance(v, bool), "True or False"),
-    "max_content_size": (_is_int, "a whole number of characters"),
-    "scrubbing": (lambda v: isinstance(v, bool), "True or False"),
-    "scrub_patterns": (
-        lambda v: isinstance(v, Mapping) or _is_strings(v),
-        "a list of regexes or a mapping of name to regex",
-    ),
-    "scrub_callback": (callable, "a function of the match"),
-    "langfuse": (
-        lambda v: isinstance(v, (bool, Mapping)),
-        "True, False or a mapping of public_key, secret_key and host",
-    ),
-    "prices": (lambda v: isinstance(v, Mapping), "a mapping of model to its prices"),
-}
-
-
-def _check_types(arguments: Mapping[str, Any]) -> None:
-    """A ValueError naming the first explicit argument of the wrong type, and what it takes."""
-    for name, value in arguments.items():
-        check = _ARGUMENT_TYPES.get(name)
-        if check is not None and not check[0](value):
-            raise ValueError(
-                f"agentobs.configure({name}={value!r}): expected {check[1]}, "
-                f"got {type(value).__name__}"
-            )
 
 
 def _one_of(choices: Sequence[str]) -> Callable[[str], str | None]:
@@ -412,6 +287,547 @@ def _signal_endpoint(base: str, protocol: str, signal: str) -> str:
     return f"{base.rstrip('/')}/v1/{signal}"
 
 
+# --- how an explicit argument becomes a value ------------------------------------------
+
+
+def _parse_port_env(raw: str) -> int:
+    """A port number, or a word: true/yes/on for the default port, false/no/off for none."""
+    if not raw.isdigit():
+        switch = truthy(raw)
+        if switch is not None:
+            return DEFAULT_PROMETHEUS_PORT if switch else -1
+    return parse_int(raw)
+
+
+def _port_argument(value: int | bool) -> int:
+    """``True`` is the default port, ``False`` none (-1), a number that port."""
+    if value is True:
+        return DEFAULT_PROMETHEUS_PORT
+    return -1 if value is False else value
+
+
+def _level_argument(value: int | str) -> int:
+    try:
+        return _level(value)
+    except (ValueError, AttributeError):
+        raise ValueError("expected a logging level such as 'INFO' or logging.WARNING") from None
+
+
+def _exporter_argument(value: str | Sequence[str]) -> tuple[str, ...]:
+    if not (
+        isinstance(value, str)
+        or (isinstance(value, (list, tuple)) and all(isinstance(e, str) for e in value))
+    ):
+        raise ValueError(f"expected a name or a list of names among {', '.join(EXPORTERS)}")
+    return _parse_exporters(value)
+
+
+def _timeout_argument(seconds: float) -> float:
+    """Seconds (the argument) to milliseconds (the variables)."""
+    if not 0 <= seconds <= _LONGEST_WAIT_MS / 1000:
+        raise ValueError("expected seconds between 0 and 3600")
+    return seconds * 1000.0
+
+
+def _interval_argument(seconds: float) -> float:
+    """Seconds (the argument) to milliseconds (the variable)."""
+    if not 0 < seconds <= _LONGEST_WAIT_MS / 1000:  # NaN fails too
+        raise ValueError("expected a number of seconds > 0 and at most 3600")
+    return seconds * 1000.0
+
+
+def _check_port_or_off(port: int) -> str | None:
+    return None if port == -1 else _check_port(port)
+
+
+# --- the table ----------------------------------------------------------------------------
+
+_STRING = (lambda v: isinstance(v, str), "a string")
+_BOOL = (lambda v: isinstance(v, bool), "True or False")
+
+
+def _target(loaded: Loaded, signal: str) -> str:
+    """The OTLP endpoint of ``signal``: an ``endpoint`` argument, else the per-signal
+    variable as it is, else the base endpoint (+ ``/v1/{signal}`` over HTTP), else the
+    protocol's default on localhost."""
+    values = loaded.values
+    base, own = values["endpoint"], values[f"{signal}.endpoint"]
+    protocol = values[f"{signal}.protocol"]
+    if base and (loaded.sources["endpoint"] == "argument" or not own):
+        return _signal_endpoint(base, protocol, signal)
+    if own:
+        return str(own)
+    default = "http://localhost:4317" if protocol == "grpc" else "http://localhost:4318"
+    return _signal_endpoint(default, protocol, signal)
+
+
+def _signal_rows(signal: str) -> tuple[Row, ...]:
+    """The rows of one signal's exporter and OTLP target (``OTEL_EXPORTER_OTLP_{SIGNAL}_*``
+    first, then ``OTEL_EXPORTER_OTLP_*``)."""
+    up = signal.upper()
+
+    def both(suffix: str) -> tuple[str, str]:
+        return (f"OTEL_EXPORTER_OTLP_{up}_{suffix}", f"OTEL_EXPORTER_OTLP_{suffix}")
+
+    def default_exporters(loaded: Loaded) -> tuple[str, ...]:
+        configured = loaded.values["endpoint"] or loaded.values[f"{signal}.endpoint"]
+        return ("otlp",) if configured else ("local",)
+
+    return (
+        Row(
+            f"{signal}.endpoint",
+            (f"OTEL_EXPORTER_OTLP_{up}_ENDPOINT",),
+            "",
+            check=_check_endpoint,
+            doc=f"OTLP endpoint of {signal}, used as it is.",
+        ),
+        Row(
+            f"{signal}.exporter",
+            (f"OTEL_{up}_EXPORTER",),
+            Derived(default_exporters),
+            _parse_exporters,
+            _check_exporters,
+            arg="exporter",
+            accepts=(
+                lambda v: isinstance(v, str) or _is_strings(v),
+                "a string such as 'otlp' or a list of them",
+            ),
+            argument=_exporter_argument,
+            doc=f"Where {signal} go: otlp, console, local or none (otlp when an endpoint is "
+            "set, else local).",
+        ),
+        Row(
+            f"{signal}.protocol",
+            (f"OTEL_EXPORTER_OTLP_{up}_PROTOCOL",),
+            Derived(lambda loaded: loaded.values["protocol"]),
+            check=_one_of(PROTOCOLS),
+            arg="protocol",
+            doc=f"OTLP protocol of {signal}.",
+        ),
+        Row(
+            f"{signal}.headers",
+            both("HEADERS"),
+            {},
+            _parse_headers,
+            arg="headers",
+            accepts=(lambda v: isinstance(v, Mapping), "a mapping of header name to value"),
+            doc="OTLP request headers, key=value,key2=value2 (URL-encoded).",
+            secret=True,
+        ),
+        Row(
+            f"{signal}.timeout",
+            both("TIMEOUT"),
+            10_000.0,
+            parse_float,
+            _check_non_negative,
+            arg="timeout",
+            accepts=(_is_number, "a number of seconds"),
+            argument=_timeout_argument,
+            doc="OTLP export timeout: argument in seconds, variables in milliseconds.",
+        ),
+        Row(
+            f"{signal}.compression",
+            both("COMPRESSION"),
+            "none",
+            str.lower,
+            _one_of(COMPRESSIONS),
+            arg="compression",
+            accepts=(lambda v: isinstance(v, str), "'gzip' or 'none'"),
+            doc="OTLP compression: gzip or none.",
+        ),
+        Row(
+            f"{signal}.insecure",
+            both("INSECURE"),
+            Derived(lambda loaded: _target(loaded, signal).startswith("http://")),
+            parse_bool,
+            arg="insecure",
+            accepts=_BOOL,
+            doc="gRPC without TLS (true for an http:// endpoint).",
+        ),
+        Row(
+            f"{signal}.certificate",
+            both("CERTIFICATE"),
+            "",
+            check=_check_certificate,
+            arg="certificate",
+            accepts=(lambda v: isinstance(v, (str, os.PathLike)), "a file path"),
+            doc="CA bundle (PEM) for TLS.",
+        ),
+    )
+
+
+def _batch_rows(name: str, prefix: str, queue: str, what: str) -> tuple[Row, ...]:
+    """The batch options of one signal from ``{prefix}_*``: a batch size larger than the
+    ``queue`` row's value is warned about and the default used."""
+    default = BatchOptions()
+
+    def check_size(loaded: Loaded) -> Callable[[int], str | None]:
+        size = loaded.values[queue]
+        return lambda v: (
+            None if 0 < v <= size else f"expected a whole number > 0 and <= {size} (the queue size)"
+        )
+
+    return (
+        Row(
+            f"{name}.max_export_batch_size",
+            (f"{prefix}_MAX_EXPORT_BATCH_SIZE",),
+            Derived(lambda loaded: min(default.max_export_batch_size, loaded.values[queue])),
+            parse_int,
+            Derived(check_size),
+            doc=f"Most {what} in one export (at most the queue size).",
+        ),
+        Row(
+            f"{name}.schedule_delay_ms",
+            (f"{prefix}_SCHEDULE_DELAY",),
+            default.schedule_delay_ms,
+            parse_float,
+            _check_millis,
+            doc=f"Milliseconds between two exports of {what}.",
+        ),
+        Row(
+            f"{name}.export_timeout_ms",
+            (f"{prefix}_EXPORT_TIMEOUT",),
+            default.export_timeout_ms,
+            parse_float,
+            _check_millis,
+            doc=f"Milliseconds an export of {what} may take.",
+        ),
+    )
+
+
+ROWS: tuple[Row, ...] = (
+    Row(
+        "resource_attributes",
+        (),  # OTEL_RESOURCE_ATTRIBUTES is merged by the SDK's Resource.create()
+        {},
+        arg="resource_attributes",
+        accepts=(lambda v: isinstance(v, Mapping), "a mapping of name to value"),
+        argument=lambda attributes: {str(k): str(v) for k, v in attributes.items()},
+        doc="More resource attributes; OTEL_RESOURCE_ATTRIBUTES is merged, arguments win.",
+    ),
+    Row(
+        "service_name",
+        ("OTEL_SERVICE_NAME",),
+        Derived(
+            lambda loaded: loaded.values["resource_attributes"].get(
+                "service.name", "unknown_service:python"
+            )
+        ),
+        arg="service_name",
+        accepts=_STRING,
+        doc="service.name of the resource.",
+    ),
+    Row(
+        "service_version",
+        ("AGENTOBS_SERVICE_VERSION",),
+        "",
+        arg="service_version",
+        accepts=_STRING,
+        doc="service.version of the resource.",
+    ),
+    Row(
+        "environment",
+        ("AGENTOBS_ENVIRONMENT",),
+        "",
+        arg="environment",
+        accepts=_STRING,
+        doc="deployment.environment.name of the resource.",
+    ),
+    Row(
+        "protocol",
+        ("OTEL_EXPORTER_OTLP_PROTOCOL",),
+        "http/protobuf",
+        check=_one_of(PROTOCOLS),
+        arg="protocol",
+        accepts=(lambda v: isinstance(v, str), "'http/protobuf' or 'grpc'"),
+        doc="OTLP protocol: http/protobuf or grpc.",
+    ),
+    Row(
+        "endpoint",
+        ("OTEL_EXPORTER_OTLP_ENDPOINT",),
+        "",
+        check=_check_endpoint,
+        arg="endpoint",
+        accepts=(lambda v: isinstance(v, str), "a URL string such as 'http://localhost:4318'"),
+        doc="OTLP base endpoint (/v1/{signal} is appended over HTTP).",
+    ),
+    *(row for signal in SIGNALS for row in _signal_rows(signal)),
+    Row(
+        "local_dir",
+        ("AGENTOBS_LOCAL_DIR",),
+        DEFAULT_LOCAL_DIR,
+        arg="local_dir",
+        accepts=(lambda v: isinstance(v, (str, os.PathLike)), "a directory path"),
+        argument=str,
+        doc="Directory of the local default files (default .agentobs).",
+    ),
+    Row(
+        "local_max_bytes",
+        ("AGENTOBS_LOCAL_MAX_BYTES",),
+        16 * 1024 * 1024,
+        parse_int,
+        _check_positive,
+        arg="local_max_bytes",
+        accepts=(_is_int, "a whole number of bytes"),
+        doc="Size at which a local file is rotated (default 16 MiB).",
+    ),
+    Row(
+        "prometheus_port",
+        ("AGENTOBS_PROMETHEUS_PORT",),
+        -1,
+        _parse_port_env,
+        _check_port_or_off,
+        arg="prometheus_port",
+        accepts=(
+            lambda v: isinstance(v, int),
+            "a port number (0 picks a free one), or True for 9464",
+        ),
+        argument=_port_argument,
+        default_text="(off: no /metrics endpoint)",
+        doc="Serve /metrics on this port (9464 when set to 'true').",
+    ),
+    Row(
+        "prometheus_host",
+        ("AGENTOBS_PROMETHEUS_HOST",),
+        "127.0.0.1",
+        arg="prometheus_host",
+        accepts=(lambda v: isinstance(v, str), "a host name or address"),
+        doc="Bind address of /metrics (default 127.0.0.1).",
+    ),
+    Row(
+        "sampler",
+        ("OTEL_TRACES_SAMPLER",),
+        "parentbased_always_on",
+        str.lower,
+        _one_of(SAMPLERS),
+        arg="sample_ratio",
+        accepts=(_is_number, "a number between 0 and 1"),
+        argument=lambda _ratio: "parentbased_traceidratio",  # a ratio means this sampler
+        doc="The trace sampler (a sample_ratio argument means parentbased_traceidratio).",
+    ),
+    Row(
+        "sampler_arg",
+        ("OTEL_TRACES_SAMPLER_ARG",),
+        1.0,
+        parse_float,
+        _check_ratio,
+        arg="sample_ratio",
+        argument=float,
+        doc="The sampler's ratio, between 0.0 and 1.0.",
+    ),
+    Row(
+        "metric_export_interval",
+        ("OTEL_METRIC_EXPORT_INTERVAL",),
+        60_000.0,
+        parse_float,
+        _check_millis,
+        arg="metric_export_interval",
+        accepts=(_is_number, "a number of seconds"),
+        argument=_interval_argument,
+        doc="Between metric exports: argument in seconds, variable in milliseconds.",
+    ),
+    Row(
+        "max_queue_size",
+        ("OTEL_BSP_MAX_QUEUE_SIZE",),
+        DEFAULT_QUEUE_SIZE,
+        parse_int,
+        _check_queue,
+        arg="max_queue_size",
+        accepts=(_is_int, "a whole number"),
+        doc="Bound of the span batch queue.",
+    ),
+    Row(
+        "log_queue_size",
+        ("OTEL_BLRP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_QUEUE_SIZE"),
+        DEFAULT_QUEUE_SIZE,
+        parse_int,
+        _check_queue,
+        arg="max_queue_size",
+        doc="Bound of the log record batch queue.",
+    ),
+    *_batch_rows("span_batch", "OTEL_BSP", "max_queue_size", "spans"),
+    *_batch_rows("log_batch", "OTEL_BLRP", "log_queue_size", "log records"),
+    *(
+        Row(
+            f"limits.{name}",
+            (name,),
+            None,
+            _parse_limit,
+            default_text="(the SDK's)",
+            doc="A span or log record limit of the SDK: a whole number >= 0, or unset.",
+        )
+        for name in LIMIT_VARS
+    ),
+    Row(
+        "logs",
+        ("AGENTOBS_LOGS",),
+        True,
+        parse_bool,
+        arg="logs",
+        accepts=_BOOL,
+        doc="Bridge standard logging to OpenTelemetry logs: true (default) or false.",
+    ),
+    Row(
+        "log_level",
+        ("AGENTOBS_LOG_LEVEL",),
+        20,
+        _level,
+        arg="log_level",
+        accepts=(
+            lambda v: _is_int(v) or isinstance(v, str),
+            "a logging level such as logging.INFO or 'INFO'",
+        ),
+        argument=_level_argument,
+        doc="Lowest level bridged to OpenTelemetry logs (default INFO).",
+    ),
+    Row(
+        "system_metrics",
+        ("AGENTOBS_SYSTEM_METRICS",),
+        False,
+        parse_bool,
+        arg="system_metrics",
+        accepts=_BOOL,
+        doc="Record process CPU, memory and threads: true or false.",
+    ),
+    Row(
+        "interop",
+        ("AGENTOBS_INTEROP",),
+        True,
+        parse_bool,
+        arg="interop",
+        doc="Count the GenAI spans other instrumentations start inside agentobs scopes: "
+        "true (default) or false.",
+    ),
+    Row(
+        "resume_secret",
+        ("AGENTOBS_RESUME_SECRET",),
+        "",
+        check=_check_secret,
+        arg="resume_secret",
+        doc="Key that signs checkpoint tokens (HMAC-SHA256); same in every process that resumes.",
+        secret=True,
+    ),
+    Row(
+        "resume_max_age",
+        ("AGENTOBS_RESUME_MAX_AGE",),
+        30 * 86400.0,
+        parse_float,
+        _check_positive_float,
+        arg="resume_max_age",
+        doc="Seconds a checkpoint token stays valid (default 30 days).",
+    ),
+    Row(
+        "resume_trace",
+        ("AGENTOBS_RESUME_TRACE",),
+        "join",
+        str.lower,
+        _one_of(RESUME_TRACE_MODES),
+        arg="resume_trace",
+        doc="How a resumed run joins its workflow: join (same trace) or link.",
+    ),
+    Row(
+        "health_port",
+        ("AGENTOBS_HEALTH_PORT",),
+        -1,
+        parse_int,
+        _check_port,
+        arg="health_port",
+        doc="Serve /health, /readiness and /version alone on this port.",
+    ),
+    Row(
+        "exemplar_filter",
+        ("OTEL_METRICS_EXEMPLAR_FILTER",),
+        "always_off",
+        str.lower,
+        _one_of(EXEMPLAR_FILTERS),
+        doc="Which measurements may become exemplars: always_off, always_on or trace_based.",
+    ),
+    *_LLM_ROWS,
+)
+"""Every setting, in the order it is resolved (a row's derived default or check reads only
+rows above it)."""
+
+ARGUMENTS: tuple[str, ...] = tuple(dict.fromkeys(row.arg for row in ROWS if row.arg))
+"""The arguments of :func:`agentobs.configure`, as the table names them."""
+
+ENV_VARS: dict[str, str] = {
+    name: row.doc for row in ROWS for name in row.env if name.startswith("AGENTOBS_")
+}
+"""Every ``AGENTOBS_*`` variable read by :func:`agentobs.configure`, with what it does."""
+
+_ACCEPTS = {row.arg: row.accepts for row in reversed(ROWS) if row.arg and row.accepts}
+
+
+# --- the loader ---------------------------------------------------------------------------
+
+
+class Loaded:
+    """The values of the rows loaded so far, and where each came from."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.values: dict[str, Any] = {}
+        self.sources: dict[str, str] = {}
+
+    def load(self, row: Row, arguments: Mapping[str, Any]) -> None:
+        """Argument (checked: raises), else the first variable set (checked: warns), else
+        the default."""
+        default = row.default.fn(self) if isinstance(row.default, Derived) else row.default
+        check = row.check.fn(self) if isinstance(row.check, Derived) else row.check
+        arg = None if row.arg is None else arguments.get(row.arg)
+        if arg is not None:
+            shown = f"{row.arg}={arg!r}" if row.show_argument else f"{row.arg}=..."
+            try:
+                value = arg if row.argument is None else row.argument(arg)
+                problem = check(value)
+            except ValueError as exc:
+                problem = str(exc)
+            if problem:
+                raise ValueError(f"agentobs.configure({shown}): {problem}") from None
+            self.values[row.name], self.sources[row.name] = value, "argument"
+            return
+        assert row.parse is not None
+        for env_name in row.env:
+            raw = self.env.get(env_name, "").strip()
+            if not raw:
+                continue
+            try:
+                parsed = row.parse(raw)
+                problem = check(parsed)
+            except ValueError as exc:
+                problem = str(exc)
+            if problem:
+                warn_once(
+                    f"env:{env_name}:{raw}",
+                    "agentobs: ignoring %s=%s: %s; using the default %s",
+                    env_name,
+                    "<hidden>" if row.secret else repr(raw),  # headers may hold credentials
+                    problem,
+                    repr(default) if row.default_text is None else row.default_text,
+                )
+                break
+            self.values[row.name], self.sources[row.name] = parsed, f"env {env_name}"
+            return
+        self.values[row.name], self.sources[row.name] = default, "default"
+
+
+def load(rows: Sequence[Row], arguments: Mapping[str, Any], env: Mapping[str, str]) -> Loaded:
+    """Every row of ``rows`` but those resolved by a rule (``parse`` None), in order: the
+    explicit ``arguments`` (not None) are type-checked first, in the order given."""
+    for name, value in arguments.items():
+        accepts = _ACCEPTS.get(name)
+        if accepts is not None and not accepts[0](value):
+            raise ValueError(
+                f"agentobs.configure({name}={value!r}): expected {accepts[1]}, "
+                f"got {type(value).__name__}"
+            )
+    loaded = Loaded(env)
+    for row in rows:
+        if row.parse is not None:
+            loaded.load(row, arguments)
+    return loaded
+
+
 def resolve(
     *,
     service_name: str | None = None,
@@ -451,345 +867,79 @@ def resolve(
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Build the effective :class:`Settings`; raise ValueError for a bad explicit argument."""
-    _check_types(
-        {name: value for name, value in locals().items() if name != "env" and value is not None}
-    )
-    r = _Resolver(os.environ if env is None else env)
-    resource = {str(k): str(v) for k, v in (resource_attributes or {}).items()}
-    default_service = resource.get("service.name", "unknown_service:python")
-    name = r.value("service_name", service_name, ["OTEL_SERVICE_NAME"], str, default_service)
-    version = r.value("service_version", service_version, ["AGENTOBS_SERVICE_VERSION"], str, "")
-    env_name = r.value("environment", environment, ["AGENTOBS_ENVIRONMENT"], str, "")
-
-    check_proto = _one_of(PROTOCOLS)
-    proto = r.value(
-        "protocol", protocol, ["OTEL_EXPORTER_OTLP_PROTOCOL"], str, "http/protobuf", check_proto
-    )
-    base = r.value("endpoint", endpoint, ["OTEL_EXPORTER_OTLP_ENDPOINT"], str, "", _check_endpoint)
-    if exporter is not None and not (
-        isinstance(exporter, str)
-        or (isinstance(exporter, (list, tuple)) and all(isinstance(e, str) for e in exporter))
-    ):
-        raise ValueError(
-            f"agentobs.configure(exporter={exporter!r}): expected a name or a list of names "
-            f"among {', '.join(EXPORTERS)}"
-        )
-    arg_exporters = None if exporter is None else _parse_exporters(exporter)
-    if arg_exporters is not None and (problem := _check_exporters(arg_exporters)):
-        raise ValueError(f"agentobs.configure(exporter={exporter!r}): {problem}")
-
-    if timeout is not None and not 0 <= timeout <= _LONGEST_WAIT_MS / 1000:
-        raise ValueError(
-            f"agentobs.configure(timeout={timeout!r}): expected seconds between 0 and 3600"
-        )
-    exporters: dict[str, tuple[str, ...]] = {}
-    otlp: dict[str, OtlpTarget] = {}
-    for signal in SIGNALS:
-        up = signal.upper()
-        sig_endpoint = r.value(
-            f"{signal}.endpoint",
-            None,
-            [f"OTEL_EXPORTER_OTLP_{up}_ENDPOINT"],
-            str,
-            "",
-            _check_endpoint,
-        )
-        configured = bool(base or sig_endpoint)
-        default_exporters = ("otlp",) if configured else ("local",)
-        exporters[signal] = r.value(
-            f"{signal}.exporter",
-            arg_exporters,
-            [f"OTEL_{up}_EXPORTER"],
-            _parse_exporters,
-            default_exporters,
-            _check_exporters,
-        )
-        if "none" in exporters[signal]:
-            exporters[signal] = ()
-        sig_proto = r.value(
-            f"{signal}.protocol",
-            protocol,
-            [f"OTEL_EXPORTER_OTLP_{up}_PROTOCOL"],
-            str,
-            proto,
-            check_proto,
-        )
-        if base and endpoint is not None:
-            target = _signal_endpoint(base, sig_proto, signal)
-        elif sig_endpoint:
-            target = sig_endpoint
-        elif base:
-            target = _signal_endpoint(base, sig_proto, signal)
-        else:
-            default_base = (
-                "http://localhost:4317" if sig_proto == "grpc" else "http://localhost:4318"
-            )
-            target = _signal_endpoint(default_base, sig_proto, signal)
-        env_names = [f"OTEL_EXPORTER_OTLP_{up}_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"]
-        sig_headers = r.value(f"{signal}.headers", headers, env_names, _parse_headers, {})
-        env_names = [f"OTEL_EXPORTER_OTLP_{up}_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"]
-        timeout_ms = None if timeout is None else timeout * 1000.0
-        sig_timeout = r.value(
-            f"{signal}.timeout",
-            timeout_ms,
-            env_names,
-            parse_float,
-            10_000.0,
-            _check_non_negative,
-        )
-        env_names = [f"OTEL_EXPORTER_OTLP_{up}_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"]
-        sig_compression = r.value(
-            f"{signal}.compression",
-            compression,
-            env_names,
-            str.lower,
-            "none",
-            _one_of(COMPRESSIONS),
-        )
-        env_names = [f"OTEL_EXPORTER_OTLP_{up}_INSECURE", "OTEL_EXPORTER_OTLP_INSECURE"]
-        sig_insecure = r.value(
-            f"{signal}.insecure", insecure, env_names, parse_bool, target.startswith("http://")
-        )
-        env_names = [f"OTEL_EXPORTER_OTLP_{up}_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"]
-        sig_cert = r.value(
-            f"{signal}.certificate", certificate, env_names, str, "", _check_certificate
-        )
-        otlp[signal] = OtlpTarget(
-            endpoint=target,
-            protocol=sig_proto,
-            headers=dict(sig_headers),
-            timeout=sig_timeout / 1000.0,
-            compression=sig_compression,
-            insecure=sig_insecure,
-            certificate=sig_cert or None,
-        )
-
-    directory = r.value(
-        "local_dir",
-        None if local_dir is None else str(local_dir),
-        ["AGENTOBS_LOCAL_DIR"],
-        str,
-        DEFAULT_LOCAL_DIR,
-    )
-    max_bytes = r.value(
-        "local_max_bytes",
-        local_max_bytes,
-        ["AGENTOBS_LOCAL_MAX_BYTES"],
-        parse_int,
-        16 * 1024 * 1024,
-        _check_positive,
-    )
-    port_arg: int | None
-    if prometheus_port is True:
-        port_arg = DEFAULT_PROMETHEUS_PORT
-    elif prometheus_port is False:
-        port_arg = -1
-    else:
-        port_arg = prometheus_port
-    port = r.value(
-        "prometheus_port",
-        port_arg,
-        ["AGENTOBS_PROMETHEUS_PORT"],
-        _parse_port_env,
-        -1,
-        lambda p: None if p == -1 else _check_port(p),
-        default_text="(off: no /metrics endpoint)",
-    )
-    host = r.value(
-        "prometheus_host", prometheus_host, ["AGENTOBS_PROMETHEUS_HOST"], str, "127.0.0.1"
-    )
-
-    if sample_ratio is not None:
-        if not isinstance(sample_ratio, (int, float)) or (problem := _check_ratio(sample_ratio)):
-            raise ValueError(
-                f"agentobs.configure(sample_ratio={sample_ratio!r}): "
-                "expected a ratio between 0.0 and 1.0"
-            )
-        sampler, sampler_arg = "parentbased_traceidratio", float(sample_ratio)
-        r.sources["sampler"] = "argument"
-    else:
-        sampler = r.value(
-            "sampler",
-            None,
-            ["OTEL_TRACES_SAMPLER"],
-            str.lower,
-            "parentbased_always_on",
-            _one_of(SAMPLERS),
-        )
-        sampler_arg = r.value(
-            "sampler_arg", None, ["OTEL_TRACES_SAMPLER_ARG"], parse_float, 1.0, _check_ratio
-        )
-    interval_ms = None if metric_export_interval is None else metric_export_interval * 1000.0
-    if metric_export_interval is not None and metric_export_interval <= 0:
-        raise ValueError(
-            f"agentobs.configure(metric_export_interval={metric_export_interval!r}): "
-            "expected a number of seconds > 0"
-        )
-    interval = r.value(
-        "metric_export_interval",
-        interval_ms,
-        ["OTEL_METRIC_EXPORT_INTERVAL"],
-        parse_float,
-        60_000.0,
-        _check_millis,
-    )
-    queue = r.value(
-        "max_queue_size",
-        max_queue_size,
-        ["OTEL_BSP_MAX_QUEUE_SIZE"],
-        parse_int,
-        DEFAULT_QUEUE_SIZE,
-        _check_queue,
-    )
-    log_queue = r.value(
-        "log_queue_size",
-        max_queue_size,
-        ["OTEL_BLRP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_QUEUE_SIZE"],
-        parse_int,
-        DEFAULT_QUEUE_SIZE,
-        _check_queue,
-    )
-    span_batch = _batch_options(r, "span_batch", "OTEL_BSP", queue)
-    log_batch = _batch_options(r, "log_batch", "OTEL_BLRP", log_queue)
-    limits = {}
-    for limit in LIMIT_VARS:
-        value = r.value(
-            f"limits.{limit}", None, [limit], _parse_limit, None, default_text="(the SDK's)"
-        )
-        if value is not None:
-            limits[limit] = value
-    bridge_logs = r.value("logs", logs, ["AGENTOBS_LOGS"], parse_bool, True)
-    level = r.value(
-        "log_level",
-        None if log_level is None else _checked_level(log_level),
-        ["AGENTOBS_LOG_LEVEL"],
-        _level,
-        20,
-    )
-    sysm = r.value("system_metrics", system_metrics, ["AGENTOBS_SYSTEM_METRICS"], parse_bool, False)
-    other_spans = r.value("interop", interop, ["AGENTOBS_INTEROP"], parse_bool, True)
-    secret = r.value(
-        "resume_secret", resume_secret, ["AGENTOBS_RESUME_SECRET"], str, "", _check_secret
-    )
-    max_age = r.value(
-        "resume_max_age",
-        resume_max_age,
-        ["AGENTOBS_RESUME_MAX_AGE"],
-        parse_float,
-        30 * 86400.0,
-        _check_positive_float,
-    )
-    resume_mode = r.value(
-        "resume_trace",
-        resume_trace,
-        ["AGENTOBS_RESUME_TRACE"],
-        str.lower,
-        "join",
-        _one_of(RESUME_TRACE_MODES),
-    )
-    health = r.value(
-        "health_port", health_port, ["AGENTOBS_HEALTH_PORT"], parse_int, -1, _check_port
-    )
-    exemplars = r.value(
-        "exemplar_filter",
-        None,
-        ["OTEL_METRICS_EXEMPLAR_FILTER"],
-        str.lower,
-        "always_off",
-        _one_of(EXEMPLAR_FILTERS),
-    )
-
+    arguments = {name: value for name, value in locals().items() if value is not None}
+    environ = arguments.pop("env", os.environ)
+    loaded = load(ROWS, arguments, environ)
+    values, sources = loaded.values, loaded.sources
+    # The rules that join rows: content capture never on under the hard off switch, the
+    # exporter "none" and the OTLP target of each signal, the limits set, Langfuse's keys.
+    hard_off = content_hard_off(environ)
+    if hard_off:
+        sources["capture_content"] = f"env {HARD_OFF_ENV} (hard off)"
+    exporters = {s: _exporters(values[f"{s}.exporter"]) for s in SIGNALS}
+    otlp = {s: _otlp_target(loaded, s) for s in SIGNALS}
+    limits = {n: values[f"limits.{n}"] for n in LIMIT_VARS if values[f"limits.{n}"] is not None}
+    port, health = values["prometheus_port"], values["health_port"]
     return Settings(
-        service_name=name,
-        service_version=version or None,
-        environment=env_name or None,
-        resource_attributes=resource,
+        service_name=values["service_name"],
+        service_version=values["service_version"] or None,
+        environment=values["environment"] or None,
+        resource_attributes=values["resource_attributes"],
         exporters=exporters,
         otlp=otlp,
-        local_dir=Path(directory),
-        local_max_bytes=max_bytes,
+        local_dir=Path(values["local_dir"]),
+        local_max_bytes=values["local_max_bytes"],
         prometheus_port=None if port == -1 else port,
-        prometheus_host=host,
-        sampler=sampler,
-        sampler_arg=sampler_arg,
-        metric_export_interval=interval / 1000.0,
-        max_queue_size=queue,
-        logs=bridge_logs,
-        log_level=level,
-        system_metrics=sysm,
-        interop=other_spans,
-        **resolve_llm(
-            r,
-            capture_content=capture_content,
-            max_content_size=max_content_size,
-            scrubbing=scrubbing,
-            scrub_patterns=scrub_patterns,
-            scrub_callback=scrub_callback,
-            langfuse=langfuse,
-            prices=prices,
-        ),
-        span_batch=span_batch,
-        log_batch=log_batch,
-        log_queue_size=log_queue,
+        prometheus_host=values["prometheus_host"],
+        sampler=values["sampler"],
+        sampler_arg=values["sampler_arg"],
+        metric_export_interval=values["metric_export_interval"] / 1000.0,
+        max_queue_size=values["max_queue_size"],
+        logs=values["logs"],
+        log_level=values["log_level"],
+        system_metrics=values["system_metrics"],
+        interop=values["interop"],
+        capture_content=values["capture_content"] and not hard_off,
+        content_hard_off=hard_off,
+        max_content_size=values["max_content_size"],
+        scrubbing=values["scrubbing"],
+        scrub_patterns=values["scrub_patterns"],
+        scrub_callback=values["scrub_callback"],
+        langfuse=langfuse_target(langfuse, environ, sources),
+        prices=values["prices"],
+        span_batch=_batch(values, "span_batch"),
+        log_batch=_batch(values, "log_batch"),
+        log_queue_size=values["log_queue_size"],
         limits=limits,
-        resume_secret=secret or None,
-        resume_max_age=float(max_age),
-        resume_trace=resume_mode,
+        resume_secret=values["resume_secret"] or None,
+        resume_max_age=float(values["resume_max_age"]),
+        resume_trace=values["resume_trace"],
         health_port=None if health == -1 else health,
-        exemplar_filter=exemplars,
-        sources=r.sources,
+        exemplar_filter=values["exemplar_filter"],
+        sources=sources,
     )
 
 
-def _batch_options(r: _Resolver, name: str, prefix: str, queue: int) -> BatchOptions:
-    """The batch options of one signal from ``{prefix}_*`` (the batch size at most the
-    queue: a larger one is warned about and the default used)."""
-    default = BatchOptions()
-    size = r.value(
-        f"{name}.max_export_batch_size",
-        None,
-        [f"{prefix}_MAX_EXPORT_BATCH_SIZE"],
-        parse_int,
-        min(default.max_export_batch_size, queue),
-        lambda v: (
-            None
-            if 0 < v <= queue
-            else f"expected a whole number > 0 and <= {queue} (the queue size)"
-        ),
+def _exporters(names: tuple[str, ...]) -> tuple[str, ...]:
+    return () if "none" in names else names
+
+
+def _otlp_target(loaded: Loaded, signal: str) -> OtlpTarget:
+    values = loaded.values
+    return OtlpTarget(
+        endpoint=_target(loaded, signal),
+        protocol=values[f"{signal}.protocol"],
+        headers=dict(values[f"{signal}.headers"]),
+        timeout=values[f"{signal}.timeout"] / 1000.0,
+        compression=values[f"{signal}.compression"],
+        insecure=values[f"{signal}.insecure"],
+        certificate=values[f"{signal}.certificate"] or None,
     )
-    delay = r.value(
-        f"{name}.schedule_delay_ms",
-        None,
-        [f"{prefix}_SCHEDULE_DELAY"],
-        parse_float,
-        default.schedule_delay_ms,
-        _check_millis,
+
+
+def _batch(values: Mapping[str, Any], name: str) -> BatchOptions:
+    return BatchOptions(
+        values[f"{name}.max_export_batch_size"],
+        values[f"{name}.schedule_delay_ms"],
+        values[f"{name}.export_timeout_ms"],
     )
-    timeout = r.value(
-        f"{name}.export_timeout_ms",
-        None,
-        [f"{prefix}_EXPORT_TIMEOUT"],
-        parse_float,
-        default.export_timeout_ms,
-        _check_millis,
-    )
-    return BatchOptions(size, delay, timeout)
-
-
-def _parse_port_env(raw: str) -> int:
-    """A port number, or a word: true/yes/on for the default port, false/no/off for none."""
-    if not raw.isdigit():
-        switch = truthy(raw)
-        if switch is not None:
-            return DEFAULT_PROMETHEUS_PORT if switch else -1
-    return parse_int(raw)
-
-
-def _checked_level(value: int | str) -> int:
-    try:
-        return _level(value)
-    except (ValueError, AttributeError):
-        raise ValueError(
-            f"agentobs.configure(log_level={value!r}): expected a logging level such as "
-            "'INFO' or logging.WARNING"
-        ) from None

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import Meter
     from opentelemetry.trace import Tracer
 
+    from ._settings import Settings
+
 
 class State:
     """What instrumentation needs at call time: a tracer, a meter and whether to record."""
@@ -23,7 +25,7 @@ class State:
         self.active: bool = False
         self.tracer: Tracer | None = None
         self.meter: Meter | None = None
-        self.settings: Any = None
+        self.settings: Settings | None = None
         self.recorders: dict[str, Any] | None = None
 
 

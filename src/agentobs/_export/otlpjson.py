@@ -44,6 +44,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
 from .._errors import logger, warn_once
+from .sdk_compat import attribute_items
 
 if TYPE_CHECKING:  # the logs SDK is imported only by a pipeline that exports logs
     from opentelemetry.sdk._logs import ReadableLogRecord
@@ -124,16 +125,6 @@ def _value_json(value: Any) -> str:
     return _dumps(_value(value))
 
 
-def _items(attributes: Any) -> Iterable[tuple[Any, Any]]:
-    """The items of an attribute mapping, from the SDK's inner dict when there is one
-    (iterating a ``BoundedAttributes`` takes its lock for every key)."""
-    inner = getattr(attributes, "_dict", None)
-    if type(inner) is dict:
-        return inner.items()
-    items: Iterable[tuple[Any, Any]] = attributes.items()
-    return items
-
-
 def _unencodable(key: Any, exc: Exception) -> None:
     warn_once(
         f"otlpjson-attribute:{type(exc).__name__}",
@@ -148,7 +139,7 @@ def _attributes(attributes: Any) -> list[_Json]:
     if not attributes:
         return []
     encoded = []
-    for key, value in _items(attributes):
+    for key, value in attribute_items(attributes):
         try:
             encoded.append(_key_value(key, value))
         except Exception as exc:
@@ -174,7 +165,7 @@ def _attributes_json(attributes: Any) -> str:
     encoded: list[str] = []
     add = encoded.append
     prefixes = _key_prefixes
-    for key, value in _items(attributes):
+    for key, value in attribute_items(attributes):
         prefix = prefixes.get(key) if type(key) is str else None
         if prefix is not None and type(value) is str:  # the common case, first
             add(prefix + '{"stringValue":' + _quote(value) + "}}")

@@ -34,6 +34,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import SpanKind
 
 from .otlpjson import _Groups
+from .sdk_compat import attribute_items
 
 _pack_double = struct.Struct("<d").pack
 _pack_fixed64 = struct.Struct("<Q").pack
@@ -105,10 +106,8 @@ def _attribute(key: Any, value: Any) -> bytes:
 def _attributes(attributes: Any, tag: bytes) -> list[bytes]:
     """The repeated ``KeyValue`` fields of an attribute mapping; a value that cannot be
     encoded is left to the SDK's encoder (which logs it and leaves it out)."""
-    inner = getattr(attributes, "_dict", None)
-    items = inner.items() if type(inner) is dict else attributes.items()
     encoded = []
-    for key, value in items:
+    for key, value in attribute_items(attributes):
         try:
             encoded.append(_delimited(tag, _attribute(key, value)))
         except Exception:

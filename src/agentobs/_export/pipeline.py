@@ -516,28 +516,64 @@ def _build(
     extra_metric_readers: Sequence[Any],
     extra_log_processors: Sequence[Any],
 ) -> _Pipeline:
-    from opentelemetry import _logs, metrics, trace
-    from opentelemetry.sdk._logs import LoggerProvider
-    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExportResult
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
-
-    from ..logs import bridge_handler
-    from . import exporters as _exporters
-    from .coalescing import coalesce
-    from .selfmetrics import CountedSpanExporter, count_processor
-
+    """Build the pipeline in this order: the ports bound first (a port in use fails before
+    anything else is built), metric readers, span and log processors, then the providers
+    (the application's adopted, else ours installed as the globals) and what hangs on them."""
     if settings.system_metrics:
         _check_system_metrics()
     from . import scrub as _scrub
 
     # Secrets out of every span, log record and data point before any exporter sees them.
     cleaner = _scrub.cleaner(settings)
-    scrubber = cleaner.scrubber
     pipeline = _Pipeline(settings, None, None, None, owned=set())
-    readers: list[Any] = [_scrub.scrub_reader(scrubber, r) for r in extra_metric_readers]
+    readers = _metric_readers(settings, pipeline, cleaner.scrubber, extra_metric_readers)
+    sdk_meter = _sdk_meter()
+    try:
+        span_processors = _span_processors(settings, pipeline, cleaner, sdk_meter)
+        log_processors = _log_processors(
+            settings, pipeline, cleaner.scrubber, extra_log_processors, sdk_meter
+        )
+    except Exception:
+        _close_servers(pipeline)
+        raise
+    resource = _resource(settings)
+    release_globals()
+    adopted = [
+        _tracer_provider(
+            settings,
+            pipeline,
+            resource,
+            sdk_meter,
+            lambda: _all_span_processors(
+                settings, pipeline, cleaner, extra_span_processors, span_processors
+            ),
+        ),
+        _meter_provider(settings, pipeline, resource, readers, sdk_meter),
+        _logger_provider(settings, pipeline, resource, log_processors, sdk_meter),
+    ]
+    if any(adopted):
+        logger.info(
+            "agentobs: adding to the application's %s instead of replacing it",
+            ", ".join(name for name in adopted if name),
+        )
+    pipeline.log_processors = log_processors
+    _attach(settings, pipeline)
+    _secrets.ACTIVE = cleaner.scrubber
+    return pipeline
+
+
+def _metric_readers(
+    settings: Settings, pipeline: _Pipeline, scrubber: Any, extra: Sequence[Any]
+) -> list[Any]:
+    """The metric readers: the extra ones, Prometheus (its port bound here, then the health
+    port: a port in use fails before anything else is built), then one periodic reader per
+    metric exporter; each behind the scrubber."""
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    from . import exporters as _exporters
+    from . import scrub as _scrub
+
+    readers: list[Any] = [_scrub.scrub_reader(scrubber, r) for r in extra]
     if settings.prometheus_port is not None:
         prometheus_reader = _start_prometheus(settings, pipeline)
         if prometheus_reader is not None:
@@ -549,84 +585,157 @@ def _build(
             _close_servers(pipeline)
             raise
     interval_ms = settings.metric_export_interval * 1000
-    counts = pipeline.counts
-    for metric_exporter in _exporters.build(settings, "metrics", counts):
+    for metric_exporter in _exporters.build(settings, "metrics", pipeline.counts):
         readers.append(
             PeriodicExportingMetricReader(
                 _scrub.metric_exporter(scrubber, metric_exporter),
                 export_interval_millis=interval_ms,
             )
         )
-    # The SDK's parts look the global MeterProvider up for their own metrics; one named by
-    # OTEL_PYTHON_METER_PROVIDER that cannot be loaded would make each of them raise.
-    sdk_meter: dict[str, Any] = {}
+    return readers
+
+
+def _sdk_meter() -> dict[str, Any]:
+    """The SDK's parts look the global MeterProvider up for their own metrics; one named by
+    OTEL_PYTHON_METER_PROVIDER that cannot be loaded would make each of them raise: then they
+    are given a no-op one (``{"meter_provider": ...}``, else ``{}``)."""
+    from opentelemetry import metrics
+
     if _global_provider(metrics.get_meter_provider, "MeterProvider") is None:
-        sdk_meter["meter_provider"] = metrics.NoOpMeterProvider()
+        return {"meter_provider": metrics.NoOpMeterProvider()}
+    return {}
+
+
+def _span_processors(
+    settings: Settings, pipeline: _Pipeline, cleaner: Any, sdk_meter: Mapping[str, Any]
+) -> list[Any]:
+    """One counted batch span processor per span exporter (Langfuse's included), each
+    exporting scrubbed spans; starts Langfuse's score sender."""
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
+
+    from . import exporters as _exporters
+    from . import scrub as _scrub
+    from .coalescing import coalesce
+    from .selfmetrics import CountedSpanExporter, count_processor
+
+    counts = pipeline.counts
     span_batch = {**settings.span_batch.kwargs(settings.max_queue_size), **sdk_meter}
+    span_exporters = _exporters.build(settings, "traces", counts)
+    if settings.langfuse is not None:
+        from . import langfuse
+
+        def to_langfuse(target: Any = settings.langfuse) -> Any:
+            return langfuse.LangfuseSpanExporter(target, settings.otlp["traces"].timeout)
+
+        span_exporters.append(
+            CountedSpanExporter(to_langfuse(), counts, "langfuse_span_exporter", to_langfuse)
+        )
+        pipeline.langfuse_scores = langfuse.start_scores(settings.langfuse, settings.environment)
+    span_processors: list[Any] = []
+    for exporter in span_exporters:
+        span_processor = BatchSpanProcessor(_scrub.exporter(cleaner, exporter), **span_batch)
+        count_processor(span_processor, counts, "traces", "batching_span_processor")
+        coalesce(span_processor, SpanExportResult.SUCCESS)
+        span_processors.append(span_processor)
+    return span_processors
+
+
+def _all_span_processors(
+    settings: Settings, pipeline: _Pipeline, cleaner: Any, extra: Sequence[Any], ours: list[Any]
+) -> list[Any]:
+    """The span processors in the order the provider runs them: interop's first (it stamps
+    and counts other instrumentations' spans), the cleaner's, the extra ones, then ours.
+    The ContextSpanProcessor is added by stamp_context(), when a persona or session is first
+    entered."""
+    from . import scrub as _scrub
+
+    span_processors = [*_scrub.processors(cleaner, list(extra)), *ours]
+    if settings.interop:
+        from .interop import GenAISpanProcessor
+
+        pipeline.interop = GenAISpanProcessor()
+        span_processors.insert(0, pipeline.interop)
+    return span_processors
+
+
+def _log_processors(
+    settings: Settings,
+    pipeline: _Pipeline,
+    scrubber: Any,
+    extra: Sequence[Any],
+    sdk_meter: Mapping[str, Any],
+) -> list[Any]:
+    """The extra log processors, then one counted batch log processor per log exporter; all
+    behind the scrubber."""
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExportResult
+
+    from . import exporters as _exporters
+    from . import scrub as _scrub
+    from .coalescing import coalesce
+    from .selfmetrics import count_processor
+
     log_batch = {**settings.log_batch.kwargs(settings.log_queue_size), **sdk_meter}
-    try:
-        span_exporters = _exporters.build(settings, "traces", counts)
-        if settings.langfuse is not None:
-            from . import langfuse
+    log_processors = _scrub.log_processors(scrubber, extra)
+    for log_exporter in _exporters.build(settings, "logs", pipeline.counts):
+        log_processor = BatchLogRecordProcessor(
+            _scrub.log_exporter(scrubber, log_exporter), **log_batch
+        )
+        count_processor(log_processor, pipeline.counts, "logs", "batching_log_processor")
+        coalesce(log_processor, LogRecordExportResult.SUCCESS)
+        log_processors.append(log_processor)
+    return log_processors
 
-            def to_langfuse(target: Any = settings.langfuse) -> Any:
-                return langfuse.LangfuseSpanExporter(target, settings.otlp["traces"].timeout)
 
-            span_exporters.append(
-                CountedSpanExporter(to_langfuse(), counts, "langfuse_span_exporter", to_langfuse)
-            )
-            pipeline.langfuse_scores = langfuse.start_scores(
-                settings.langfuse, settings.environment
-            )
-        span_processors: list[Any] = []
-        for exporter in span_exporters:
-            span_processor = BatchSpanProcessor(_scrub.exporter(cleaner, exporter), **span_batch)
-            count_processor(span_processor, counts, "traces", "batching_span_processor")
-            coalesce(span_processor, SpanExportResult.SUCCESS)
-            span_processors.append(span_processor)
-        log_processors = _scrub.log_processors(scrubber, extra_log_processors)
-        for log_exporter in _exporters.build(settings, "logs", counts):
-            log_processor = BatchLogRecordProcessor(
-                _scrub.log_exporter(scrubber, log_exporter), **log_batch
-            )
-            count_processor(log_processor, counts, "logs", "batching_log_processor")
-            coalesce(log_processor, LogRecordExportResult.SUCCESS)
-            log_processors.append(log_processor)
-    except Exception:
-        _close_servers(pipeline)
-        raise
-    resource = _resource(settings)
-    adopted = []
-    release_globals()
+def _tracer_provider(
+    settings: Settings,
+    pipeline: _Pipeline,
+    resource: Any,
+    sdk_meter: Mapping[str, Any],
+    span_processors: Callable[[], list[Any]],
+) -> str:
+    """The application's TracerProvider (returns its name: adopted), else ours, installed
+    as the global one; then ``span_processors()`` added to it."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
 
-    tracer_provider = _global_provider(trace.get_tracer_provider, "TracerProvider")
-    if isinstance(tracer_provider, TracerProvider):
-        adopted.append("TracerProvider")
+    adopted = ""
+    provider = _global_provider(trace.get_tracer_provider, "TracerProvider")
+    if isinstance(provider, TracerProvider):
+        adopted = "TracerProvider"
     else:
-        tracer_provider = TracerProvider(
+        provider = TracerProvider(
             resource=resource,
             sampler=_sampler(settings),
             shutdown_on_exit=False,
             span_limits=_span_limits(settings),
             **sdk_meter,
         )
-        trace.set_tracer_provider(tracer_provider)
+        trace.set_tracer_provider(provider)
         pipeline.owned.add("traces")
-        _OUR_PROVIDERS.add(tracer_provider)
-    # The ContextSpanProcessor is added by stamp_context(), when a persona or session is first
-    # entered.
-    span_processors = [*_scrub.processors(cleaner, list(extra_span_processors)), *span_processors]
-    if settings.interop:
-        from .interop import GenAISpanProcessor
+        _OUR_PROVIDERS.add(provider)
+    pipeline.span_processors = span_processors()
+    for span_processor in pipeline.span_processors:
+        provider.add_span_processor(span_processor)
+    pipeline.tracer_provider = provider
+    return adopted
 
-        pipeline.interop = GenAISpanProcessor()
-        span_processors.insert(0, pipeline.interop)
-    for span_processor in span_processors:
-        tracer_provider.add_span_processor(span_processor)
 
-    meter_provider = None if sdk_meter else metrics.get_meter_provider()
-    if isinstance(meter_provider, MeterProvider):
-        adopted.append("MeterProvider")
+def _meter_provider(
+    settings: Settings,
+    pipeline: _Pipeline,
+    resource: Any,
+    readers: list[Any],
+    sdk_meter: Mapping[str, Any],
+) -> str:
+    """The application's SDK MeterProvider as it is (returns its name: adopted; it takes
+    readers only when it is created), else ours with the readers, installed as the global."""
+    from opentelemetry import metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+
+    adopted = ""
+    provider = None if sdk_meter else metrics.get_meter_provider()
+    if isinstance(provider, MeterProvider):
+        adopted = "MeterProvider"
         if readers:
             logger.warning(
                 "agentobs: the application's MeterProvider is used as it is; its readers "
@@ -635,52 +744,64 @@ def _build(
             )
         readers = []
     else:
-        meter_provider = MeterProvider(
+        provider = MeterProvider(
             resource=resource,
             metric_readers=readers,
             shutdown_on_exit=False,
             exemplar_filter=_exemplar_filter(settings.exemplar_filter),
         )
-        metrics.set_meter_provider(meter_provider)
+        metrics.set_meter_provider(provider)
         pipeline.owned.add("metrics")
-        _OUR_PROVIDERS.add(meter_provider)
+        _OUR_PROVIDERS.add(provider)
+    pipeline.meter_provider = provider
+    pipeline.metric_readers = readers
+    return adopted
 
-    logger_provider = _global_provider(_logs.get_logger_provider, "LoggerProvider")
-    if isinstance(logger_provider, LoggerProvider):
-        adopted.append("LoggerProvider")
+
+def _logger_provider(
+    settings: Settings,
+    pipeline: _Pipeline,
+    resource: Any,
+    log_processors: Sequence[Any],
+    sdk_meter: Mapping[str, Any],
+) -> str:
+    """The application's LoggerProvider (returns its name: adopted), else ours, installed
+    as the global one; the log processors added to it."""
+    from opentelemetry import _logs
+    from opentelemetry.sdk._logs import LoggerProvider
+
+    adopted = ""
+    provider = _global_provider(_logs.get_logger_provider, "LoggerProvider")
+    if isinstance(provider, LoggerProvider):
+        adopted = "LoggerProvider"
     else:
-        logger_provider = LoggerProvider(
+        provider = LoggerProvider(
             resource=resource,
             shutdown_on_exit=False,
             log_record_limits=_log_limits(settings),
             **sdk_meter,
         )
-        _logs.set_logger_provider(logger_provider)
+        _logs.set_logger_provider(provider)
         pipeline.owned.add("logs")
-        _OUR_PROVIDERS.add(logger_provider)
+        _OUR_PROVIDERS.add(provider)
     for log_processor in log_processors:
-        logger_provider.add_log_record_processor(log_processor)
+        provider.add_log_record_processor(log_processor)
+    pipeline.logger_provider = provider
+    return adopted
 
-    if adopted:
-        logger.info(
-            "agentobs: adding to the application's %s instead of replacing it",
-            ", ".join(adopted),
-        )
-    pipeline.tracer_provider = tracer_provider
-    pipeline.meter_provider = meter_provider
-    pipeline.logger_provider = logger_provider
-    pipeline.span_processors = span_processors
-    pipeline.metric_readers = readers
-    pipeline.log_processors = log_processors
+
+def _attach(settings: Settings, pipeline: _Pipeline) -> None:
+    """What hangs on the providers: the logging bridge, system metrics, the filter of the
+    SDK's repeated export warnings."""
+    from ..logs import bridge_handler
+
     if settings.logs:
-        pipeline.log_handler = bridge_handler(logger_provider, settings.log_level)
+        pipeline.log_handler = bridge_handler(pipeline.logger_provider, settings.log_level)
         logging.getLogger().addHandler(pipeline.log_handler)
     if settings.system_metrics:
-        pipeline.system_metrics = _start_system_metrics(meter_provider)
+        pipeline.system_metrics = _start_system_metrics(pipeline.meter_provider)
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).addFilter(pipeline.noise_filter)
-    _secrets.ACTIVE = scrubber
-    return pipeline
 
 
 _OUR_PROVIDERS: weakref.WeakSet[Any] = weakref.WeakSet()

@@ -38,6 +38,8 @@ from opentelemetry.trace import Status
 from .. import _names as n
 from .._errors import warn_once
 from .._secrets import DEFAULT_PATTERNS, SECRET_KEY, Scrubber, ScrubMatch, marker
+from .._settings import Settings
+from .sdk_compat import span_attribute_items, wrap_batch_exporter
 
 CONTENT_KEYS = frozenset(
     {
@@ -107,7 +109,7 @@ class SpanCleaner:
         key_is_secret: dict[str, bool] = {} if scrubber is None else scrubber._secret_keys
         changed: dict[str, Any] | None = None
         removed: list[str] = []
-        for key, value in _items(span):
+        for key, value in span_attribute_items(span):
             if remove and is_content(key):
                 removed.append(key)
                 continue
@@ -187,13 +189,6 @@ class SpanCleaner:
         """:meth:`clean`, or None (one warning) if cleaning fails: never export uncleaned."""
         result: ReadableSpan | None = _clean_or_drop(self.clean, span, "span")
         return result
-
-
-def _items(span: ReadableSpan) -> Any:
-    """The attribute items, read straight from the SDK's dict when it has one (iterating the
-    read-only view goes through a lock per key)."""
-    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
-    return inner.items() if type(inner) is dict else (span.attributes or {}).items()
 
 
 class _Fanout:
@@ -455,14 +450,12 @@ def metric_exporter(scrubber: Scrubber | None, inner: MetricExporter) -> MetricE
     return inner if scrubber is None else ScrubbingMetricExporter(inner, scrubber)
 
 
-def cleaner(settings: Any) -> SpanCleaner:
+def cleaner(settings: Settings) -> SpanCleaner:
     """The span cleaner ``settings`` ask for."""
     scrubber = None
-    if getattr(settings, "scrubbing", True):
-        scrubber = Scrubber(
-            getattr(settings, "scrub_patterns", ()), getattr(settings, "scrub_callback", None)
-        )
-    return SpanCleaner(scrubber, bool(getattr(settings, "content_hard_off", False)))
+    if settings.scrubbing:
+        scrubber = Scrubber(settings.scrub_patterns, settings.scrub_callback)
+    return SpanCleaner(scrubber, settings.content_hard_off)
 
 
 def exporter(span_cleaner: SpanCleaner, inner: SpanExporter) -> SpanExporter:
@@ -501,8 +494,7 @@ def processors(span_cleaner: SpanCleaner, inner: Sequence[SpanProcessor]) -> lis
 def _scrub_in_export(processor: SpanProcessor, span_cleaner: SpanCleaner) -> bool:
     """Wrap the exporter of an SDK ``BatchSpanProcessor`` in place; False when ``processor``
     is anything else, or a subclass that sees spans itself, or its layout is not the one known
-    (the SDK keeps the exporter in ``_batch_processor._exporter`` behind the public read-only
-    ``span_exporter``; SDK 1.3x-1.4x)."""
+    (:func:`~agentobs._export.sdk_compat.wrap_batch_exporter`)."""
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     if not isinstance(processor, BatchSpanProcessor):
@@ -512,13 +504,13 @@ def _scrub_in_export(processor: SpanProcessor, span_cleaner: SpanCleaner) -> boo
         BatchSpanProcessor.on_start
     ):
         return False  # it may read span contents on the application's thread
-    batch: Any = getattr(processor, "_batch_processor", None)
-    current: Any = getattr(batch, "_exporter", None)
-    if current is None or current is not getattr(processor, "span_exporter", None):
-        return False
-    if isinstance(current, ScrubbingSpanExporter):  # given to a pipeline before
-        current = current.exporter
-    batch._exporter = ScrubbingSpanExporter(current, span_cleaner)
+
+    def scrubbing(current: Any) -> ScrubbingSpanExporter:
+        if isinstance(current, ScrubbingSpanExporter):  # given to a pipeline before
+            current = current.exporter
+        return ScrubbingSpanExporter(current, span_cleaner)
+
+    return wrap_batch_exporter(processor, scrubbing)
     return True
 
 

@@ -23,7 +23,7 @@ from .._state import STATE
 from . import content as _content
 from . import cost as _cost
 from .budget import BudgetExceededError, iter_refusals, record_breach, record_refusal
-from .run import DEFAULT_MAX_CONTENT
+from .run import content_limit
 
 REFUSED = f"{BudgetExceededError.__module__}.{BudgetExceededError.__qualname__}"
 """The ``error.type`` of a call a spent budget refused."""
@@ -201,7 +201,7 @@ def account(scope: CallKind, run: LLMRun, seconds: float, error: str | None) -> 
         if run.stream_end:
             attributes[n.STREAM_END] = run.stream_end
     if run.output:
-        limit = getattr(STATE.settings, "max_content_size", DEFAULT_MAX_CONTENT)
+        limit = content_limit()
         attributes[n.OUTPUT_MESSAGES], truncated = _content.encode(run.output, limit)
         if truncated:
             attributes[n.CONTENT_TRUNCATED] = True

@@ -319,7 +319,7 @@ def user_rates(prices: Mapping[str, Mapping[str, float]]) -> dict[str, Rates]:
 def _user_table() -> dict[str, Rates]:
     global _user
     settings = STATE.settings
-    prices = getattr(settings, "prices", None)
+    prices = None if settings is None else settings.prices
     if not prices:
         return {}
     cached = _user

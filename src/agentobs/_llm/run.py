@@ -16,13 +16,20 @@ from .._state import STATE
 from . import content as _content
 from .bodies import follow
 from .budget import TokenBudget
+from .settings import DEFAULT_MAX_CONTENT_SIZE
 from .streams import ASYNC_STREAM, SYNC_STREAM, AsyncLLMStream, LLMStream, stream_kind
 from .usage import Response, StreamState, Usage, from_result
 
 LLM_RUN_KEY = otel_context.create_key("agentobs.llm_run")
 """The LLM call the current code runs inside (set while an ``llm`` run is current)."""
 
-DEFAULT_MAX_CONTENT = 16384
+DEFAULT_MAX_CONTENT = DEFAULT_MAX_CONTENT_SIZE
+
+
+def content_limit() -> int:
+    """Characters kept of each captured prompt or completion, as configured."""
+    settings = STATE.settings
+    return DEFAULT_MAX_CONTENT if settings is None else settings.max_content_size
 
 
 class LLMRun(Run):
@@ -197,7 +204,7 @@ def _cost_usd(value: Any) -> float | None:
 
 
 def set_input(run: LLMRun, messages: list[dict[str, Any]], system: Any) -> None:
-    limit = getattr(STATE.settings, "max_content_size", DEFAULT_MAX_CONTENT)
+    limit = content_limit()
     attributes: dict[str, Any] = {}
     truncated = False
     if messages:

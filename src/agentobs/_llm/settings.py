@@ -10,32 +10,18 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .._errors import warn_once
-from .._parsers import FALSE, TRUE, parse_bool, parse_int, truthy
+from .._parsers import FALSE, TRUE, Row, parse_bool, parse_int, truthy
 
 HARD_OFF_ENV = "AGENTOBS_DISABLE_CONTENT_CAPTURE"
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 DEFAULT_MAX_CONTENT_SIZE = 16384
 DEFAULT_LANGFUSE_HOST = "https://cloud.langfuse.com"
 PRICE_KEYS = ("input", "output", "cache_read", "cache_write", "request")
-
-ENV_VARS: dict[str, str] = {
-    "AGENTOBS_MAX_CONTENT_SIZE": "Characters kept of each captured prompt or completion "
-    "(default 16384).",
-    HARD_OFF_ENV: "true: no prompt or completion content is ever recorded, whatever the code "
-    "asks, and content attributes of every instrumentation are removed at export.",
-    "AGENTOBS_SCRUBBING": "Redact API keys, bearer tokens and passwords from every span: "
-    "true (default) or false.",
-    "AGENTOBS_SCRUB_PATTERNS": "More regular expressions to redact: a JSON list, or a JSON "
-    "object of name to pattern.",
-    "AGENTOBS_PRICES": "Path of a JSON file of model prices in USD per million tokens, e.g. "
-    '{"my-model": {"input": 0.5, "output": 1.5}}.',
-    "AGENTOBS_LANGFUSE": "Send traces to Langfuse: true, or false to ignore LANGFUSE_* keys.",
-}
 
 
 def _switch_on(raw: str) -> bool:
@@ -158,9 +144,11 @@ def _load_prices(path: str) -> dict[str, dict[str, float]]:
     return check_prices(data)
 
 
-def _langfuse(
+def langfuse_target(
     arg: bool | Mapping[str, str] | None, env: Mapping[str, str], sources: dict[str, str]
 ) -> LangfuseTarget | None:
+    """Where Langfuse is, from the ``langfuse`` argument, else ``AGENTOBS_LANGFUSE`` and the
+    ``LANGFUSE_*`` keys together (the rule of the ``langfuse`` row); None: off."""
     public = env.get("LANGFUSE_PUBLIC_KEY", "").strip()
     secret = env.get("LANGFUSE_SECRET_KEY", "").strip()
     host = (env.get("LANGFUSE_BASE_URL") or env.get("LANGFUSE_HOST") or "").strip()
@@ -201,58 +189,114 @@ def _langfuse(
     return LangfuseTarget(host, public, secret)
 
 
-def resolve_llm(
-    resolver: Any,
-    *,
-    capture_content: bool | None,
-    max_content_size: int | None,
-    scrubbing: bool | None,
-    scrub_patterns: Sequence[str] | Mapping[str, str] | None,
-    scrub_callback: Callable[..., Any] | None,
-    langfuse: bool | Mapping[str, str] | None,
-    prices: Mapping[str, Mapping[str, float]] | None,
-) -> dict[str, Any]:
-    """The LLM rows of :class:`~agentobs._settings.Settings`, resolved with ``resolver``."""
-    r = resolver
-    hard_off = content_hard_off(r.env)
-    capture = r.value("capture_content", capture_content, [CAPTURE_ENV], _parse_capture, False)
-    if hard_off:
-        r.sources["capture_content"] = f"env {HARD_OFF_ENV} (hard off)"
-        capture = False
-    size = r.value(
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_patterns(value: Any) -> bool:
+    return isinstance(value, Mapping) or (
+        isinstance(value, Sequence)
+        and not isinstance(value, (str, bytes))
+        and all(isinstance(item, str) for item in value)
+    )
+
+
+def _check_size(value: Any) -> str | None:
+    return None if isinstance(value, int) and value > 0 else "expected a whole number > 0"
+
+
+_BOOL = (_is_bool, "True or False")
+
+ROWS: tuple[Row, ...] = (
+    Row(
+        "content_hard_off",
+        (HARD_OFF_ENV,),
+        False,
+        parse=None,  # latches: see content_hard_off()
+        doc="true: no prompt or completion content is ever recorded, whatever the code "
+        "asks, and content attributes of every instrumentation are removed at export.",
+    ),
+    Row(
+        "capture_content",
+        (CAPTURE_ENV,),
+        False,
+        _parse_capture,
+        arg="capture_content",
+        accepts=_BOOL,
+        doc="Record LLM prompts and completions on spans (off by default).",
+    ),
+    Row(
         "max_content_size",
-        max_content_size,
-        ["AGENTOBS_MAX_CONTENT_SIZE"],
-        parse_int,
+        ("AGENTOBS_MAX_CONTENT_SIZE",),
         DEFAULT_MAX_CONTENT_SIZE,
-        lambda v: None if isinstance(v, int) and v > 0 else "expected a whole number > 0",
-    )
-    scrub = r.value("scrubbing", scrubbing, ["AGENTOBS_SCRUBBING"], parse_bool, True)
-    patterns_arg = None
-    if scrub_patterns is not None:
-        try:
-            patterns_arg = parse_patterns(scrub_patterns)
-        except ValueError as exc:
-            raise ValueError(f"agentobs.configure(scrub_patterns=...): {exc}") from None
-    patterns = r.value(
-        "scrub_patterns", patterns_arg, ["AGENTOBS_SCRUB_PATTERNS"], parse_patterns, ()
-    )
-    if scrub_callback is not None and not callable(scrub_callback):
-        raise ValueError("agentobs.configure(scrub_callback=...): expected a callable")
-    prices_arg = None
-    if prices is not None:
-        try:
-            prices_arg = check_prices(prices)
-        except ValueError as exc:
-            raise ValueError(f"agentobs.configure(prices=...): {exc}") from None
-    checked_prices = r.value("prices", prices_arg, ["AGENTOBS_PRICES"], _load_prices, {})
-    return {
-        "capture_content": capture,
-        "content_hard_off": hard_off,
-        "max_content_size": size,
-        "scrubbing": scrub,
-        "scrub_patterns": patterns,
-        "scrub_callback": scrub_callback,
-        "langfuse": _langfuse(langfuse, r.env, r.sources),
-        "prices": checked_prices,
-    }
+        parse_int,
+        _check_size,
+        arg="max_content_size",
+        accepts=(_is_int, "a whole number of characters"),
+        doc="Characters kept of each captured prompt or completion (default 16384).",
+    ),
+    Row(
+        "scrubbing",
+        ("AGENTOBS_SCRUBBING",),
+        True,
+        parse_bool,
+        arg="scrubbing",
+        accepts=_BOOL,
+        doc="Redact API keys, bearer tokens and passwords from every span: "
+        "true (default) or false.",
+    ),
+    Row(
+        "scrub_patterns",
+        ("AGENTOBS_SCRUB_PATTERNS",),
+        (),
+        parse_patterns,
+        arg="scrub_patterns",
+        accepts=(_is_patterns, "a list of regexes or a mapping of name to regex"),
+        argument=parse_patterns,
+        show_argument=False,
+        doc="More regular expressions to redact: a JSON list, or a JSON object of name to pattern.",
+    ),
+    Row(
+        "scrub_callback",
+        (),
+        None,
+        arg="scrub_callback",
+        accepts=(callable, "a function of the match"),
+        doc="fn(match) -> str | None deciding each redaction (None: redact).",
+    ),
+    Row(
+        "prices",
+        ("AGENTOBS_PRICES",),
+        {},
+        _load_prices,
+        arg="prices",
+        accepts=(lambda v: isinstance(v, Mapping), "a mapping of model to its prices"),
+        argument=check_prices,
+        show_argument=False,
+        doc="Path of a JSON file of model prices in USD per million tokens, e.g. "
+        '{"my-model": {"input": 0.5, "output": 1.5}}.',
+    ),
+    Row(
+        "langfuse",
+        (
+            "AGENTOBS_LANGFUSE",
+            "LANGFUSE_PUBLIC_KEY",
+            "LANGFUSE_SECRET_KEY",
+            "LANGFUSE_BASE_URL",
+            "LANGFUSE_HOST",
+        ),
+        None,
+        parse=None,  # the keys and the switch together: see langfuse_target()
+        arg="langfuse",
+        accepts=(
+            lambda v: isinstance(v, (bool, Mapping)),
+            "True, False or a mapping of public_key, secret_key and host",
+        ),
+        doc="Send traces to Langfuse: true, or false to ignore LANGFUSE_* keys.",
+    ),
+)
+"""The rows of the configuration table for LLM calls (``_settings.ROWS`` holds them all)."""

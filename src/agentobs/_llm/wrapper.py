@@ -38,11 +38,11 @@ def capture_enabled(requested: bool | None) -> bool:
     """Whether content is captured: never under the hard off switch; else as requested,
     else as configured (off by default)."""
     settings = STATE.settings
-    if settings is None or getattr(settings, "content_hard_off", False):
+    if settings is None or settings.content_hard_off:
         return False
     if requested is not None:
         return requested
-    return bool(getattr(settings, "capture_content", False))
+    return settings.capture_content
 
 
 class llm(Scope):

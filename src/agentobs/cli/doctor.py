@@ -27,12 +27,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .. import _errors, _secrets
-from .._settings import SIGNALS, OtlpTarget, Settings, resolve
+from .._settings import ROWS, SIGNALS, OtlpTarget, Settings, resolve
 from .._version import __version__
 
 DEFAULT_TIMEOUT = 2.0
 _MASK = "***"
 _SECRET_WORDS = ("HEADERS", "KEY", "TOKEN", "SECRET", "PASSWORD", "AUTH")
+_SECRET_ROWS = frozenset(row.name for row in ROWS if row.secret)
+"""The settings whose values are masked (header values keep their names)."""
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,7 @@ def flatten(settings: Settings) -> dict[str, tuple[Any, str]]:
                 key = f"{f.name}.{part.name}"
                 flat[key] = (getattr(value, part.name), sources.get(key, "default"))
         else:
-            if f.name == "resume_secret" and value:
+            if f.name in _SECRET_ROWS and value:
                 value = _MASK
             flat[f.name] = (value, sources.get(f.name, "default"))
     return flat
@@ -213,7 +215,7 @@ def _flatten_target(
             source = base + ("" if target.protocol == "grpc" else f" + /v1/{signal}")
         if f.name == "protocol" and source == "default":
             source = sources.get("protocol", "default")
-        if f.name == "headers":
+        if f"{signal}.{f.name}" in _SECRET_ROWS:  # the headers: their names are no secret
             value = dict.fromkeys(value, _MASK)
         flat[f"otlp.{signal}.{f.name}"] = (value, source)
     return flat
