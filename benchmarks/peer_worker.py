@@ -628,8 +628,11 @@ def _flushes(env: str) -> list[Callable[[], Any]]:
         found.append(get_client().flush)
     if env == "agentobs":
         import agentobs
+        from agentobs._llm import cost
 
-        found.append(agentobs.force_flush)
+        # The price table loads in the background once per process; a call that ends before
+        # it has prices its cost later. Measure the steady state: every call priced at once.
+        found += [lambda: cost.wait_ready(30.0), agentobs.force_flush]
     if env == "logfire":
         import logfire
 
