@@ -211,3 +211,51 @@ def test_no_request_is_corrupted_by_a_connection_shared_with_children() -> None:
         assert expected <= names, sorted(expected - names)[:10]
     finally:
         capture.close()
+
+
+FORK_MID_WRITE = """
+import json, os, sys, threading, time
+from pathlib import Path
+from agentobs._export.localfiles import JsonLinesWriter
+
+path = Path(sys.argv[1]) / "traces.jsonl"
+writer = JsonLinesWriter(path, 1 << 20)
+writer.write_line(json.dumps({"line": "first"}))
+readable, writable = os.pipe()
+pid = os.fork()
+if pid == 0:  # opens the file (its own descriptor) while the parent's line is half way in
+    os.read(readable, 1)
+    writer.write_line(json.dumps({"line": "child"}))
+    os._exit(0)
+held, go_on = threading.Event(), threading.Event()
+
+def slow_write(fd, data):  # the kernel lets a long line reach the file page by page
+    if len(data) > 100 and not held.is_set():
+        os.write(fd, bytes(data[:50]))
+        held.set()
+        go_on.wait()
+        return 50
+    return os.write(fd, data)
+
+writer._os_write = slow_write
+thread = threading.Thread(target=writer.write_line, args=(json.dumps({"line": "p" * 500}),))
+thread.start()
+held.wait()
+os.write(writable, b"x")
+time.sleep(0.5)  # the child has had every chance to write in the middle of the parent's line
+go_on.set()
+thread.join()
+print("child", os.waitpid(pid, 0)[1])
+"""
+
+
+def test_a_child_writing_while_the_parent_writes_never_cuts_its_line(tmp_path: Path) -> None:
+    """A child opening the file while a line of the parent is half way in waits for that
+    line to end, rather than ending it with a newline of its own and writing in its middle."""
+    result = run_script(FORK_MID_WRITE, str(tmp_path), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "child 0" in result.stdout, result.stdout
+    lines = (tmp_path / "traces.jsonl").read_text().split("\n")
+    assert lines[-1] == "", lines
+    documents = [json.loads(line) for line in lines[:-1]]  # every line whole, none empty
+    assert sorted(d["line"][:5] for d in documents) == ["child", "first", "ppppp"]

@@ -34,6 +34,11 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .._errors import logger, warn_once
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, the repair below may race another writer
+    fcntl = None  # type: ignore[assignment]
+
 FILE_NAMES = {"traces": "traces.jsonl", "metrics": "metrics.jsonl", "logs": "logs.jsonl"}
 DEFAULT_BACKUPS = 3
 
@@ -48,6 +53,20 @@ def rotated_files(directory: Path, signal: str) -> list[Path]:
             numbered.append((int(index), path))
     current = directory / FILE_NAMES[signal]
     return [p for _, p in sorted(numbered, reverse=True)] + ([current] if current.exists() else [])
+
+
+_SHARED, _EXCLUSIVE, _UNLOCK = (
+    (fcntl.LOCK_SH, fcntl.LOCK_EX, fcntl.LOCK_UN) if fcntl is not None else (0, 0, 0)
+)
+
+
+def _flock(fd: int, operation: int) -> None:
+    """Take or leave the advisory lock of the file that other processes' writers of it also
+    take: shared for writing a line (writers append side by side), exclusive for looking at
+    the file's last byte (no other process has a line half way into the file meanwhile)."""
+    if fcntl is not None:
+        with contextlib.suppress(OSError):  # a file system without locks: write all the same
+            fcntl.flock(fd, operation)
 
 
 _FAILING_DIRS: set[Path] = set()
@@ -96,7 +115,11 @@ class JsonLinesWriter:
                 fd = self._fd if self._fd is not None else self._open()
                 if self._size and self._size + len(line) > self.max_bytes:
                     fd = self._rotate()
-                self._write(fd, line)
+                _flock(fd, _SHARED)
+                try:
+                    self._write(fd, line)
+                finally:
+                    _flock(fd, _UNLOCK)
             except OSError as exc:
                 self._lose(records, exc)
                 return False
@@ -154,12 +177,18 @@ class JsonLinesWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._fd = fd
-        self._size = os.fstat(fd).st_size
-        if self._size:  # another process may have stopped in the middle of a line
-            with open(self.path, "rb") as existing:
-                existing.seek(self._size - 1)
-                if existing.read(1) != b"\n":
-                    self._write(fd, b"\n")
+        # Another process may have stopped in the middle of a line: end it. Exclusively, or a
+        # line another process (the parent of a fork) is writing right now would look cut.
+        _flock(fd, _EXCLUSIVE)
+        try:
+            self._size = os.fstat(fd).st_size
+            if self._size:
+                with open(self.path, "rb") as existing:
+                    existing.seek(self._size - 1)
+                    if existing.read(1) != b"\n":
+                        self._write(fd, b"\n")
+        finally:
+            _flock(fd, _UNLOCK)
         return fd
 
     def _rotate(self) -> int:
