@@ -33,6 +33,7 @@ warning says so.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -45,9 +46,6 @@ from .. import _errors
 from .. import _names as n
 from .._context import BUDGETS_KEY, PERSONA_KEY, STAGE_KEY, WORKFLOW_KEY, PersonaInfo
 from .._errors import warn_once
-from .._llm import accounting as _accounting
-from .._llm.budget import record_breach
-from .._llm.run import LLM_RUN_KEY
 from .._llm.usage import Usage
 from .._state import INSTRUMENTATION_SCOPE
 
@@ -173,6 +171,13 @@ def _first(attributes: Mapping[str, Any], *keys: str) -> str | None:
     return None
 
 
+def _llm_run(context: Any) -> Any:
+    """The agentobs LLM call in force in ``context``, or None. Its module is not imported for
+    this: while nothing has imported it, no agentobs LLM call can have started."""
+    run_module = sys.modules.get("agentobs._llm.run")
+    return None if run_module is None else context.get(run_module.LLM_RUN_KEY)
+
+
 def _same_call(beside: list[_Beside], usage: Usage) -> bool:
     """Claim the agentobs LLM call, among those that started beside a followed model call,
     that has ended with the same input and output tokens: it was the same call."""
@@ -246,7 +251,7 @@ class GenAISpanProcessor(SpanProcessor):
             flow_name,
             budgets,
             outer,
-            context.get(LLM_RUN_KEY),
+            _llm_run(context),
         )
         span_id = span.get_span_context().span_id
         with self._lock:
@@ -362,6 +367,11 @@ class GenAISpanProcessor(SpanProcessor):
             followed.persona,
             followed.flow,
         )
+        # Imported on the first call counted, not with the processor: a run (a test suite,
+        # say) that never sees another instrumentation's model call does not load them.
+        from .._llm import accounting as _accounting
+        from .._llm.budget import record_breach
+
         usd, _source = _accounting.account_usage(plan_key, usage, span_cost, None)
         breaches = []
         for budget in followed.budgets:
