@@ -282,8 +282,9 @@ def test_configure_loads_the_llm_instrumentation_only_when_a_call_needs_it() -> 
         agentobs.configure(exporter="none", logs=False)
         with trace.get_tracer("app").start_as_current_span("x"):
             pass
-        print(sorted(m for m in sys.modules if m.startswith(("agentobs._llm.run", "wrapt"))))
         agentobs.shutdown()
+        llm = ("agentobs._llm.run", "agentobs._llm.accounting", "agentobs._llm.cost", "wrapt")
+        print(sorted(m for m in sys.modules if m.startswith(llm)))
         """
     )
     assert out == "[]"

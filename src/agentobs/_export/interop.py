@@ -36,7 +36,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -46,10 +46,12 @@ from .. import _errors
 from .. import _names as n
 from .._context import BUDGETS_KEY, PERSONA_KEY, STAGE_KEY, WORKFLOW_KEY, PersonaInfo
 from .._errors import warn_once
-from .._llm.usage import Usage
 from .._state import INSTRUMENTATION_SCOPE
 
-CallHook = Callable[[ReadableSpan, Usage, "float | None"], None]
+if TYPE_CHECKING:
+    from .._llm.usage import Usage
+
+CallHook = Callable[[ReadableSpan, "Usage", "float | None"], None]
 CALL_HOOKS: list[CallHook] = []
 """Called as ``hook(span, usage, usd)`` for every call of another instrumentation that was
 counted (the pytest plugin adds the call to the test the span belongs to)."""
@@ -154,6 +156,8 @@ def _count(value: Any) -> int | None:
 
 def usage_of(attributes: Mapping[str, Any]) -> Usage | None:
     """The token usage a span reports (GenAI or OpenInference attributes), or None."""
+    from .._llm.usage import Usage  # on the first span with usage, not at import
+
     for keys in (_GENAI, _OPENINFERENCE, _GENAI_OLD):
         inputs, outputs = _count(attributes.get(keys[0])), _count(attributes.get(keys[1]))
         if inputs is None and outputs is None:
