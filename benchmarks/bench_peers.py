@@ -389,9 +389,16 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     previous = output.with_suffix(".json")
+    partial = None
     if args.only and previous.exists():  # re-measured rows replace theirs in the last report
         done = {(r["env"], r["section"], r["variant"]) for r in results}
-        kept = json.loads(previous.read_text())["results"]
+        prior = json.loads(previous.read_text())
+        partial = {
+            "only": args.only,
+            "others_from": (prior.get("partial") or {}).get("others_from")
+            or {key: prior[key] for key in ("generated", "command", "elapsed", "machine")},
+        }
+        kept = prior["results"]
         kept = [r for r in kept if (r["env"], r["section"], r["variant"]) not in done]
         order = {(j.env, j.section, j.variant): i for i, j in enumerate(JOBS)}
         results = sorted(
@@ -399,7 +406,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     report = {
         "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "command": "make bench-peers" + (" QUICK=1" if args.quick else ""),
+        "command": (
+            f"python benchmarks/bench_peers.py --only {args.only}"
+            if partial
+            else "make bench-peers" + (" QUICK=1" if args.quick else "")
+        ),
         "quick": args.quick,
         "rounds": args.rounds,
         "seconds": args.seconds,
@@ -407,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {**before, "load_average_after": machine()["load_average"]},
         "versions": {env: versions(env) for env in ("agentobs", *PEERS)},
         "results": results,
+        "partial": partial,
     }
     output.with_suffix(".json").write_text(json.dumps(report, indent=1, default=str) + "\n")
     import peers_report

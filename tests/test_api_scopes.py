@@ -69,6 +69,25 @@ def test_workflow_span_and_metrics(cap: testing.Capture) -> None:
     assert cap.metric_value("agentobs.workflow.active", **{"gen_ai.workflow.name": "release"}) == 0
 
 
+def test_workflow_active_after_many_names_under_an_earlier_configuration() -> None:
+    """The names kept at 0 are bounded; names of an earlier configuration make room for the
+    current one's (a long test session, or an application that reconfigures)."""
+    with testing.capture():
+        for i in range(1100):  # more distinct names than are kept
+            with agentobs.workflow(f"flow-{i}"):
+                pass
+    with testing.capture() as cap:
+        with agentobs.workflow("release"):
+            assert (
+                cap.metric_value("agentobs.workflow.active", **{"gen_ai.workflow.name": "release"})
+                == 1
+            )
+        assert (
+            cap.metric_value("agentobs.workflow.active", **{"gen_ai.workflow.name": "release"}) == 0
+        )
+        assert cap.metric_points("agentobs.workflow.active")
+
+
 def test_running_workflows_and_oldest_age(cap: testing.Capture) -> None:
     async def main() -> None:
         gate = asyncio.Event()

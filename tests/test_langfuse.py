@@ -26,6 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 import agentobs
 import agentobs.testing
 from agentobs import _hooks
+from agentobs._llm import cost as prices
 from agentobs._settings import resolve
 
 PUBLIC, SECRET = "pk-lf-test", "sk-lf-test"
@@ -139,6 +140,10 @@ def _fleet() -> None:
 def test_spans_and_scores_reach_langfuse(langfuse_server: LangfuseCapture, tmp_path: Path) -> None:
     keys = {"public_key": PUBLIC, "secret_key": SECRET, "host": langfuse_server.url}
     agentobs.configure(exporter="local", local_dir=tmp_path, logs=False, langfuse=keys)
+    # A call that ends before the price table has loaded carries agentobs.cost.pending on its
+    # span, not a cost: let the table load first (slow on a loaded machine, alone in a run).
+    prices.warm()
+    assert prices.wait_ready(60)
     _fleet()
     assert agentobs.force_flush()
     agentobs.shutdown()

@@ -250,8 +250,8 @@ def test_bad_argument_raises_from_configure_too() -> None:
     [
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url", "exporters", {"traces": ("local",)}),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "udp", "protocol", "http/protobuf"),
-        ("OTEL_BSP_MAX_QUEUE_SIZE", "lots", "max_queue_size", 2048),
-        ("OTEL_BSP_MAX_QUEUE_SIZE", "-5", "max_queue_size", 2048),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "lots", "max_queue_size", 8192),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "-5", "max_queue_size", 8192),
         ("OTEL_TRACES_SAMPLER", "sometimes", "sampler", "parentbased_always_on"),
         ("OTEL_TRACES_SAMPLER_ARG", "2", "sampler_arg", 1.0),
         ("OTEL_METRIC_EXPORT_INTERVAL", "soon", "metric_export_interval", 60.0),

@@ -18,12 +18,22 @@ from typing import Any, ClassVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
 
 from . import _catalogue as cat
 from . import _context as ctx
 from . import _hooks, _recent
 from . import _names as n
-from ._engine import NO_RESULT, Run, Scope, clean_attributes, clean_name, timestamp
+from ._engine import (
+    NO_RESULT,
+    Run,
+    Scope,
+    _internal,
+    clean_attributes,
+    clean_name,
+    set_clean,
+    timestamp,
+)
 from ._errors import internal_errors, warn_once
 from ._state import STATE
 
@@ -33,6 +43,7 @@ _TASKS = _recent.TASKS
 MAX_REASON = 512
 
 _set_value = otel_context.set_value
+_get_current_span = trace.get_current_span
 _PERSONA_KEY = ctx.PERSONA_KEY
 _WORKFLOW_KEY = ctx.WORKFLOW_KEY
 _AGENT_KEY = ctx.AGENT_KEY
@@ -82,12 +93,11 @@ class workflow(Scope):
             n.WORKFLOW_NAME: self.name,
             n.SPAN_TYPE: "workflow",
             n.OPENINFERENCE_KIND: _CHAIN,
+            n.HUMAN_INTERVENED: False,  # set to True at the end of a run a human helped
         }
 
     def on_start(self, run: Run, parent: Any) -> Any:
-        run.state = ctx.start_workflow(self.name)
-        run.state.counted_in = STATE.recorders
-        _record(cat.WORKFLOW_ACTIVE.name, 1, {n.WORKFLOW_NAME: self.name})
+        run.state = ctx.start_workflow(self.name)  # counted in agentobs.workflow.active
         context = _set_value(_WORKFLOW_KEY, run.state, run.context)
         return context if self.budget is None else ctx.push_budget(context, self.budget, self.name)
 
@@ -121,9 +131,8 @@ def end_workflow_run(
     ctx.end_workflow(flow)
     parent = run.parent
     intervened = flow.interventions > 0
-    run.span.set_attribute(n.HUMAN_INTERVENED, intervened)
-    if flow.counted_in is STATE.recorders:  # not a run begun before a reconfigure
-        _record(cat.WORKFLOW_ACTIVE.name, -1, {n.WORKFLOW_NAME: name})
+    if intervened or scope.attributes.get(n.HUMAN_INTERVENED) is not False:
+        run.span.set_attribute(n.HUMAN_INTERVENED, intervened)
     if flow.checkpointed and status == n.STATUS_OK:
         status = n.STATUS_SUSPENDED
     key = (status, error, _persona_name(parent), intervened)
@@ -284,8 +293,7 @@ class agent(Scope):
             if handed is not None:
                 run.span.add_link(handed[1], {n.LINK_TYPE: "handoff"})
                 run.span.set_attribute(n.DELEGATION_FROM, handed[0])
-        context = _set_value(_AGENT_KEY, self.name, run.context)
-        return _set_value(_AGENT_SPAN_KEY, run.span, context)
+        return Context({**run.context, _AGENT_KEY: self.name, _AGENT_SPAN_KEY: run.span})
 
     def _attributes(self, key: tuple[str | None, str | None], metric: str) -> dict[str, Any]:
         error, persona = key
@@ -674,8 +682,10 @@ def set_attributes(**attributes: Any) -> None:
     """Set attributes on the current span (no-op when nothing is recording)."""
     if STATE.tracer is None:
         return
-    with internal_errors("set_attributes"):
-        trace.get_current_span().set_attributes(clean_attributes(attributes))
+    try:  # not `with internal_errors()`: a generator context manager costs more than the rest
+        set_clean(_get_current_span(), attributes)
+    except Exception as exc:
+        _internal(exc, "set_attributes")
 
 
 def event(name: Any, **attributes: Any) -> None:

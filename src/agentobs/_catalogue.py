@@ -83,7 +83,7 @@ WORKFLOW_RUNS = Instrument(
 
 WORKFLOW_ACTIVE = Instrument(
     "agentobs.workflow.active",
-    "updown_counter",
+    "observable_updown_counter",
     "{workflow}",
     "Workflow runs in progress now.",
     (n.WORKFLOW_NAME,),

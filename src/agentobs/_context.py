@@ -18,6 +18,7 @@ from opentelemetry import context as otel_context
 from . import _catalogue as cat
 from . import _hooks
 from ._errors import warn_once
+from ._state import STATE
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -84,20 +85,54 @@ class WorkflowRun:
 _ids = itertools.count(1)
 _running: dict[int, WorkflowRun] = {}
 _running_lock = threading.Lock()
+_counted: dict[str, object] = {}
+"""Workflow names that ran, with the recorders (the pipeline) they last ran under: the
+``agentobs.workflow.active`` series of a name whose runs all ended reads 0, not nothing."""
+_MAX_COUNTED = 1024
 
 
 def start_workflow(name: str, age: float = 0.0) -> WorkflowRun:
-    """Register a workflow run as in progress (``age`` seconds old already: a resumed run)."""
+    """Register a workflow run as in progress (``age`` seconds old already: a resumed run),
+    counted in ``agentobs.workflow.active`` of the current configuration."""
     run = WorkflowRun(name, next(_ids), time.monotonic() - age)
+    recorders = run.counted_in = STATE.recorders
     with _running_lock:
         _running[run.run_id] = run
+        if _counted.get(name) is not recorders:
+            if name not in _counted and len(_counted) >= _MAX_COUNTED:
+                _forget_other_configurations(recorders)
+            if name in _counted or len(_counted) < _MAX_COUNTED:
+                _counted[name] = recorders
     return run
+
+
+def _forget_other_configurations(recorders: object) -> None:
+    """Drop the names counted under configurations other than ``recorders`` (called with
+    ``_running_lock`` held, when ``_counted`` is full)."""
+    for name in [name for name, counted_in in _counted.items() if counted_in is not recorders]:
+        del _counted[name]
 
 
 def end_workflow(run: WorkflowRun) -> None:
     """Forget a workflow run that ended."""
     with _running_lock:
         _running.pop(run.run_id, None)
+
+
+def active_workflows(recorders: object) -> Iterable[tuple[float, Mapping[str, Any]]]:
+    """Workflow runs in progress now, per workflow name (for ``agentobs.workflow.active``):
+    read from the registry of runs at collection rather than added to an up-down counter
+    twice per run. Only runs begun under ``recorders`` (the configuration collecting) count:
+    one begun before a reconfiguration is not counted in the new pipeline."""
+    counts: dict[str, int] = {}
+    with _running_lock:
+        for name, counted_in in _counted.items():
+            if counted_in is recorders:
+                counts[name] = 0
+        for run in _running.values():
+            if run.counted_in is recorders:
+                counts[run.name] = counts.get(run.name, 0) + 1
+    return [(count, {"gen_ai.workflow.name": name}) for name, count in counts.items()]
 
 
 def oldest_workflow_ages() -> Iterable[tuple[float, Mapping[str, Any]]]:
@@ -130,6 +165,7 @@ def suspended_workflows() -> Iterable[tuple[float, Mapping[str, Any]]]:
     ]
 
 
+_hooks.add_pipeline_gauge_source(cat.WORKFLOW_ACTIVE.name, active_workflows)
 _hooks.add_gauge_source(cat.WORKFLOW_OLDEST_AGE.name, oldest_workflow_ages)
 _hooks.add_gauge_source(cat.WORKFLOW_SUSPENDED.name, suspended_workflows)
 

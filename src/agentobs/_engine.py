@@ -174,6 +174,26 @@ def _clean_value(key: str, value: Any) -> Any:
     return text[:MAX_VALUE]
 
 
+def set_clean(span: Any, attributes: dict[Any, Any]) -> None:
+    """``span.set_attributes`` with ``attributes`` as :func:`clean_attributes` would leave
+    them. The common case (a few ``str``, ``bool``, ``int`` or ``float`` values that need no
+    change) hands the dict to the SDK as it is, instead of building a cleaned copy; the
+    caller must not keep ``attributes`` (a ``**kwargs`` dict is fresh)."""
+    for key, value in attributes.items():
+        kind = type(value)
+        if kind is str:
+            if len(value) > MAX_VALUE or not value.isascii():
+                break
+        elif kind is not bool and kind is not int and kind is not float:
+            break
+        if not key or type(key) is not str:
+            break
+    else:
+        span.set_attributes(attributes)
+        return
+    span.set_attributes(clean_attributes(attributes))
+
+
 def clean_attributes(attributes: dict[Any, Any]) -> dict[str, Any]:
     """Span attributes OpenTelemetry accepts; what cannot be kept is dropped with a warning."""
     clean: dict[str, Any] = {}
@@ -276,8 +296,10 @@ class Run:
 
     def set_attributes(self, **attributes: Any) -> None:
         """Set attributes on this run's span."""
-        with internal_errors("set_attributes"):
-            self.span.set_attributes(clean_attributes(attributes))
+        try:
+            set_clean(self.span, attributes)
+        except Exception as exc:
+            _internal(exc, "set_attributes")
 
     def event(self, name: str, **attributes: Any) -> None:
         """Add an event to this run's span."""

@@ -56,6 +56,25 @@ def add_gauge_source(name: str, source: GaugeSource) -> None:
     _gauge_sources[name] = source
 
 
+_pipeline_sources: dict[str, Callable[[object], Iterable[tuple[float, Mapping[str, Any]]]]] = {}
+
+
+def add_pipeline_gauge_source(
+    name: str, source: Callable[[object], Iterable[tuple[float, Mapping[str, Any]]]]
+) -> None:
+    """Register what the observable instrument ``name`` reads, for a source that counts per
+    configuration: it is called with the recorders of the pipeline collecting (whose
+    instruments ``agentobs._recorder.build`` made), and reads what was counted under them."""
+    _pipeline_sources[name] = source
+
+
+def pipeline_gauge_source(
+    name: str,
+) -> Callable[[object], Iterable[tuple[float, Mapping[str, Any]]]] | None:
+    """The per-configuration source of ``name``, if one is registered."""
+    return _pipeline_sources.get(name)
+
+
 def gauge_source(name: str) -> GaugeSource:
     """What the gauge ``name`` observes: its registered source, looked up at each collection
     (nothing while none is registered)."""

@@ -7,14 +7,15 @@ creates every instrument on a meter (called by the pipeline at ``configure()``).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from . import _hooks, _secrets
 from . import _names as n
-from . import _secrets
 from ._catalogue import CATALOGUE, VALUE_LIMIT, Instrument
 from ._errors import warn_once, warn_some
 
@@ -175,7 +176,9 @@ def build(
     totals: Mapping[str, CounterTotals] | None = None,
 ) -> dict[str, Recorder]:
     """Create every catalogue instrument on ``meter``; return recorders by name. A counter
-    named in ``totals`` reads those (kept by someone else: the pipeline's self-telemetry)."""
+    named in ``totals`` reads those (kept by someone else: the pipeline's self-telemetry); an
+    observable instrument reads its source in ``callbacks``, else its per-configuration
+    source (``_hooks.add_pipeline_gauge_source``), called with the recorders returned."""
     from opentelemetry.metrics import CallbackOptions, Observation
 
     recorders: dict[str, Recorder] = {}
@@ -206,8 +209,9 @@ def build(
                 explicit_bucket_boundaries_advisory=list(i.buckets or ()),
             )
             recorders[i.name] = Recorder(i, histogram.record)
-        elif i.kind.startswith("observable_") and i.name in callbacks:
-            source = callbacks[i.name]
+        elif i.kind.startswith("observable_") and (
+            (source := callbacks.get(i.name) or _per_pipeline(i.name, recorders)) is not None
+        ):
             recorder = Recorder(i, lambda value, attributes: None)
 
             def observe(
@@ -225,6 +229,14 @@ def build(
             create(i.name, callbacks=[observe], unit=i.unit, description=i.description)
             recorders[i.name] = recorder
     return recorders
+
+
+def _per_pipeline(
+    name: str, recorders: dict[str, Recorder]
+) -> Callable[[], Iterable[tuple[float, Mapping[str, Any]]]] | None:
+    """The per-configuration source of ``name`` bound to these ``recorders``, if any."""
+    source = _hooks.pipeline_gauge_source(name)
+    return None if source is None else functools.partial(source, recorders)
 
 
 class LiveCounts:

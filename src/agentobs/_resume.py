@@ -369,8 +369,6 @@ class resume(workflow):
         age = max(0.0, now - started) if started is not None else 0.0
         flow = ctx.start_workflow(self.name, age)
         run.state = flow
-        flow.counted_in = STATE.recorders
-        _record(cat.WORKFLOW_ACTIVE.name, 1, {n.WORKFLOW_NAME: self.name})
         point = payload.get("point")
         _record(
             cat.WORKFLOW_RESUMES.name,

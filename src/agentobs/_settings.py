@@ -72,6 +72,13 @@ class OtlpTarget:
     certificate: str | None
 
 
+DEFAULT_QUEUE_SIZE = 8192
+"""Items each batch processor's queue holds (the SDK's default is 2,048). Measured with eight
+threads recording spans flat out, the SDK's 2,048 dropped 34-80 % of a 20,000-span burst, and
+8,192 (with merged batches) 0-44 %, for about 3 KB a queued span: 24 MB at most per signal
+(docs/reliability.md, "Queue size and busy threads")."""
+
+
 @dataclass(frozen=True)
 class BatchOptions:
     """How a batch processor exports (``OTEL_BSP_*`` for spans, ``OTEL_BLRP_*`` for logs),
@@ -143,7 +150,7 @@ class Settings:
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     span_batch: BatchOptions = field(default_factory=BatchOptions)
     log_batch: BatchOptions = field(default_factory=BatchOptions)
-    log_queue_size: int = 2048
+    log_queue_size: int = DEFAULT_QUEUE_SIZE
     limits: Mapping[str, int] = field(default_factory=dict)
     """The valid ``OTEL_*_LIMIT`` values set (``UNSET_LIMIT`` for ``unset``)."""
     resume_secret: str | None = None
@@ -631,7 +638,7 @@ def resolve(
         max_queue_size,
         ["OTEL_BSP_MAX_QUEUE_SIZE"],
         parse_int,
-        2048,
+        DEFAULT_QUEUE_SIZE,
         _check_queue,
     )
     log_queue = r.value(
@@ -639,7 +646,7 @@ def resolve(
         max_queue_size,
         ["OTEL_BLRP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_QUEUE_SIZE"],
         parse_int,
-        2048,
+        DEFAULT_QUEUE_SIZE,
         _check_queue,
     )
     span_batch = _batch_options(r, "span_batch", "OTEL_BSP", queue)

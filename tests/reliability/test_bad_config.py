@@ -68,7 +68,7 @@ def _otlp_timeout() -> float:
 
 CASES: list[tuple[dict[str, str], Any]] = [
     (
-        {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "5000"},
+        {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "10000"},  # larger than the queue (8,192)
         lambda p: _batch_size(p.span_processors) == 512,
     ),
     (

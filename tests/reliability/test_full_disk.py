@@ -22,7 +22,7 @@ import pytest
 
 import agentobs
 import agentobs.testing
-from agentobs._export import localfiles
+from agentobs._export import localfiles, selfmetrics
 from agentobs._export import pipeline as _pipeline
 
 PADDING = "p" * 300  # ~0.5 KB a span: a batch never fits in a partly used page
@@ -112,10 +112,23 @@ def _writer() -> localfiles.JsonLinesWriter:
     assert pipeline is not None
     exporter = next(
         p for p in pipeline.span_processors if hasattr(p, "_batch_processor")
-    )._batch_processor._exporter.exporter
-    exporter = getattr(exporter, "inner", exporter)  # under the self-telemetry counter
+    )._batch_processor._exporter
+    while not hasattr(exporter, "_file"):  # coalescing, scrubbing, self-telemetry wrappers
+        exporter = getattr(exporter, "exporter", None) or exporter.inner
     writer: localfiles.JsonLinesWriter = exporter._file.writer
     return writer
+
+
+def _failed(signal: str) -> dict[str, int]:
+    """Self-telemetry: the records of ``signal`` counted as failed, by ``error.type``."""
+    pipeline = _pipeline.current()
+    assert pipeline is not None
+    failed: dict[str, int] = {}
+    for value, attributes in pipeline.counts.totals[selfmetrics.EXPORTED[signal]].totals():
+        error = attributes.get(selfmetrics.ERROR_TYPE)
+        if error is not None:
+            failed[str(error)] = failed.get(str(error), 0) + int(value)
+    return failed
 
 
 def _our_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -159,9 +172,11 @@ def test_full_disk_one_warning_no_half_line_counted_and_recovered(
             _spans("full", 100)
             agentobs.force_flush(10)
         lost = _writer().lost
+        failed = _failed("traces")
         disk.free()
         _spans("after", 20)
         assert agentobs.force_flush(10)
+        failed_after = _failed("traces")
     finally:
         ok = agentobs.shutdown(10)
         agentobs.testing.reset()
@@ -179,6 +194,9 @@ def test_full_disk_one_warning_no_half_line_counted_and_recovered(
     assert "cannot write" in warnings[0]
     assert lost == 300 - written_full
     assert lost > 0
+    # The writer's losses are in self-telemetry like every failed export, by their cause.
+    assert failed == {"ENOSPC": lost}, failed
+    assert failed_after == failed  # nothing more lost once space returned
     assert sum(n.startswith("task before-") for n in names) == 20
     assert sum(n.startswith("task after-") for n in names) == 20
     assert recovered
@@ -202,6 +220,7 @@ def test_unwritable_directory_one_warning_then_recovery(
             logging.getLogger("app").warning("still working")
             agentobs.force_flush(5)
         lost = _writer().lost
+        failed = {signal: _failed(signal) for signal in ("traces", "logs")}
         blocker.unlink()
         _spans("unblocked", 10)
         assert agentobs.force_flush(5)
@@ -217,5 +236,7 @@ def test_unwritable_directory_one_warning_then_recovery(
     assert ok
     assert len(warnings) == 1, warnings
     assert lost == 30
+    assert failed["traces"] == {"ENOTDIR": 30}, failed
+    assert sum(failed["logs"].values()) >= 3, failed  # "still working", at least
     assert names == [f"task unblocked-{i}" for i in range(10)]
     assert (directory / "logs.jsonl").exists()

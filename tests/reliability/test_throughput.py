@@ -1,4 +1,4 @@
-"""The local file writer keeps up with a fast producer, with the default queue (2,048).
+"""The local file writer keeps up with a fast producer, with the default queue (8,192).
 
 Figures printed for three producers: one thread recording spans as fast as it can; eight
 threads doing a little I/O between spans (50 µs); eight threads recording spans in a tight

@@ -43,9 +43,9 @@ _OTLP_CLASSES = {
         "OTLPMetricExporter",
     ),
     ("logs", "grpc"): ("opentelemetry.exporter.otlp.proto.grpc._log_exporter", "OTLPLogExporter"),
-    ("traces", "http/protobuf"): (
-        "opentelemetry.exporter.otlp.proto.http.trace_exporter",
-        "OTLPSpanExporter",
+    ("traces", "http/protobuf"): (  # the SDK's, with an encoder 5-10 times faster
+        "agentobs._export.otlpproto",
+        "FastOTLPSpanExporter",
     ),
     ("metrics", "http/protobuf"): (
         "opentelemetry.exporter.otlp.proto.http.metric_exporter",

@@ -12,6 +12,7 @@ writing resumes when it can. The application carries on.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import threading
@@ -76,6 +77,9 @@ class JsonLinesWriter:
         self._failing: str | None = None  # why the last write failed, until one succeeds
         self.lost = 0
         """Records (spans, log records, data points) that could not be written."""
+        self.error_type = "export_failed"
+        """Why the last line was lost: the OS error's name (``ENOSPC``, ``EACCES``, ...), the
+        ``error.type`` its records are counted under in self-telemetry."""
         self.lost_since_failure = 0
         _at_fork(self)
 
@@ -115,6 +119,7 @@ class JsonLinesWriter:
 
     def _lose(self, records: int, exc: OSError) -> None:
         self.lost += records
+        self.error_type = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
         self.lost_since_failure += records
         if self._failing is None:
             self._failing = exc.strerror or str(exc)
@@ -240,14 +245,29 @@ class _LocalFile:
     def __init__(self, directory: Path, signal: str, max_bytes: int) -> None:
         self.writer = JsonLinesWriter(directory / FILE_NAMES[signal], max_bytes)
         self.encode = _encoder(signal)
+        self.error_type = "export_failed"
 
     def export(self, data: Any) -> bool:
         try:
             line = self.encode(data)
         except Exception as exc:  # a bad attribute value must not stop the pipeline
             warn_once(f"local-encode:{type(exc).__name__}", "agentobs: cannot encode %s", exc)
+            self.error_type = type(exc).__qualname__
             return False
-        return self.writer.write_line(line, _records(data))
+        written = self.writer.write_line(line, _records(data))
+        if not written:
+            self.error_type = self.writer.error_type
+        return written
+
+
+class _FailureType:
+    """``failure_type()``: why the last export failed, for self-telemetry's ``error.type``
+    (the writer's losses are counted there like every other failed export)."""
+
+    _file: _LocalFile
+
+    def failure_type(self) -> str:
+        return self._file.error_type
 
 
 def _records(data: Any) -> int:
@@ -262,7 +282,7 @@ def _records(data: Any) -> int:
     return len(data)
 
 
-class LocalSpanExporter(SpanExporter):
+class LocalSpanExporter(_FailureType, SpanExporter):
     """Writes spans to ``traces.jsonl`` under the local directory."""
 
     def __init__(self, directory: Path, max_bytes: int) -> None:
@@ -276,7 +296,7 @@ class LocalSpanExporter(SpanExporter):
         self._file.writer.close()
 
 
-class LocalMetricExporter(MetricExporter):
+class LocalMetricExporter(_FailureType, MetricExporter):
     """Writes metrics (cumulative) to ``metrics.jsonl`` under the local directory."""
 
     def __init__(self, directory: Path, max_bytes: int) -> None:
@@ -298,7 +318,7 @@ class LocalMetricExporter(MetricExporter):
         self._file.writer.close()
 
 
-class LocalLogExporter(LogRecordExporter):
+class LocalLogExporter(_FailureType, LogRecordExporter):
     """Writes log records to ``logs.jsonl`` under the local directory."""
 
     def __init__(self, directory: Path, max_bytes: int) -> None:

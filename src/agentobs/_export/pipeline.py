@@ -519,14 +519,15 @@ def _build(
 ) -> _Pipeline:
     from opentelemetry import _logs, metrics, trace
     from opentelemetry.sdk._logs import LoggerProvider
-    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExportResult
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 
     from ..logs import bridge_handler
     from . import exporters as _exporters
+    from .coalescing import coalesce
     from .selfmetrics import CountedSpanExporter, count_processor
 
     if settings.system_metrics:
@@ -582,6 +583,7 @@ def _build(
         for exporter in span_exporters:
             span_processor = BatchSpanProcessor(_scrub.exporter(cleaner, exporter), **span_batch)
             count_processor(span_processor, counts, "traces", "batching_span_processor")
+            coalesce(span_processor, SpanExportResult.SUCCESS)
             span_processors.append(span_processor)
         log_processors = _scrub.log_processors(scrubber, extra_log_processors)
         for log_exporter in _exporters.build(settings, "logs", counts):
@@ -589,6 +591,7 @@ def _build(
                 _scrub.log_exporter(scrubber, log_exporter), **log_batch
             )
             count_processor(log_processor, counts, "logs", "batching_log_processor")
+            coalesce(log_processor, LogRecordExportResult.SUCCESS)
             log_processors.append(log_processor)
     except Exception:
         _close_servers(pipeline)

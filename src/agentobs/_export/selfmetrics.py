@@ -302,7 +302,9 @@ class _Counted:
                 exc,
             )
             return failure
-        self._count(items, result is success)
+        ok = result is success
+        failure = getattr(self.inner, "failure_type", None) if not ok else None
+        self._count(items, ok, failure() if failure is not None else EXPORT_FAILED)
         return result
 
 

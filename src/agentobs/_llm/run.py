@@ -121,7 +121,11 @@ class LLMRun(Run):
             self.first_chunk = time_ns()
         state = self.stream
         if state is not None:
-            state.add(chunk)
+            handler = state.handler  # StreamState.add, inlined once the chunks' kind is known
+            if handler is not None:
+                handler(chunk)
+            else:
+                state.add(chunk)
             if self.hold_usage_chunk and not getattr(chunk, "choices", True):
                 return getattr(chunk, "usage", None) is not None
         return False

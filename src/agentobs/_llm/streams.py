@@ -144,7 +144,13 @@ class LLMStream(_StreamProxy):
         except BaseException as exc:
             self._self_stopped(exc)
             raise
-        if _held(self._self_owner, chunk):
+        try:  # _held(), inlined: one call less per chunk
+            held = self._self_owner.on_chunk(chunk)
+        except Exception as exc:
+            with internal_errors("stream.chunk"):
+                raise exc
+            held = False
+        if held:
             return self.__next__()
         return chunk
 
