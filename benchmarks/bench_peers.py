@@ -152,29 +152,49 @@ SIX = "six==1.17.0"
 """The real third-party suite of the pytest rows: six's own tests, from its sdist."""
 
 
-def six_sdist() -> Path:
-    """Download six's sdist (once) into .bench-peers/sdists; its path."""
-    name, version = SIX.split("==")
-    found = ENVS_DIR / "sdists" / f"{name}-{version}.tar.gz"
-    if not found.exists():
-        found.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "-q",
-                "--no-deps",
-                "--no-binary",
-                ":all:",
-                "-d",
-                str(found.parent),
-                SIX,
-            ],
-            check=True,
-        )
+def sdist(requirement: str) -> Path:
+    """Download the sdist of a pinned ``name==version`` (once) into .bench-peers/sdists; its
+    path."""
+    directory = ENVS_DIR / "sdists"
+    # An sdist's file name spells the project as its metadata does (more-itertools,
+    # more_itertools): compare normalised names.
+    wanted = requirement.replace("==", "-").replace("_", "-").lower()
+
+    def downloaded() -> Path | None:
+        for found in directory.glob("*.tar.gz"):
+            if found.name.removesuffix(".tar.gz").replace("_", "-").lower() == wanted:
+                return found
+        return None
+
+    found = downloaded()
+    if found is not None:
+        return found
+    directory.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "-d",
+            str(directory),
+            requirement,
+        ],
+        check=True,
+    )
+    found = downloaded()
+    if found is None:
+        raise RuntimeError(f"pip downloaded no {requirement} sdist into {directory}")
     return found
+
+
+def six_sdist() -> Path:
+    """six's sdist (downloaded once into .bench-peers/sdists)."""
+    return sdist(SIX)
 
 
 def versions(env: str) -> dict[str, str]:

@@ -10,6 +10,12 @@
   seconds. Every other installed plugin loads in both.
 * ``pytest_plugin_real_suite`` — the same comparison on a real suite: six's own tests, from
   its source distribution (downloaded once into ``.bench-peers/sdists``), target ≤ 1.03.
+  six's suite is short (well under a second of tests), so the plugin's fixed cost per run
+  (imports, building the pipeline, shutting it down) weighs heavily in it.
+* ``pytest_plugin_subtests_suite`` — the same on a suite of realistic length: more-itertools'
+  own unittest-style tests (663 tests, 2,332 ``subTest`` subtests; seconds of plain pytest),
+  from its source distribution (:data:`MORE_ITERTOOLS`), target ≤ 1.03. Left out of a
+  ``--quick`` run.
 """
 
 from __future__ import annotations
@@ -61,6 +67,32 @@ def six_suite(sdist: Path) -> Callable[[Path], None]:
         # depends on what ran before it (it failed once under agentobs's plugin here).
         (work / "pytest.ini").write_text(
             "[pytest]\naddopts = -p no:randomly --deselect test_six.py::test_lazy\n"
+        )
+
+    return populate
+
+
+MORE_ITERTOOLS = "more-itertools==10.5.0"
+"""The real suite of realistic length: more-itertools' own tests, from its sdist."""
+
+
+def more_itertools_suite(sdist: Path) -> Callable[[Path], None]:
+    """A ``populate`` for :func:`measure`: more-itertools' package and tests from its sdist
+    (the package imported from the work directory, not from an installed copy)."""
+    import tarfile
+
+    def populate(work: Path) -> None:
+        with tarfile.open(sdist) as archive:
+            for member in archive.getmembers():
+                parts = Path(member.name).parts
+                if len(parts) > 2 and parts[1] in ("more_itertools", "tests") and member.isfile():
+                    source = archive.extractfile(member)
+                    assert source is not None
+                    target = work.joinpath(*parts[1:])
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(source.read())
+        (work / "pytest.ini").write_text(
+            "[pytest]\naddopts = -p no:randomly\npythonpath = .\ntestpaths = tests\n"
         )
 
     return populate
@@ -187,7 +219,22 @@ def pytest_plugin_real_suite(session: Session) -> None:
     _add_rows(session, suite, wall, cpu, REAL_TARGET)
 
 
-BENCHMARKS = [pytest_plugin_run, pytest_plugin_real_suite]
+def pytest_plugin_subtests_suite(session: Session) -> None:
+    """Row: the plugin's cost on more-itertools' own tests, 2,332 of them subtests (from its
+    sdist): a real suite of realistic length. Not in a ``--quick`` run (the smoke run the
+    test suite makes): it downloads the sdist and takes a minute."""
+    from bench_peers import sdist
+
+    if session.scale < 1:
+        return
+    cpu: dict[str, list[float]] = {}
+    populate = more_itertools_suite(sdist(MORE_ITERTOOLS))
+    wall = measure(session.rounds, 0, 0, populate=populate, cpu=cpu)
+    suite = f"{MORE_ITERTOOLS.replace('==', '-')}'s own test suite (2,332 subtests)"
+    _add_rows(session, suite, wall, cpu, REAL_TARGET)
+
+
+BENCHMARKS = [pytest_plugin_run, pytest_plugin_real_suite, pytest_plugin_subtests_suite]
 
 
 if __name__ == "__main__":

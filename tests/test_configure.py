@@ -271,6 +271,25 @@ def test_import_does_not_load_the_sdk() -> None:
     assert out == "[]"
 
 
+def test_configure_loads_the_llm_instrumentation_only_when_a_call_needs_it() -> None:
+    """A run with no LLM call (a test suite, say) does not pay for importing the LLM
+    instrumentation (and wrapt) when configure() adds the interop span processor."""
+    out = run_python(
+        """
+        import sys
+        import agentobs
+        from opentelemetry import trace
+        agentobs.configure(exporter="none", logs=False)
+        with trace.get_tracer("app").start_as_current_span("x"):
+            pass
+        agentobs.shutdown()
+        llm = ("agentobs._llm.run", "agentobs._llm.accounting", "agentobs._llm.cost", "wrapt")
+        print(sorted(m for m in sys.modules if m.startswith(llm)))
+        """
+    )
+    assert out == "[]"
+
+
 def test_calls_before_configure_are_no_ops() -> None:
     out = run_python(
         """

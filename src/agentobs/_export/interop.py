@@ -33,9 +33,10 @@ warning says so.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -45,13 +46,12 @@ from .. import _errors
 from .. import _names as n
 from .._context import BUDGETS_KEY, PERSONA_KEY, STAGE_KEY, WORKFLOW_KEY, PersonaInfo
 from .._errors import warn_once
-from .._llm import accounting as _accounting
-from .._llm.budget import record_breach
-from .._llm.run import LLM_RUN_KEY
-from .._llm.usage import Usage
 from .._state import INSTRUMENTATION_SCOPE
 
-CallHook = Callable[[ReadableSpan, Usage, "float | None"], None]
+if TYPE_CHECKING:
+    from .._llm.usage import Usage
+
+CallHook = Callable[[ReadableSpan, "Usage", "float | None"], None]
 CALL_HOOKS: list[CallHook] = []
 """Called as ``hook(span, usage, usd)`` for every call of another instrumentation that was
 counted (the pytest plugin adds the call to the test the span belongs to)."""
@@ -156,6 +156,8 @@ def _count(value: Any) -> int | None:
 
 def usage_of(attributes: Mapping[str, Any]) -> Usage | None:
     """The token usage a span reports (GenAI or OpenInference attributes), or None."""
+    from .._llm.usage import Usage  # on the first span with usage, not at import
+
     for keys in (_GENAI, _OPENINFERENCE, _GENAI_OLD):
         inputs, outputs = _count(attributes.get(keys[0])), _count(attributes.get(keys[1]))
         if inputs is None and outputs is None:
@@ -171,6 +173,13 @@ def _first(attributes: Mapping[str, Any], *keys: str) -> str | None:
         if isinstance(value, str) and value:
             return value
     return None
+
+
+def _llm_run(context: Any) -> Any:
+    """The agentobs LLM call in force in ``context``, or None. Its module is not imported for
+    this: while nothing has imported it, no agentobs LLM call can have started."""
+    run_module = sys.modules.get("agentobs._llm.run")
+    return None if run_module is None else context.get(run_module.LLM_RUN_KEY)
 
 
 def _same_call(beside: list[_Beside], usage: Usage) -> bool:
@@ -246,7 +255,7 @@ class GenAISpanProcessor(SpanProcessor):
             flow_name,
             budgets,
             outer,
-            context.get(LLM_RUN_KEY),
+            _llm_run(context),
         )
         span_id = span.get_span_context().span_id
         with self._lock:
@@ -362,6 +371,11 @@ class GenAISpanProcessor(SpanProcessor):
             followed.persona,
             followed.flow,
         )
+        # Imported on the first call counted, not with the processor: a run (a test suite,
+        # say) that never sees another instrumentation's model call does not load them.
+        from .._llm import accounting as _accounting
+        from .._llm.budget import record_breach
+
         usd, _source = _accounting.account_usage(plan_key, usage, span_cost, None)
         breaches = []
         for budget in followed.budgets:

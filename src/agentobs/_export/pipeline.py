@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 import weakref
@@ -911,10 +912,9 @@ def _settle_pending_costs(seconds: float, what: str) -> float:
     """Wait, at most half of ``seconds``, for the price table, so that the cost of the LLM
     calls that ended before it loaded is recorded (in the metrics and the budgets) before a
     flush or shutdown; return the seconds left. Not settled by then: one warning."""
-    from .._llm import cost
-
-    pending = cost.pending_count()
-    if not pending:
+    cost = sys.modules.get("agentobs._llm.cost")  # not imported: no LLM call has priced
+    pending = 0 if cost is None else cost.pending_count()
+    if cost is None or not pending:
         return seconds
     start = time.monotonic()
     if not cost.wait_ready(seconds / 2):
