@@ -11,7 +11,8 @@
 * ``pytest_plugin_real_suite`` — the same comparison on a real suite: six's own tests, from
   its source distribution (downloaded once into ``.bench-peers/sdists``), target ≤ 1.03.
   six's suite is short (well under a second of tests), so the plugin's fixed cost per run
-  (imports, building the pipeline, shutting it down) weighs heavily in it.
+  (imports, building the pipeline, shutting it down) weighs heavily in it. Left out of a
+  ``--quick`` run.
 * ``pytest_plugin_subtests_suite`` — the same on a suite of realistic length: more-itertools'
   own unittest-style tests (663 tests, 2,332 ``subTest`` subtests; seconds of plain pytest),
   from its source distribution (:data:`MORE_ITERTOOLS`), target ≤ 1.03. Left out of a
@@ -210,9 +211,12 @@ def pytest_plugin_run(session: Session) -> None:
 
 
 def pytest_plugin_real_suite(session: Session) -> None:
-    """Row: the plugin's cost on six's own test suite (from its sdist)."""
+    """Row: the plugin's cost on six's own test suite (from its sdist). Not in a ``--quick``
+    run either: the test suite's smoke run downloads nothing."""
     from bench_peers import SIX, six_sdist
 
+    if session.scale < 1:
+        return
     cpu: dict[str, list[float]] = {}
     wall = measure(session.rounds, 0, 0, populate=six_suite(six_sdist()), cpu=cpu)
     suite = f"{SIX.replace('==', '-')}'s own test suite"
