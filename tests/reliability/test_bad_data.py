@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -88,13 +89,18 @@ def test_distinct_bad_inputs_give_a_bounded_number_of_warnings(
         agentobs.set_attributes(**{f"k{i}": long_value for i in range(start, start + 1000)})
     with agentobs.task("wide"):  # 1,000 attributes on one span: the SDK keeps 128
         agentobs.set_attributes(**{f"w{i}": i for i in range(1000)})
-    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    # This thread's: an earlier test's exporter thread may still log about its backend.
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.thread == threading.get_ident()
+    ]
     suppressed = _errors.suppressed_warnings().get("over-long attribute values", 0)
     print(
         f"\n{keys} distinct over-long attribute keys and 872 attributes past a span's limit: "
         f"{len(warnings)} warnings logged, {suppressed} counted and not logged"
     )
-    assert len(warnings) <= SOME + 2, warnings
+    assert len(warnings) <= SOME + 2, warnings[SOME:]
     assert suppressed == keys - SOME  # the first SOME logged, then one line about the rest
     assert sum("the others are not logged" in w for w in warnings) == 1
     assert sum("Attributes dict is full" in w for w in warnings) == 1
