@@ -16,7 +16,6 @@ from .._errors import warn_once
 from .._settings import OtlpTarget, Settings
 from .localfiles import LocalLogExporter, LocalMetricExporter, LocalSpanExporter
 from .selfmetrics import CountedLogExporter, CountedMetricExporter, CountedSpanExporter, Counts
-from .status import track
 
 
 class _HeaderValuesHidden(logging.Filter):
@@ -122,6 +121,7 @@ def build(settings: Settings, signal: str, counts: Counts | None = None) -> list
     counted, kind = _COUNTED[signal], _KIND[signal]
     built: list[Any] = []
     for name in settings.exporters[signal]:
+        key = f"{signal}/{name}"  # where /health reads its outcomes
         if name == "otlp":
             target = settings.otlp[signal]
             protocol = "grpc" if target.protocol == "grpc" else "http"
@@ -129,15 +129,13 @@ def build(settings: Settings, signal: str, counts: Counts | None = None) -> list
             def rebuild(signal: str = signal, target: OtlpTarget = target) -> Any:
                 return _otlp(signal, target)
 
-            exporter = counted(rebuild(), counts, f"otlp_{protocol}_{kind}_exporter", rebuild)
+            component = f"otlp_{protocol}_{kind}_exporter"
+            built.append(counted(rebuild(), counts, component, rebuild, key))
         elif name == "console":
-            exporter = counted(_CONSOLE[signal](), counts, f"console_{kind}_exporter")
+            built.append(counted(_CONSOLE[signal](), counts, f"console_{kind}_exporter", None, key))
         elif name == "local":
             local = _LOCAL[signal](settings.local_dir, settings.local_max_bytes)
-            exporter = counted(local, counts, f"local_{kind}_exporter")
-        else:
-            continue
-        built.append(track(signal, name, exporter))
+            built.append(counted(local, counts, f"local_{kind}_exporter", None, key))
     return built
 
 

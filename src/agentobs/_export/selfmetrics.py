@@ -38,6 +38,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from .. import _catalogue as c
 from .._errors import warn_once
 from .._recorder import CounterTotals
+from . import status
 
 COMPONENT_TYPE = "otel.component.type"
 COMPONENT_NAME = "otel.component.name"
@@ -253,8 +254,10 @@ class _Counted:
         counts: Counts,
         component_type: str,
         rebuild: Callable[[], Any] | None = None,
+        status_key: str | None = None,
     ) -> None:
         self.inner = inner
+        self._status_key = status_key  # where /health reads this exporter's outcomes
         self._counts = counts
         self._metric = EXPORTED[self.signal]
         self._attributes = counts.component(component_type)
@@ -294,6 +297,7 @@ class _Counted:
             result = call()
         except Exception as exc:
             self._count(items, False, _error_type(exc))
+            self._note(False)
             warn_once(
                 f"selfmetrics:raise:{self.signal}:{type(exc).__name__}",
                 "agentobs: the %s exporter raised %s: %s",
@@ -305,7 +309,12 @@ class _Counted:
         ok = result is success
         failure = getattr(self.inner, "failure_type", None) if not ok else None
         self._count(items, ok, failure() if failure is not None else EXPORT_FAILED)
+        self._note(ok)
         return result
+
+    def _note(self, ok: bool) -> None:
+        if self._status_key is not None:
+            status.note(self._status_key, ok)
 
 
 class CountedSpanExporter(_Counted, SpanExporter):
@@ -371,8 +380,9 @@ class CountedMetricExporter(_Counted, MetricExporter):
         counts: Counts,
         component_type: str,
         rebuild: Callable[[], Any] | None = None,
+        status_key: str | None = None,
     ) -> None:
-        _Counted.__init__(self, inner, counts, component_type, rebuild)
+        _Counted.__init__(self, inner, counts, component_type, rebuild, status_key)
         MetricExporter.__init__(
             self,
             preferred_temporality=dict(inner._preferred_temporality or {}),
