@@ -248,8 +248,8 @@ def configure(
     :func:`shutdown` first to configure again. If the application already installed SDK
     providers, agentobs adds its processors to them instead of replacing them.
     """
-    # configure() spells out resolve()'s keyword arguments for users and type checkers;
-    # its locals at this point are exactly those arguments.
+    # configure() spells out, with their types, the arguments the settings table names
+    # (_settings.ARGUMENTS, kept equal by a test); its locals here are exactly those.
     settings = resolve(**locals())
     install(settings)
 
