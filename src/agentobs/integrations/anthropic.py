@@ -24,9 +24,7 @@ from opentelemetry import context as otel_context
 
 from .. import _names as n
 from .._errors import internal_errors, warn_once
-from .._llm.run import LLM_RUN_KEY, LLMRun
-from .._llm.streams import AsyncLLMStream, LLMStream
-from .._llm.usage import StreamState
+from .._llm.run import LLM_RUN_KEY
 from .._state import STATE
 from ._patching import (
     Patches,
@@ -94,22 +92,9 @@ def _traced_request(plan: Plan, request: Any) -> Any:
         run = _start(plan)
         if run is None:
             return request()
-        token = otel_context.attach(run.context)
-        try:
-            raw = request()
-        except BaseException as exc:
-            otel_context.detach(token)
-            run.fail(exc)
-            raise
-        otel_context.detach(token)
-        return _wrap(run, raw, LLMStream)
+        return run.call(request, (), {})  # the raw stream comes back wrapped (finish())
 
     return traced_request
-
-
-def _wrap(run: LLMRun, raw: Any, proxy: type) -> Any:
-    run.stream = StreamState(run.capture)
-    return proxy(raw, run)
 
 
 class _Awaiting:
@@ -124,18 +109,11 @@ class _Awaiting:
         return self._run().__await__()
 
     async def _run(self) -> Any:
+        request = self.request
         run = _start(self.plan)
         if run is None:
-            return await self.request
-        token = otel_context.attach(run.context)
-        try:
-            raw = await self.request
-        except BaseException as exc:
-            otel_context.detach(token)
-            run.fail(exc)
-            raise
-        otel_context.detach(token)
-        return _wrap(run, raw, AsyncLLMStream)
+            return await request
+        return await run.acall(lambda: request, (), {})
 
 
 def _stream_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
