@@ -260,3 +260,22 @@ def test_a_tracers_limits_and_scope() -> None:
     fallback = sdk_compat.tracer_scope(Public())
     assert (fallback.name, fallback.version) == ("scoped", "1.2")
     assert sdk_compat.tracer_span_limits(Public()).max_span_attributes == 128
+
+
+def test_the_prometheus_reader_renders_the_newest_collection_only() -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    registry = CollectorRegistry()
+    reader = sdk_compat.latest_prometheus_reader(registry)
+    assert hasattr(getattr(reader._collector, "_metrics_datas", None), "clear"), (
+        "opentelemetry-exporter-prometheus's collector no longer queues collections in "
+        "_metrics_datas: update agentobs._export.sdk_compat"
+    )
+    provider = MeterProvider(metric_readers=[reader])
+    provider.get_meter("m").create_counter("seen_total").add(2)
+    provider.force_flush()
+    provider.force_flush()
+    text = generate_latest(registry).decode()
+    provider.shutdown()
+    assert len([line for line in text.splitlines() if line.startswith("seen_total{")]) == 1, text

@@ -22,6 +22,9 @@ the fallback is never taken unnoticed.
   by the SDK, that a wrapping exporter must repeat.
 - :func:`wrap_receive_metrics`: a pull reader (Prometheus, in-memory) hands what it collects
   to its ``_receive_metrics``; wrapping it scrubs what other instrumentations recorded.
+- :func:`latest_prometheus_reader`: the Prometheus reader queues every collection in its
+  collector's ``_metrics_datas`` until the next scrape; keeping only the newest renders each
+  series once per scrape.
 - :func:`current_global_providers`, :func:`unset_global_providers`: the API lets a global
   provider be set once per process; resetting that guard (as OpenTelemetry's own test
   utilities do) lets a new pipeline replace one agentobs installed and shut down.
@@ -179,6 +182,30 @@ def wrap_receive_metrics(reader: Any, wrap: Callable[[Callable[..., Any]], Any])
         return False
     reader._receive_metrics = wrap(receive)
     return True
+
+
+def latest_prometheus_reader(registry: Any) -> Any:
+    """The pull reader behind ``/metrics``, rendering each series once per scrape.
+
+    The exporter's ``PrometheusMetricReader`` queues every collection until the next scrape
+    and renders them all, so after a ``force_flush`` (agentobs's or ``MeterProvider``'s) the
+    scrape lists every series twice or more. Its temporality is cumulative: the newest
+    collection holds everything, and older queued ones are dropped here (when the collector
+    keeps them in ``_metrics_datas``; else the reader works as the exporter's own)."""
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+
+    class LatestPrometheusMetricReader(PrometheusMetricReader):
+        def _receive_metrics(
+            self, metrics_data: Any, timeout_millis: float = 10_000, **kwargs: Any
+        ) -> None:
+            if metrics_data is None:
+                return
+            queued = getattr(self._collector, "_metrics_datas", None)
+            if queued is not None:
+                queued.clear()
+            self._collector.add_metrics_data(metrics_data)
+
+    return LatestPrometheusMetricReader(registry=registry)
 
 
 def current_global_providers() -> tuple[Any, Any, Any]:
