@@ -124,9 +124,7 @@ class _Awaiting:
         return await run.acall(lambda: request, (), {})
 
 
-_stream = _traced_stream(
-    _SYNC_REQUEST, callable, lambda plan, request: _traced_request(plan, request)
-)
+_stream = _traced_stream(_SYNC_REQUEST, callable, _traced_request)
 """``messages.stream(...)``: trace the request the manager makes when entered."""
 _stream_async = _traced_stream(_ASYNC_REQUEST, lambda request: request is not None, _Awaiting)
 """``AsyncMessages.stream(...)``: the manager awaits its request when entered."""
