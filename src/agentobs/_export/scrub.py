@@ -112,7 +112,7 @@ class SpanCleaner:
         scrubber = self.scrubber
         remove = self.remove_content
         known_clean: set[str] = set() if scrubber is None else scrubber.known_clean
-        key_is_secret: dict[str, bool] = {} if scrubber is None else scrubber._secret_keys
+        key_is_secret: dict[str, bool] = {} if scrubber is None else scrubber.secret_keys
         changed: dict[str, Any] | None = None
         removed: list[str] = []
         for key, value in span_attribute_items(span):
