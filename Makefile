@@ -125,8 +125,9 @@ bench: venv
 bench-peers-envs: venv
 	$(BIN)/python benchmarks/bench_peers.py --install-only
 
-# About NN minutes on an idle machine (timed rows run one at a time); QUICK=1 is the smoke
-# run that `make test` makes in CI, about 2 minutes (report under .bench-peers/).
+# About half an hour on an idle 2-core machine, half of it the throughput searches (timed
+# rows run one at a time); QUICK=1 is the smoke run that `make test` makes in CI, about
+# 2 minutes (report under .bench-peers/).
 bench-peers: venv backends bench-peers-envs
 	$(BIN)/python benchmarks/bench_peers.py $(if $(QUICK),--quick)
 
