@@ -796,9 +796,9 @@ def _logger_provider(
 def _attach(settings: Settings, pipeline: _Pipeline) -> None:
     """What hangs on the providers: the logging bridge, system metrics, the filter of the
     SDK's repeated export warnings."""
-    from ..logs import bridge_handler
-
     if settings.logs:
+        from ..logs import bridge_handler
+
         pipeline.log_handler = bridge_handler(pipeline.logger_provider, settings.log_level)
         logging.getLogger().addHandler(pipeline.log_handler)
     if settings.system_metrics:
