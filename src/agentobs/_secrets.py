@@ -87,7 +87,8 @@ _ANCHORS = (
     "aiza",
     "xox",
     "eyj",
-    "pass",
+    "passw",
+    "passp",
     "pwd",
     "secret",
     "api",
@@ -130,7 +131,8 @@ class Scrubber:
         # one by one only when a text matches, once per process (most runs never need them).
         self._own = [(kind, re.compile(pattern)) for kind, pattern in own]
         self._patterns: list[tuple[str, re.Pattern[str]]] | None = None
-        self.any = _joined(DEFAULT_PATTERNS + own)
+        self._all = DEFAULT_PATTERNS + own
+        self._any: re.Pattern[str] | None = None
         self.user = _joined(own) if own else None
         self.callback = callback
         self._callback_failures: set[type[BaseException]] = set()
@@ -143,6 +145,14 @@ class Scrubber:
         if self._patterns is None:
             self._patterns = _compiled_defaults() + self._own
         return self._patterns
+
+    @property
+    def any(self) -> re.Pattern[str]:
+        """One pattern matching wherever any pattern does (compiled when a text first holds
+        an anchor)."""
+        if self._any is None:
+            self._any = _joined(self._all)
+        return self._any
 
     def secret_key(self, key: str) -> bool:
         """Whether ``key`` names a secret (cached per key)."""
