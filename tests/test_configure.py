@@ -271,6 +271,22 @@ def test_import_does_not_load_the_sdk() -> None:
     assert out == "[]"
 
 
+def test_import_loads_nothing_but_the_package_and_its_version() -> None:
+    """``import agentobs`` defers every public name (PEP 562): the pipeline, its settings,
+    the scrubber, the OpenTelemetry API and the LLM instrumentation load on first use of a
+    name that needs them, and each name still resolves to the same object as before."""
+    out = run_python(
+        """
+        import sys
+        import agentobs
+        print(sorted(m for m in sys.modules if m.startswith(("agentobs", "opentelemetry"))))
+        from agentobs._export import pipeline
+        print(agentobs.configure is pipeline.configure, agentobs.shutdown is pipeline.shutdown)
+        """
+    )
+    assert out.splitlines() == ["['agentobs', 'agentobs._version']", "True True"]
+
+
 def test_configure_loads_the_llm_instrumentation_only_when_a_call_needs_it() -> None:
     """A run with no LLM call (a test suite, say) does not pay for importing the LLM
     instrumentation (and wrapt) when configure() adds the interop span processor."""

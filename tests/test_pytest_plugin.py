@@ -458,6 +458,34 @@ def test_switches_turn_the_plugin_off(
     assert not (pytester.path / ".agentobs").exists(), how
 
 
+def test_a_run_with_the_plugin_off_imports_neither_its_session_nor_the_pipeline(
+    pytester: pytest.Pytester,
+) -> None:
+    """The entry module is all a run with the plugin off pays for: ``import agentobs``
+    loads no pipeline, settings or scrubber, and the session plugin is never imported."""
+    pytester.makeini("[pytest]\naddopts = -p no:randomly\n")
+    pytester.makepyfile(
+        test_modules="""
+        import sys
+
+        def test_what_is_loaded():
+            deferred = (
+                "agentobs._export",
+                "agentobs._settings",
+                "agentobs._secrets",
+                "agentobs._commands",
+                "agentobs._api",
+                "agentobs.pytest_plugin._plugin",
+                "agentobs.pytest_plugin._telemetry",
+            )
+            assert "agentobs.pytest_plugin" in sys.modules
+            assert sorted(m for m in sys.modules if m.startswith(deferred)) == []
+        """
+    )
+    result = pytester.runpytest_subprocess("--agentobs-off", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
 @pytest.mark.parametrize(
     ("args", "env", "ini", "named"),
     [

@@ -306,3 +306,16 @@ def test_hard_off_switch_cannot_be_reenabled(tmp_path: Path) -> None:
         "input.value",
     ]
     assert other["events"] == []
+
+
+def test_a_clean_text_runs_no_pattern_and_a_secret_is_still_found() -> None:
+    """A text without an anchor of the default patterns ("passed", a test id) is clean at a
+    substring search: the combined pattern is not even compiled (a pytest run with the plugin
+    never pays for it); every spelling of the password keys still is an anchor."""
+    scrubber = Scrubber()
+    for clean in ("passed", "test_six.py::test_move_items[passthrough]", "xpassed"):
+        assert scrubber.text("k", clean) == clean
+    assert scrubber._any is None
+    for key in ("password", "PassWd", "PASSPHRASE", "pwd"):
+        assert scrubber.text("k", f"{key}=hunter2!") == f"{key}=[REDACTED password]"
+    assert scrubber._any is not None

@@ -1,8 +1,9 @@
 """agentobs: OpenTelemetry traces, metrics and logs for AI-agent systems and their tests.
 
-``import agentobs`` is cheap: the OpenTelemetry API loads on first use of the
-instrumentation API, the SDK in :func:`configure`, and every instrumentation call made before
-``configure()`` is a near-free no-op.
+``import agentobs`` is cheap: every name below is loaded on first use (PEP 562), so the
+OpenTelemetry API loads with the instrumentation API, the pipeline module (settings,
+scrubbing) with :func:`configure` and its siblings, the SDK when ``configure()`` runs, and
+every instrumentation call made before ``configure()`` is a near-free no-op.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._export.pipeline import configure, force_flush, prometheus_address, shutdown
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         workflow,
     )
     from ._context import bind_context
+    from ._export.pipeline import configure, force_flush, prometheus_address, shutdown
     from ._llm.budget import BudgetExceededError, TokenBudget
     from ._llm.wrapper import llm
     from ._queues import queue
@@ -77,6 +78,10 @@ __all__ = [
 ]
 
 _LAZY = {
+    "configure": "_export.pipeline",
+    "force_flush": "_export.pipeline",
+    "prometheus_address": "_export.pipeline",
+    "shutdown": "_export.pipeline",
     "llm": "_llm.wrapper",
     "TokenBudget": "_llm.budget",
     "BudgetExceededError": "_llm.budget",
@@ -106,7 +111,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """Load the instrumentation API (and the OpenTelemetry API under it) on first use."""
+    """Load a public name (and what it needs: the OpenTelemetry API, the pipeline) on first
+    use."""
     if name in ("health", "insights", "logs", "testing"):
         value: Any = importlib.import_module(f"agentobs.{name}")
     elif name in _LAZY:

@@ -87,7 +87,8 @@ _ANCHORS = (
     "aiza",
     "xox",
     "eyj",
-    "pass",
+    "passw",
+    "passp",
     "pwd",
     "secret",
     "api",
@@ -125,18 +126,35 @@ class Scrubber:
     def __init__(
         self, patterns: Sequence[tuple[str, str]] = (), callback: Callback | None = None
     ) -> None:
-        every = list(DEFAULT_PATTERNS) + [(name, pattern) for name, pattern in patterns]
-        self.patterns = [(kind, re.compile(pattern)) for kind, pattern in every]
-        self.any = re.compile("|".join(f"(?:{p})" for _, p in _ungrouped(every)))
-        self.user = (
-            re.compile("|".join(f"(?:{p})" for _, p in _ungrouped(patterns))) if patterns else None
-        )
+        own = tuple((name, pattern) for name, pattern in patterns)
+        # The user's patterns are compiled here (a bad one fails configure()); the defaults'
+        # one by one only when a text matches, once per process (most runs never need them).
+        self._own = [(kind, re.compile(pattern)) for kind, pattern in own]
+        self._patterns: list[tuple[str, re.Pattern[str]]] | None = None
+        self._all = DEFAULT_PATTERNS + own
+        self._any: re.Pattern[str] | None = None
+        self.user = _joined(own) if own else None
         self.callback = callback
         self._callback_failures: set[type[BaseException]] = set()
         self.known_clean: set[str] = set()
         self.secret_keys: dict[str, bool] = {}
         """Per key seen, whether it names a secret (filled by :meth:`secret_key`; the span
         cleaner reads it directly, a dict lookup per attribute)."""
+
+    @property
+    def patterns(self) -> list[tuple[str, re.Pattern[str]]]:
+        """(kind, compiled pattern) of every pattern, the defaults first."""
+        if self._patterns is None:
+            self._patterns = _compiled_defaults() + self._own
+        return self._patterns
+
+    @property
+    def any(self) -> re.Pattern[str]:
+        """One pattern matching wherever any pattern does (compiled when a text first holds
+        an anchor)."""
+        if self._any is None:
+            self._any = _joined(self._all)
+        return self._any
 
     def secret_key(self, key: str) -> bool:
         """Whether ``key`` names a secret (cached per key)."""
@@ -211,6 +229,18 @@ class Scrubber:
 def _ungrouped(patterns: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     """The patterns with named groups made anonymous (so they can be joined into one)."""
     return [(kind, re.sub(r"\(\?P<\w+>", "(", p)) for kind, p in patterns]
+
+
+@functools.lru_cache(maxsize=8)
+def _joined(patterns: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
+    """One pattern matching wherever any of ``patterns`` does (compiled once per process
+    for the same patterns: the default scrubber and ``configure()``'s share it)."""
+    return re.compile("|".join(f"(?:{p})" for _, p in _ungrouped(patterns)))
+
+
+@functools.cache
+def _compiled_defaults() -> list[tuple[str, re.Pattern[str]]]:
+    return [(kind, re.compile(pattern)) for kind, pattern in DEFAULT_PATTERNS]
 
 
 def utf8(value: str) -> str:

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import _secrets
-from .._commands import report_command
 from .._errors import logger, warn_once
 from .._settings import Settings, resolve
 from .._state import INSTRUMENTATION_SCOPE, STATE
@@ -292,7 +291,10 @@ def install(
         _hooks.set_first_persona(stamp_context)
         _install_exit_hooks()
         _flush_at_worker_exit(pipeline)
-    if any("local" in names for names in settings.exporters.values()):
+    local = any("local" in names for names in settings.exporters.values())
+    if local and logger.isEnabledFor(logging.INFO):  # the tip looks the command up on PATH
+        from .._commands import report_command
+
         logger.info(
             "agentobs: telemetry is written to %s (traces.jsonl, metrics.jsonl, logs.jsonl); "
             "read it with `%s`",
@@ -794,9 +796,9 @@ def _logger_provider(
 def _attach(settings: Settings, pipeline: _Pipeline) -> None:
     """What hangs on the providers: the logging bridge, system metrics, the filter of the
     SDK's repeated export warnings."""
-    from ..logs import bridge_handler
-
     if settings.logs:
+        from ..logs import bridge_handler
+
         pipeline.log_handler = bridge_handler(pipeline.logger_provider, settings.log_level)
         logging.getLogger().addHandler(pipeline.log_handler)
     if settings.system_metrics:
