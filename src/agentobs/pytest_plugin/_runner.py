@@ -41,6 +41,7 @@ from ._outcomes import (
     subtest_id,
 )
 from ._recorder import Finished
+from ._xdist import SPANS_KEY
 
 if TYPE_CHECKING:
     from ._telemetry import Telemetry
@@ -131,6 +132,9 @@ class Runner:
         """True in an xdist worker whose controller exports the test spans: each finished
         test's span goes to it on the teardown report (so a crash of this worker loses no
         finished test's span), and this process exports none."""
+        self.shipper: Any = None
+        """The worker's :class:`~._worker_spans.SpanShipper`, when its controller exports
+        every span it makes: what it keeps goes with the next report."""
         self._usage: Any = None
         self._spans: Any = None  # the OpenTelemetry API is imported only with telemetry
         self._markers: Any = None
@@ -176,9 +180,18 @@ class Runner:
                 _failed("pytest plugin: report", exc)
         return report
 
+    @pytest.hookimpl(tryfirst=True)  # before xdist's worker sends the report
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """A subtest's report: counted and kept as an event of its test, and taken out of the
-        reports that decide the test's outcome (pytest made it with ``makereport`` too)."""
+        """In an xdist worker, the spans that ended since its last report go with this one
+        (a subtest's report waits for the next). A subtest's report: counted and kept as an
+        event of its test, and taken out of the reports that decide the test's outcome
+        (pytest made it with ``makereport`` too)."""
+        shipper = self.shipper
+        if shipper is not None and shipper.pending and not is_subtest(report):
+            try:
+                setattr(report, SPANS_KEY, shipper.take())
+            except Exception as exc:
+                _failed("pytest plugin: worker spans", exc)
         test = self.current
         if test is None or not is_subtest(report) or report.nodeid != test.item.nodeid:
             return

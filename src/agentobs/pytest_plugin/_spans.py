@@ -18,6 +18,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind, Status, StatusCode, TraceFlags, TraceState
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -393,18 +394,43 @@ class TestSpan(trace.Span):
 
 
 _STATUS_CODES = {code.value: code for code in StatusCode}
+_KINDS = {kind.value: kind for kind in SpanKind}
+_SCOPES: dict[tuple[Any, ...], InstrumentationScope] = {}
+"""Instrumentation scopes of spans xdist workers sent, one object per scope (bounded)."""
+_MAX_SCOPES = 256
+
+
+def _scope(found: Any, tracer: Any) -> Any:
+    """The instrumentation scope of a span a worker sent (``(name, version, schema url)``)."""
+    if not found:
+        return tracer._instrumentation_scope
+    key = tuple(found)
+    scope = _SCOPES.get(key)
+    if scope is None:
+        scope = InstrumentationScope(*key)
+        if len(_SCOPES) < _MAX_SCOPES:
+            _SCOPES[key] = scope
+    return scope
 
 
 def readable(data: SpanData, tracer: Any) -> ReadableSpan:
-    """The SDK span of ``data``, as ``tracer`` would have made it."""
+    """The SDK span of ``data``, as ``tracer`` would have made it (with the kind and scope
+    of a span of any tracer an xdist worker sent)."""
     (name, trace_id, span_id, parent_id, flags, state, start, end) = data[:8]
     attributes, events, code, description, links = data[8:13]
+    kind, scope, info, remote = SpanKind.INTERNAL, tracer._instrumentation_scope, None, False
+    if len(data) > 13:
+        kind = _KINDS.get(data[13], SpanKind.INTERNAL)
+        scope = _scope(data[14], tracer)
+        remote = bool(data[15])
+    else:
+        info = tracer.instrumentation_info
     trace_state = TraceState.from_header([state]) if state else None
     trace_flags = TraceFlags(flags)
     context = trace.SpanContext(trace_id, span_id, False, trace_flags, trace_state)
     parent = None
     if parent_id is not None:
-        parent = trace.SpanContext(trace_id, parent_id, False, trace_flags, trace_state)
+        parent = trace.SpanContext(trace_id, parent_id, remote, trace_flags, trace_state)
     limits = tracer._span_limits
     if limits.max_span_attribute_length is not None or len(attributes) > limits.max_span_attributes:
         attributes = BoundedAttributes(
@@ -426,12 +452,12 @@ def readable(data: SpanData, tracer: Any) -> ReadableSpan:
             trace.Link(trace.SpanContext(t, s, False, TraceFlags(f)), a or None)
             for t, s, f, a in links
         ),
-        kind=SpanKind.INTERNAL,
-        instrumentation_info=tracer.instrumentation_info,
+        kind=kind,
+        instrumentation_info=info,
         status=Status(_STATUS_CODES.get(code, StatusCode.UNSET), description),
         start_time=start,
         end_time=end,
-        instrumentation_scope=tracer._instrumentation_scope,
+        instrumentation_scope=scope,
     )
 
 

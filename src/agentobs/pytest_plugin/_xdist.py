@@ -20,6 +20,13 @@ from ._outcomes import PAYLOAD
 TRACEPARENT_KEY = "agentobs_traceparent"
 SHIP_SPANS_KEY = "agentobs_ship_spans"
 OUTPUT_KEY = "agentobs"
+MAX_SPANS = 2048
+"""Spans a worker keeps between two reports (a batch processor's default queue); the rest are
+dropped and counted."""
+SPANS_KEY = "agentobs_spans"
+"""The attribute of a test report (and the key in the worker's ``workeroutput["agentobs"]``)
+that carries the spans a worker made since its last report: ``{"spans": [...], "dropped": n}``
+(see ``_worker_spans``)."""
 _REPEATS = re.compile(r" \(and \d+ more warnings?\)$")
 
 
@@ -39,6 +46,8 @@ class XdistController:
         """Per worker, the span of the test it finished last (a rerun may still replace it)."""
         self.worker_problems: dict[str, list[str]] = {}
         """Each problem workers reported (repeat counts removed), with the workers that did."""
+        self.dropped = 0
+        """Spans workers dropped: more than ``_worker_spans.MAX_SPANS`` between two reports."""
 
     def pytest_configure_node(self, node: Any) -> None:
         traceparent = self._traceparent()
@@ -48,10 +57,14 @@ class XdistController:
             node.workerinput[SHIP_SPANS_KEY] = True
 
     def pytest_runtest_logreport(self, report: Any) -> None:
-        """Keep the span a worker sent with a test's teardown report; export it once the
-        worker reports another test (before that, a rerun of the test may replace it)."""
+        """Export the spans a worker's tests made that came with a report. Keep the span a
+        worker sent with a test's teardown report; export it once the worker reports another
+        test (before that, a rerun of the test may replace it)."""
         if self._export is None:
             return
+        shipped = getattr(report, SPANS_KEY, None)
+        if shipped:
+            self._receive(shipped)
         worker = _worker_of(report)
         last = self._last.get(worker)
         if last is not None and last[0] != report.nodeid:
@@ -62,6 +75,17 @@ class XdistController:
             span = payload.get("span") if isinstance(payload, dict) else None
             if span is not None:
                 self._last[worker] = (report.nodeid, span)
+
+    def _receive(self, shipped: Any) -> None:
+        """Export the spans of a worker's ``{"spans": [...], "dropped": n}``."""
+        if not isinstance(shipped, dict) or self._export is None:
+            return
+        spans = shipped.get("spans")
+        if spans:
+            self._export(spans)
+        dropped = shipped.get("dropped")
+        if isinstance(dropped, int):
+            self.dropped += dropped
 
     def emit_spans(self) -> None:
         """Export the spans still kept (at the end of the session)."""
@@ -77,6 +101,7 @@ class XdistController:
         mine = output.get(OUTPUT_KEY)
         if not isinstance(mine, dict):
             return
+        self._receive(mine.get(SPANS_KEY))
         worker = str(getattr(getattr(node, "gateway", None), "id", "?"))
         for problem in mine.get("problems", ()):
             text = _REPEATS.sub("", str(problem))
@@ -87,11 +112,17 @@ class XdistController:
     def lines(self, known: list[str]) -> list[str]:
         """The workers' problems as warning lines, leaving out those in ``known``."""
         plain = {_REPEATS.sub("", p) for p in known}
-        return [
+        found = [
             f"{text} (worker{'s' if len(workers) > 1 else ''} {', '.join(sorted(workers))})"
             for text, workers in self.worker_problems.items()
             if text not in plain
         ]
+        if self.dropped:
+            found.append(
+                f"xdist workers dropped {self.dropped} span{'s' if self.dropped != 1 else ''} "
+                f"their tests made (more than {MAX_SPANS} between two test reports)"
+            )
+        return found
 
 
 def _worker_of(report: Any) -> str:
@@ -105,11 +136,16 @@ def worker_input(config: Any) -> dict[str, Any] | None:
     return found if isinstance(found, dict) else None
 
 
-def send_to_controller(config: Any, problems: list[str]) -> None:
-    """Put this worker's export problems where the controller's testnodedown finds them."""
+def send_to_controller(
+    config: Any, problems: list[str], spans: dict[str, Any] | None = None
+) -> None:
+    """Put this worker's export problems, and the spans that ended after its last report,
+    where the controller's testnodedown finds them."""
     output = getattr(config, "workeroutput", None)
     if isinstance(output, dict):
         output[OUTPUT_KEY] = {"problems": list(problems)}
+        if spans:
+            output[OUTPUT_KEY][SPANS_KEY] = spans
 
 
 def is_controller(config: Any) -> bool:
