@@ -302,3 +302,45 @@ def test_spans_the_tests_made_survive_their_worker_crashing(pytester: pytest.Pyt
         for span in scope["spans"]
     }
     assert kinds["foreign call"] in (3, "SPAN_KIND_CLIENT")
+
+
+MANY_SPANS = """
+from opentelemetry import trace
+
+
+def test_many():
+    tracer = trace.get_tracer("many")
+    for _ in range(2048 + 10):
+        tracer.start_span("one of many").end()
+
+
+def test_after():
+    trace.get_tracer("after").start_span("after the many").end()
+"""
+
+
+def test_a_worker_keeps_a_bounded_number_of_spans_between_reports(
+    pytester: pytest.Pytester,
+) -> None:
+    """Past 2,048 spans between two reports a worker drops the rest, counted in the pipeline's
+    figures as spans a full queue dropped (its self-metrics, and its shutdown line: one
+    warning)."""
+    setup_suite(pytester, {"tests/test_many.py": MANY_SPANS})
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--dist", "loadfile", "--agentobs-export", "local"
+    )
+    result.assert_outcomes(passed=2)
+    warnings = [line for line in result.outlines if line.startswith("agentobs: warning")]
+    assert len(warnings) == 1, warnings
+    assert "spans: 2052 exported, 0 failed, 10 dropped (queue full)" in warnings[0]
+    data = read_directory(pytester.path / ".agentobs")
+    names = Counter(s.name for s in data.spans)
+    assert names["one of many"] == 2048
+    assert names["after the many"] == 1  # the next report took the worker's spans again
+    dropped = last_gauges(data, "otel.sdk.processor.span.processed")
+    assert {dict(key)["otel.component.type"]: value for key, value in dropped.items()} == {
+        "batching_span_processor": 2052,
+        "xdist_worker_span_shipper": 10,
+    }
+    shipper = next(dict(k) for k in dropped if "xdist" in str(k))
+    assert shipper["error.type"] == "queue_full"

@@ -47,7 +47,8 @@ class XdistController:
         self.worker_problems: dict[str, list[str]] = {}
         """Each problem workers reported (repeat counts removed), with the workers that did."""
         self.dropped = 0
-        """Spans workers dropped: more than ``_worker_spans.MAX_SPANS`` between two reports."""
+        """Spans workers dropped, more than :data:`MAX_SPANS` between two reports (counted in
+        the pipeline's figures as a full queue: its shutdown line says how many)."""
 
     def pytest_configure_node(self, node: Any) -> None:
         traceparent = self._traceparent()
@@ -112,17 +113,11 @@ class XdistController:
     def lines(self, known: list[str]) -> list[str]:
         """The workers' problems as warning lines, leaving out those in ``known``."""
         plain = {_REPEATS.sub("", p) for p in known}
-        found = [
+        return [
             f"{text} (worker{'s' if len(workers) > 1 else ''} {', '.join(sorted(workers))})"
             for text, workers in self.worker_problems.items()
             if text not in plain
         ]
-        if self.dropped:
-            found.append(
-                f"xdist workers dropped {self.dropped} span{'s' if self.dropped != 1 else ''} "
-                f"their tests made (more than {MAX_SPANS} between two test reports)"
-            )
-        return found
 
 
 def _worker_of(report: Any) -> str:
