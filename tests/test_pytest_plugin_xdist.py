@@ -280,7 +280,9 @@ def test_spans_the_tests_made_survive_their_worker_crashing(pytester: pytest.Pyt
     prepare = next(s for s in made if "prepare" in s.name)  # with the crashed test's setup
     for span in (summarise, foreign):
         assert span.parent_id == test_a.span_id, span.name
-    assert prepare.trace_id == session.trace_id
+    assert prepare.parent_id == test_b.span_id  # the crashed test's span took the worker's id
+    assert test_b.parent_id == session.span_id
+    assert test_b.start_ns <= prepare.start_ns
     for span in (summarise, foreign, prepare):
         assert span.trace_id == session.trace_id
         assert span.attributes["agentobs.test.worker"] == worker, span.name

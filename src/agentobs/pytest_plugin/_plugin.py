@@ -210,14 +210,18 @@ class SessionPlugin:
             attributes[ERROR_TYPE] = QUEUE_FULL
             current.counts.add(PROCESSED["traces"], attributes, dropped)
 
-    def on_worker_crash(self, nodeid: str, worker: str, message: str) -> None:
-        """An xdist worker died running ``nodeid``: the worker made no span for it, so the
-        controller makes one from xdist's crash report (the test counts as an ``error``)."""
+    def on_worker_crash(
+        self, nodeid: str, worker: str, message: str, known: tuple[int, int] | None
+    ) -> None:
+        """An xdist worker died running ``nodeid``: the worker sent no span for it, so the
+        controller makes one from xdist's crash report (the test counts as an ``error``),
+        with the id of the one the worker had started when spans of the test came before."""
         with internal_errors("pytest plugin: worker crash"):
             assert self.recorder is not None
             category = self.recorder.categories.of_nodeid(nodeid)
             extra = {n.TEST_WORKER: worker}
-            self._reported_span(nodeid, category, "error", None, WORKER_CRASH, message, extra)
+            fields = (nodeid, category, "error", None, WORKER_CRASH, message, extra, known)
+            self._reported_span(*fields)
 
     # --- end -----------------------------------------------------------------------------
 

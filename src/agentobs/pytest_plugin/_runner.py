@@ -189,7 +189,7 @@ class Runner:
         shipper = self.shipper
         if shipper is not None and shipper.pending and not is_subtest(report):
             try:
-                setattr(report, SPANS_KEY, shipper.take())
+                self._ship(shipper, report)
             except Exception as exc:
                 _failed("pytest plugin: worker spans", exc)
         test = self.current
@@ -199,6 +199,16 @@ class Runner:
             self._on_subtest(test, report)
         except Exception as exc:
             _failed("pytest plugin: subtest", exc)
+
+    def _ship(self, shipper: Any, report: Any) -> None:
+        """Hang the spans that ended since the last report on ``report``, with the id of the
+        running test's span (their parent, should the worker crash in that test)."""
+        shipped = shipper.take()
+        test = self.current
+        if test is not None and isinstance(test.span, self._spans.TestSpan):
+            span_id = test.span.get_span_context().span_id
+            shipped["test"] = [test.item.nodeid, span_id, test.span.start]
+        setattr(report, SPANS_KEY, shipped)
 
     def _on_subtest(self, test: _Test, report: Any) -> None:
         reports = test.reports

@@ -207,20 +207,48 @@ def reported_span(
     error_type: str | None,
     message: str | None,
     extra: Mapping[str, Any],
+    known: tuple[int, int] | None = None,
 ) -> None:
     """The span of something the recording process knows only from a report: a module that
-    failed to collect (``error``) or skipped itself, a test whose xdist worker crashed."""
+    failed to collect (``error``) or skipped itself, a test whose xdist worker crashed.
+
+    ``known`` (span id, start ns): the span the worker had started for the test (spans the
+    test made before the crash reached the controller, as its children); this span takes
+    its place."""
     path = nodeid.split("::", 1)[0]
+    attributes = {
+        n.SPAN_TYPE: n.SPAN_TYPE_TEST,
+        n.TEST_CASE_NAME: nodeid,
+        n.CODE_FILE_PATH: path,
+        n.TEST_CATEGORY: category,
+        **extra,
+    }
+    session = session_span.get_span_context()
+    if known is not None and session_span.is_recording():
+        status = test_outcome(outcome, reason, error_type, message, attributes)
+        state = session.trace_state
+        span_id, start = known
+        data: SpanData = (
+            nodeid,
+            session.trace_id,
+            span_id,
+            session.span_id,
+            int(session.trace_flags),
+            state.to_header() if state else "",
+            start,
+            time.time_ns(),
+            attributes,
+            [],
+            status.status_code.value if status is not None else 0,
+            status.description if status is not None else None,
+            [],
+        )
+        emit(tracer, [data])
+        return
     span = tracer.start_span(
         nodeid,
         context=trace.set_span_in_context(session_span, otel_context.Context()),
-        attributes={
-            n.SPAN_TYPE: n.SPAN_TYPE_TEST,
-            n.TEST_CASE_NAME: nodeid,
-            n.CODE_FILE_PATH: path,
-            n.TEST_CATEGORY: category,
-            **extra,
-        },
+        attributes=attributes,
     )
     set_test_outcome(span, outcome, reason, error_type, message, {})
     span.end()

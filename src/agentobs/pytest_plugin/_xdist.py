@@ -36,12 +36,15 @@ class XdistController:
     def __init__(
         self,
         traceparent: Callable[[], str | None],
-        on_crash: Callable[[str, str, str], None],
+        on_crash: Callable[[str, str, str, tuple[int, int] | None], None],
         export: Callable[[list[Any]], None] | None = None,
     ) -> None:
         self._traceparent = traceparent
         self._on_crash = on_crash
         self._export = export
+        self._running: dict[str, tuple[str, int, int]] = {}
+        """Per worker, the test whose span's id came with the spans it made last (node id,
+        span id, start ns): a crash in that test gives its span that id."""
         self._last: dict[str, tuple[str, Any]] = {}
         """Per worker, the span of the test it finished last (a rerun may still replace it)."""
         self.worker_problems: dict[str, list[str]] = {}
@@ -65,7 +68,7 @@ class XdistController:
             return
         shipped = getattr(report, SPANS_KEY, None)
         if shipped:
-            self._receive(shipped)
+            self._receive(shipped, _worker_of(report))
         worker = _worker_of(report)
         last = self._last.get(worker)
         if last is not None and last[0] != report.nodeid:
@@ -77,10 +80,14 @@ class XdistController:
             if span is not None:
                 self._last[worker] = (report.nodeid, span)
 
-    def _receive(self, shipped: Any) -> None:
-        """Export the spans of a worker's ``{"spans": [...], "dropped": n}``."""
+    def _receive(self, shipped: Any, worker: str) -> None:
+        """Export the spans of a worker's ``{"spans": [...], "dropped": n, "test": [node id,
+        span id, start]}``."""
         if not isinstance(shipped, dict) or self._export is None:
             return
+        test = shipped.get("test")
+        if isinstance(test, (list, tuple)) and len(test) == 3:
+            self._running[worker] = (str(test[0]), int(test[1]), int(test[2]))
         spans = shipped.get("spans")
         if spans:
             self._export(spans)
@@ -95,15 +102,18 @@ class XdistController:
             self._export([span for _nodeid, span in last.values()])
 
     def pytest_handlecrashitem(self, crashitem: str, report: Any) -> None:
-        self._on_crash(crashitem, _worker_of(report), str(report.longrepr))
+        worker = _worker_of(report)
+        running = self._running.pop(worker, None)
+        known = running[1:] if running is not None and running[0] == crashitem else None
+        self._on_crash(crashitem, worker, str(report.longrepr), known)
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         output = getattr(node, "workeroutput", None) or {}
         mine = output.get(OUTPUT_KEY)
         if not isinstance(mine, dict):
             return
-        self._receive(mine.get(SPANS_KEY))
         worker = str(getattr(getattr(node, "gateway", None), "id", "?"))
+        self._receive(mine.get(SPANS_KEY), worker)
         for problem in mine.get("problems", ()):
             text = _REPEATS.sub("", str(problem))
             workers = self.worker_problems.setdefault(text, [])
