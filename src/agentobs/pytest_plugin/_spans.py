@@ -226,22 +226,12 @@ def reported_span(
     session = session_span.get_span_context()
     if known is not None and session_span.is_recording():
         status = test_outcome(outcome, reason, error_type, message, attributes)
-        state = session.trace_state
         span_id, start = known
-        data: SpanData = (
-            nodeid,
-            session.trace_id,
-            span_id,
-            session.span_id,
-            int(session.trace_flags),
-            state.to_header() if state else "",
-            start,
-            time.time_ns(),
-            attributes,
-            [],
-            status.status_code.value if status is not None else 0,
-            status.description if status is not None else None,
-            [],
+        context = trace.SpanContext(
+            session.trace_id, span_id, False, session.trace_flags, session.trace_state
+        )
+        data = span_data(
+            nodeid, context, session.span_id, start, time.time_ns(), attributes, [], status, []
         )
         emit(tracer, [data])
         return
@@ -399,26 +389,48 @@ class TestSpan(trace.Span):
             merged = {**merged, **self._user}
         if attributes:
             merged = {**merged, **attributes}
-        context = self._context
         parent = self._parent
-        status = self._status or status
-        code = status.status_code.value if status is not None else 0
-        state = context.trace_state
-        return (
+        return span_data(
             self._name,
-            context.trace_id,
-            context.span_id,
+            self._context,
             parent.span_id if parent is not None else None,
-            int(context.trace_flags),
-            state.to_header() if state else "",
             self.start,
             end,
             merged,
             [*self._events, *events] if events else list(self._events),
-            code,
-            status.description if status is not None else None,
+            self._status or status,
             list(self._links),
         )
+
+
+def span_data(
+    name: str,
+    context: trace.SpanContext,
+    parent_id: int | None,
+    start: int,
+    end: int,
+    attributes: dict[str, Any],
+    events: list[tuple[str, dict[str, Any], int]],
+    status: Status | None,
+    links: list[tuple[int, int, int, Any]],
+) -> SpanData:
+    """A finished span as plain values (:data:`SpanData`)."""
+    state = context.trace_state
+    return (
+        name,
+        context.trace_id,
+        context.span_id,
+        parent_id,
+        int(context.trace_flags),
+        state.to_header() if state else "",
+        start,
+        end,
+        attributes,
+        events,
+        status.status_code.value if status is not None else 0,
+        status.description if status is not None else None,
+        links,
+    )
 
 
 _STATUS_CODES = {code.value: code for code in StatusCode}

@@ -17,6 +17,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from .. import _names as n
+from ._spans import span_data
 from ._xdist import MAX_SPANS
 
 
@@ -68,31 +69,29 @@ def encode(span: ReadableSpan, worker: str) -> tuple[Any, ...]:
     parent = span.parent
     attributes = dict(span.attributes or {})
     attributes[n.TEST_WORKER] = worker
-    state = context.trace_state
-    status = span.status
     scope = span.instrumentation_scope
+    events = [(e.name, dict(e.attributes or {}), e.timestamp) for e in span.events]
+    links = [
+        (
+            link.context.trace_id,
+            link.context.span_id,
+            int(link.context.trace_flags),
+            dict(link.attributes or {}),
+        )
+        for link in span.links
+    ]
     return (
-        span.name,
-        context.trace_id,
-        context.span_id,
-        parent.span_id if parent is not None else None,
-        int(context.trace_flags),
-        state.to_header() if state else "",
-        span.start_time,
-        span.end_time,
-        attributes,
-        [(e.name, dict(e.attributes or {}), e.timestamp) for e in span.events],
-        status.status_code.value,
-        status.description,
-        [
-            (
-                link.context.trace_id,
-                link.context.span_id,
-                int(link.context.trace_flags),
-                dict(link.attributes or {}),
-            )
-            for link in span.links
-        ],
+        *span_data(
+            span.name,
+            context,
+            parent.span_id if parent is not None else None,
+            span.start_time or 0,
+            span.end_time or 0,
+            attributes,
+            events,
+            span.status,
+            links,
+        ),
         span.kind.value,
         (scope.name, scope.version, scope.schema_url) if scope is not None else None,
         bool(parent is not None and parent.is_remote),
