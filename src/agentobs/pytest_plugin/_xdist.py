@@ -5,8 +5,10 @@ The controller hands the session span's ``traceparent`` to each worker through
 workers report in ``workeroutput`` when they go down (their export problems). Tests are
 recorded on the controller only, from the reports xdist replays there, so nothing is
 counted twice. When the controller records spans, workers send each finished test's span
-with its teardown report and the controller exports it: a worker that crashes loses none
-of the tests it finished (the test it crashed in gets its span from xdist's crash report).
+with its teardown report, and every other span that ended in them with the next report
+(``_worker_spans``); the controller exports them all: a worker that crashes loses none of
+the tests it finished, nor the spans they made (the test it crashed in gets its span from
+xdist's crash report, under the id the worker gave it).
 """
 
 from __future__ import annotations
