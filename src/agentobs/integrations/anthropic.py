@@ -17,16 +17,14 @@ LLM calls (``instrument_anthropic(keep_sdk_spans=True)`` keeps it, as a child).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import context as otel_context
 
 from .. import _names as n
 from .._errors import internal_errors, warn_once
-from .._llm.run import LLM_RUN_KEY, LLMRun
-from .._llm.streams import AsyncLLMStream, LLMStream
-from .._llm.usage import StreamState
+from .._llm.run import LLM_RUN_KEY
 from .._state import STATE
 from ._patching import (
     Patches,
@@ -73,20 +71,28 @@ def _stream_plan(instance: Any, kwargs: Mapping[str, Any]) -> Plan:
     return plan
 
 
-def _stream(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    """``messages.stream(...)``: trace the request the manager makes when entered."""
-    manager = wrapped(*args, **kwargs)
-    if STATE.tracer is None or suppressed():
+def _traced_stream(
+    attribute: str, usable: Callable[[Any], bool], traced: Callable[[Plan, Any], Any]
+) -> Callable[..., Any]:
+    """A wrapt wrapper for ``messages.stream(...)`` (sync or async): the manager it returns
+    makes its request (``attribute``) when entered; that request is replaced by
+    ``traced(plan, request)`` when ``usable(request)``."""
+
+    def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        manager = wrapped(*args, **kwargs)
+        if STATE.tracer is None or suppressed():
+            return manager
+        with internal_errors("anthropic.stream"):
+            plan = _stream_plan(instance, kwargs)
+            request = getattr(manager, attribute, None)
+            if usable(request):
+                setattr(manager, attribute, traced(plan, request))
+            else:
+                warn_once("anthropic-stream", "agentobs: this anthropic version's "
+                          "messages.stream() is not traced")  # fmt: skip
         return manager
-    with internal_errors("anthropic.stream"):
-        plan = _stream_plan(instance, kwargs)
-        request = getattr(manager, _SYNC_REQUEST, None)
-        if callable(request):
-            setattr(manager, _SYNC_REQUEST, _traced_request(plan, request))
-        else:
-            warn_once("anthropic-stream", "agentobs: this anthropic version's messages.stream()"
-                      " is not traced")  # fmt: skip
-    return manager
+
+    return wrapper
 
 
 def _traced_request(plan: Plan, request: Any) -> Any:
@@ -94,22 +100,9 @@ def _traced_request(plan: Plan, request: Any) -> Any:
         run = _start(plan)
         if run is None:
             return request()
-        token = otel_context.attach(run.context)
-        try:
-            raw = request()
-        except BaseException as exc:
-            otel_context.detach(token)
-            run.fail(exc)
-            raise
-        otel_context.detach(token)
-        return _wrap(run, raw, LLMStream)
+        return run.call(request, (), {})  # the raw stream comes back wrapped (finish())
 
     return traced_request
-
-
-def _wrap(run: LLMRun, raw: Any, proxy: type) -> Any:
-    run.stream = StreamState(run.capture)
-    return proxy(raw, run)
 
 
 class _Awaiting:
@@ -124,31 +117,17 @@ class _Awaiting:
         return self._run().__await__()
 
     async def _run(self) -> Any:
+        request = self.request
         run = _start(self.plan)
         if run is None:
-            return await self.request
-        token = otel_context.attach(run.context)
-        try:
-            raw = await self.request
-        except BaseException as exc:
-            otel_context.detach(token)
-            run.fail(exc)
-            raise
-        otel_context.detach(token)
-        return _wrap(run, raw, AsyncLLMStream)
+            return await request
+        return await run.acall(lambda: request, (), {})
 
 
-def _stream_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    """``AsyncMessages.stream(...)``: the manager awaits its request when entered."""
-    manager = wrapped(*args, **kwargs)
-    if STATE.tracer is None or suppressed():
-        return manager
-    with internal_errors("anthropic.stream"):
-        plan = _stream_plan(instance, kwargs)
-        request = getattr(manager, _ASYNC_REQUEST, None)
-        if request is not None:
-            setattr(manager, _ASYNC_REQUEST, _Awaiting(plan, request))
-    return manager
+_stream = _traced_stream(_SYNC_REQUEST, callable, _traced_request)
+"""``messages.stream(...)``: trace the request the manager makes when entered."""
+_stream_async = _traced_stream(_ASYNC_REQUEST, lambda request: request is not None, _Awaiting)
+"""``AsyncMessages.stream(...)``: the manager awaits its request when entered."""
 
 
 def _quiet_sdk_spans() -> None:

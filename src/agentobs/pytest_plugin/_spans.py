@@ -23,6 +23,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, TraceFlags, TraceS
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from .. import _names as n
+from .._export.sdk_compat import tracer_scope, tracer_span_limits
 from ._outcomes import FAIL_LIKE, PASS_LIKE, result_status
 
 _PROPAGATOR = TraceContextTextMapPropagator()
@@ -443,7 +444,7 @@ _MAX_SCOPES = 256
 def _scope(found: Any, tracer: Any) -> Any:
     """The instrumentation scope of a span a worker sent (``(name, version, schema url)``)."""
     if not found:
-        return tracer._instrumentation_scope
+        return tracer_scope(tracer)
     key = tuple(found)
     scope = _SCOPES.get(key)
     if scope is None:
@@ -458,7 +459,7 @@ def readable(data: SpanData, tracer: Any) -> ReadableSpan:
     of a span of any tracer an xdist worker sent)."""
     (name, trace_id, span_id, parent_id, flags, state, start, end) = data[:8]
     attributes, events, code, description, links = data[8:13]
-    kind, scope, info, remote = SpanKind.INTERNAL, tracer._instrumentation_scope, None, False
+    kind, scope, info, remote = SpanKind.INTERNAL, tracer_scope(tracer), None, False
     if len(data) > 13:
         kind = _KINDS.get(data[13], SpanKind.INTERNAL)
         scope = _scope(data[14], tracer)
@@ -471,7 +472,7 @@ def readable(data: SpanData, tracer: Any) -> ReadableSpan:
     parent = None
     if parent_id is not None:
         parent = trace.SpanContext(trace_id, parent_id, remote, trace_flags, trace_state)
-    limits = tracer._span_limits
+    limits = tracer_span_limits(tracer)
     if limits.max_span_attribute_length is not None or len(attributes) > limits.max_span_attributes:
         attributes = BoundedAttributes(
             limits.max_span_attributes,
@@ -518,7 +519,8 @@ class TestSpans:
 
     def __init__(self, tracer: Any, parent_context: Any) -> None:
         self.tracer = tracer
-        self.limits = tracer._span_limits
+        self.limits = tracer_span_limits(tracer)
+        self._scope = tracer_scope(tracer)
         self._ids = tracer.id_generator
         self._context = parent_context
         parent = trace.get_current_span(parent_context).get_span_context()
@@ -564,6 +566,4 @@ class TestSpans:
             return trace.NonRecordingSpan(context)
         if extra:
             attributes = {**extra, **attributes}
-        return TestSpan(
-            name, context, parent, attributes, self.limits, self.tracer._instrumentation_scope
-        )
+        return TestSpan(name, context, parent, attributes, self.limits, self._scope)
