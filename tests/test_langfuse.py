@@ -227,3 +227,24 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve(env={}).langfuse is None
     with pytest.raises(ValueError, match=r"langfuse=True\): needs LANGFUSE_PUBLIC_KEY"):
         resolve(env={}, langfuse=True)
+
+
+def test_a_pipeline_that_exports_no_span_still_sends_scores(
+    langfuse_server: LangfuseCapture, tmp_path: Path
+) -> None:
+    """An xdist worker's pipeline (``export_spans=False``: its controller exports the spans)
+    sends Langfuse no trace, the controller does; the worker's gate scores still go."""
+    from agentobs._export import pipeline
+
+    keys = {"public_key": PUBLIC, "secret_key": SECRET, "host": langfuse_server.url}
+    settings = resolve(exporter="local", local_dir=tmp_path, logs=False, langfuse=keys)
+    pipeline.install(settings, export_spans=False)
+    with agentobs.quality_gate("lint", threshold=0.5) as gate:
+        gate.score(0.9)
+    assert agentobs.force_flush()
+    agentobs.shutdown()
+
+    assert {score["name"] for score in langfuse_server.scores()} == {"lint", "lint.score"}
+    assert not [r for r in langfuse_server.requests if r["path"].endswith("/v1/traces")]
+    assert not (tmp_path / "traces.jsonl").exists()
+    assert (tmp_path / "metrics.jsonl").exists()  # the other signals export as configured

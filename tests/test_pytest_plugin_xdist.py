@@ -226,3 +226,123 @@ def test_a_test_whose_worker_crashed_has_a_span_made_by_the_controller(
     assert "crashed while running" in span.status_message
     assert span.attributes["agentobs.test.worker"] == before.attributes["agentobs.test.worker"]
     assert span.parent_id == session.span_id
+
+
+SPANS_BEFORE_A_CRASH = """
+import os
+
+import pytest
+from opentelemetry import trace
+
+import agentobs
+
+
+@pytest.fixture
+def prepared():
+    with agentobs.task("prepare"):
+        pass
+
+
+def test_a():
+    with agentobs.task("summarise"):
+        pass
+    tracer = trace.get_tracer("foreign.instrumentation", "1.2")
+    with tracer.start_as_current_span("foreign call", kind=trace.SpanKind.CLIENT):
+        pass
+
+
+def test_b(prepared):
+    os._exit(3)
+"""
+
+
+def test_spans_the_tests_made_survive_their_worker_crashing(pytester: pytest.Pytester) -> None:
+    """A worker sends the spans its tests made to the controller with the next report: a
+    crash loses none that had finished before the last report (the worker exports none)."""
+    setup_suite(pytester, {"tests/test_crash.py": SPANS_BEFORE_A_CRASH})
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--dist", "loadfile", "--max-worker-restart", "0", "--agentobs-export", "local"
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    data = read_directory(pytester.path / ".agentobs")
+    spans = {s.name: s for s in data.spans}
+    (session,) = session_spans(data)
+    test_a = spans["tests/test_crash.py::test_a"]
+    test_b = spans["tests/test_crash.py::test_b"]
+    assert test_a.parent_id == session.span_id
+    assert test_b.attributes["error.type"] == "worker_crashed"
+    assert test_b.attributes["agentobs.test.outcome"] == "error"
+    worker = test_a.attributes["agentobs.test.worker"]
+    assert test_b.attributes["agentobs.test.worker"] == worker
+    made = [s for s in data.spans if s.name not in (session.name, test_a.name, test_b.name)]
+    summarise = next(s for s in made if "summarise" in s.name)
+    foreign = spans["foreign call"]
+    prepare = next(s for s in made if "prepare" in s.name)  # with the crashed test's setup
+    for span in (summarise, foreign):
+        assert span.parent_id == test_a.span_id, span.name
+    assert prepare.parent_id == test_b.span_id  # the crashed test's span took the worker's id
+    assert test_b.parent_id == session.span_id
+    assert test_b.start_ns <= prepare.start_ns
+    for span in (summarise, foreign, prepare):
+        assert span.trace_id == session.trace_id
+        assert span.attributes["agentobs.test.worker"] == worker, span.name
+        assert span.service == session.service  # the run's resource, the controller's
+    assert len(made) == 3, [s.name for s in made]
+    raw = [json.loads(line) for line in (pytester.path / ".agentobs" / "traces.jsonl").open()]
+    scopes = {
+        scope["scope"]["name"]: scope["scope"].get("version")
+        for line in raw
+        for resource in line["resourceSpans"]
+        for scope in resource["scopeSpans"]
+    }
+    assert scopes["foreign.instrumentation"] == "1.2"
+    kinds = {
+        span["name"]: span.get("kind")
+        for line in raw
+        for resource in line["resourceSpans"]
+        for scope in resource["scopeSpans"]
+        for span in scope["spans"]
+    }
+    assert kinds["foreign call"] in (3, "SPAN_KIND_CLIENT")
+
+
+MANY_SPANS = """
+from opentelemetry import trace
+
+
+def test_many():
+    tracer = trace.get_tracer("many")
+    for _ in range(2048 + 10):
+        tracer.start_span("one of many").end()
+
+
+def test_after():
+    trace.get_tracer("after").start_span("after the many").end()
+"""
+
+
+def test_a_worker_keeps_a_bounded_number_of_spans_between_reports(
+    pytester: pytest.Pytester,
+) -> None:
+    """Past 2,048 spans between two reports a worker drops the rest, counted in the pipeline's
+    figures as spans a full queue dropped (its self-metrics, and its shutdown line: one
+    warning)."""
+    setup_suite(pytester, {"tests/test_many.py": MANY_SPANS})
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--dist", "loadfile", "--agentobs-export", "local"
+    )
+    result.assert_outcomes(passed=2)
+    warnings = [line for line in result.outlines if line.startswith("agentobs: warning")]
+    assert len(warnings) == 1, warnings
+    assert "spans: 2052 exported, 0 failed, 10 dropped (queue full)" in warnings[0]
+    data = read_directory(pytester.path / ".agentobs")
+    names = Counter(s.name for s in data.spans)
+    assert names["one of many"] == 2048
+    assert names["after the many"] == 1  # the next report took the worker's spans again
+    dropped = last_gauges(data, "otel.sdk.processor.span.processed")
+    assert {dict(key)["otel.component.type"]: value for key, value in dropped.items()} == {
+        "batching_span_processor": 2052,
+        "xdist_worker_span_shipper": 10,
+    }
+    shipper = next(dict(k) for k in dropped if "xdist" in str(k))
+    assert shipper["error.type"] == "queue_full"

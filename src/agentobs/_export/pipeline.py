@@ -259,8 +259,13 @@ def install(
     span_processors: Sequence[Any] = (),
     metric_readers: Sequence[Any] = (),
     log_processors: Sequence[Any] = (),
+    export_spans: bool = True,
 ) -> None:
-    """Build the pipeline from resolved settings plus extra parts (``agentobs.testing``)."""
+    """Build the pipeline from resolved settings plus extra parts (``agentobs.testing``).
+
+    ``export_spans=False`` builds no span exporter at all (Langfuse's neither; its scores
+    still go): spans reach only the processors the caller adds (an xdist worker's, which
+    sends them to the controller to export)."""
     global _PIPELINE
     from .. import _hooks, _recorder  # not at import: `import agentobs` stays small
 
@@ -274,7 +279,7 @@ def install(
         from . import status
 
         status.clear()
-        pipeline = _build(settings, span_processors, metric_readers, log_processors)
+        pipeline = _build(settings, span_processors, metric_readers, log_processors, export_spans)
         _PIPELINE = pipeline
         STATE.settings = settings
         STATE.meter = pipeline.meter_provider.get_meter(INSTRUMENTATION_SCOPE, __version__)
@@ -518,6 +523,7 @@ def _build(
     extra_span_processors: Sequence[Any],
     extra_metric_readers: Sequence[Any],
     extra_log_processors: Sequence[Any],
+    export_spans: bool = True,
 ) -> _Pipeline:
     """Build the pipeline in this order: the ports bound first (a port in use fails before
     anything else is built), metric readers, span and log processors, then the providers
@@ -532,7 +538,7 @@ def _build(
     readers = _metric_readers(settings, pipeline, cleaner.scrubber, extra_metric_readers)
     sdk_meter = _sdk_meter()
     try:
-        span_processors = _span_processors(settings, pipeline, cleaner, sdk_meter)
+        span_processors = _span_processors(settings, pipeline, cleaner, sdk_meter, export_spans)
         log_processors = _log_processors(
             settings, pipeline, cleaner.scrubber, extra_log_processors, sdk_meter
         )
@@ -610,10 +616,15 @@ def _sdk_meter() -> dict[str, Any]:
 
 
 def _span_processors(
-    settings: Settings, pipeline: _Pipeline, cleaner: Any, sdk_meter: Mapping[str, Any]
+    settings: Settings,
+    pipeline: _Pipeline,
+    cleaner: Any,
+    sdk_meter: Mapping[str, Any],
+    export_spans: bool = True,
 ) -> list[Any]:
     """One counted batch span processor per span exporter (Langfuse's included), each
-    exporting scrubbed spans; starts Langfuse's score sender."""
+    exporting scrubbed spans (none when not ``export_spans``); starts Langfuse's score
+    sender."""
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 
     from . import exporters as _exporters
@@ -623,16 +634,18 @@ def _span_processors(
 
     counts = pipeline.counts
     span_batch = {**settings.span_batch.kwargs(settings.max_queue_size), **sdk_meter}
-    span_exporters = _exporters.build(settings, "traces", counts)
+    span_exporters = _exporters.build(settings, "traces", counts) if export_spans else []
     if settings.langfuse is not None:
         from . import langfuse
 
-        def to_langfuse(target: Any = settings.langfuse) -> Any:
-            return langfuse.LangfuseSpanExporter(target, settings.otlp["traces"].timeout)
+        if export_spans:
 
-        span_exporters.append(
-            CountedSpanExporter(to_langfuse(), counts, "langfuse_span_exporter", to_langfuse)
-        )
+            def to_langfuse(target: Any = settings.langfuse) -> Any:
+                return langfuse.LangfuseSpanExporter(target, settings.otlp["traces"].timeout)
+
+            span_exporters.append(
+                CountedSpanExporter(to_langfuse(), counts, "langfuse_span_exporter", to_langfuse)
+            )
         pipeline.langfuse_scores = langfuse.start_scores(settings.langfuse, settings.environment)
     span_processors: list[Any] = []
     for exporter in span_exporters:

@@ -68,9 +68,15 @@ class SessionPlugin:
         categories = Categories(
             self.options.category_marker, roots_from(config.getini("testpaths") or ())
         )
+        ship_spans_of = None  # a worker whose controller exports its spans: its name
+        if self.worker is not None and (self.worker_input or {}).get(_xdist.SHIP_SPANS_KEY):
+            ship_spans_of = str(self.worker)
         try:
             self.telemetry = Telemetry.bind(
-                self.options.export, self.options.suite, explicit=self.options.export_explicit
+                self.options.export,
+                self.options.suite,
+                explicit=self.options.export_explicit,
+                ship_spans_of=ship_spans_of,
             )
         except BindError as exc:
             self.problems.append(str(exc))
@@ -93,6 +99,8 @@ class SessionPlugin:
             self.runner = Runner(self.telemetry, parent, categories, self.worker, deliver)
             if self.worker_input is not None:
                 self.runner.ship_spans = bool(self.worker_input.get(_xdist.SHIP_SPANS_KEY))
+                if self.telemetry is not None:
+                    self.runner.shipper = self.telemetry.shipper
             if self.recorder is not None:
                 self.runner.deliver_other = self.recorder.add_other
             manager.register(self.runner, "agentobs-runner")
@@ -190,25 +198,48 @@ class SessionPlugin:
 
                 _spans.emit(telemetry.tracer, spans)
 
-    def on_worker_crash(self, nodeid: str, worker: str, message: str) -> None:
-        """An xdist worker died running ``nodeid``: the worker made no span for it, so the
-        controller makes one from xdist's crash report (the test counts as an ``error``)."""
+    def _count_dropped(self, dropped: int) -> None:
+        """Count the spans workers dropped in the pipeline's figures (self-metrics and the
+        shutdown line), as a queue that was full."""
+        from .._export import pipeline
+        from .._export.selfmetrics import ERROR_TYPE, PROCESSED, QUEUE_FULL
+
+        current = pipeline.current()
+        if current is not None:
+            attributes = {**current.counts.component("xdist_worker_span_shipper")}
+            attributes[ERROR_TYPE] = QUEUE_FULL
+            current.counts.add(PROCESSED["traces"], attributes, dropped)
+
+    def on_worker_crash(
+        self, nodeid: str, worker: str, message: str, known: tuple[int, int] | None
+    ) -> None:
+        """An xdist worker died running ``nodeid``: the worker sent no span for it, so the
+        controller makes one from xdist's crash report (the test counts as an ``error``),
+        with the id of the one the worker had started when spans of the test came before."""
         with internal_errors("pytest plugin: worker crash"):
             assert self.recorder is not None
             category = self.recorder.categories.of_nodeid(nodeid)
             extra = {n.TEST_WORKER: worker}
-            self._reported_span(nodeid, category, "error", None, WORKER_CRASH, message, extra)
+            fields = (nodeid, category, "error", None, WORKER_CRASH, message, extra, known)
+            self._reported_span(*fields)
 
     # --- end -----------------------------------------------------------------------------
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        shipped = None
         with internal_errors("pytest plugin: session finish"):
             if self.runner is not None:
                 self.runner.close()
                 self.runner.emit()
+                shipper = self.runner.shipper
+                if shipper is not None:  # the spans that ended after the worker's last report
+                    shipped = shipper.take() if shipper.pending else None
+                    shipper.shutdown()
             if self.xdist is not None:
                 self.xdist.emit_spans()
+                if self.xdist.dropped:
+                    self._count_dropped(self.xdist.dropped)
             if self.recorder is not None:
                 self._finish_run(int(exitstatus))
         if self.telemetry is not None:
@@ -219,7 +250,7 @@ class SessionPlugin:
                     self.telemetry.flush()
                 self.problems.extend(self.telemetry.problems())
         if self.worker is not None:
-            _xdist.send_to_controller(self.config, self.problems)
+            _xdist.send_to_controller(self.config, self.problems, shipped)
 
     def _history_path(self) -> Path | None:
         if not self.options.history_enabled:

@@ -41,6 +41,7 @@ from ._outcomes import (
     subtest_id,
 )
 from ._recorder import Finished
+from ._xdist import SPANS_KEY
 
 if TYPE_CHECKING:
     from ._telemetry import Telemetry
@@ -131,6 +132,9 @@ class Runner:
         """True in an xdist worker whose controller exports the test spans: each finished
         test's span goes to it on the teardown report (so a crash of this worker loses no
         finished test's span), and this process exports none."""
+        self.shipper: Any = None
+        """The worker's :class:`~._worker_spans.SpanShipper`, when its controller exports
+        every span it makes: what it keeps goes with the next report."""
         self._usage: Any = None
         self._spans: Any = None  # the OpenTelemetry API is imported only with telemetry
         self._markers: Any = None
@@ -176,9 +180,18 @@ class Runner:
                 _failed("pytest plugin: report", exc)
         return report
 
+    @pytest.hookimpl(tryfirst=True)  # before xdist's worker sends the report
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """A subtest's report: counted and kept as an event of its test, and taken out of the
-        reports that decide the test's outcome (pytest made it with ``makereport`` too)."""
+        """In an xdist worker, the spans that ended since its last report go with this one
+        (a subtest's report waits for the next). A subtest's report: counted and kept as an
+        event of its test, and taken out of the reports that decide the test's outcome
+        (pytest made it with ``makereport`` too)."""
+        shipper = self.shipper
+        if shipper is not None and shipper.pending and not is_subtest(report):
+            try:
+                self._ship(shipper, report)
+            except Exception as exc:
+                _failed("pytest plugin: worker spans", exc)
         test = self.current
         if test is None or not is_subtest(report) or report.nodeid != test.item.nodeid:
             return
@@ -186,6 +199,16 @@ class Runner:
             self._on_subtest(test, report)
         except Exception as exc:
             _failed("pytest plugin: subtest", exc)
+
+    def _ship(self, shipper: Any, report: Any) -> None:
+        """Hang the spans that ended since the last report on ``report``, with the id of the
+        running test's span (their parent, should the worker crash in that test)."""
+        shipped = shipper.take()
+        test = self.current
+        if test is not None and isinstance(test.span, self._spans.TestSpan):
+            span_id = test.span.get_span_context().span_id
+            shipped["test"] = [test.item.nodeid, span_id, test.span.start]
+        setattr(report, SPANS_KEY, shipped)
 
     def _on_subtest(self, test: _Test, report: Any) -> None:
         reports = test.reports

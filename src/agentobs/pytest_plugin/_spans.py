@@ -18,6 +18,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind, Status, StatusCode, TraceFlags, TraceState
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -207,20 +208,38 @@ def reported_span(
     error_type: str | None,
     message: str | None,
     extra: Mapping[str, Any],
+    known: tuple[int, int] | None = None,
 ) -> None:
     """The span of something the recording process knows only from a report: a module that
-    failed to collect (``error``) or skipped itself, a test whose xdist worker crashed."""
+    failed to collect (``error``) or skipped itself, a test whose xdist worker crashed.
+
+    ``known`` (span id, start ns): the span the worker had started for the test (spans the
+    test made before the crash reached the controller, as its children); this span takes
+    its place."""
     path = nodeid.split("::", 1)[0]
+    attributes = {
+        n.SPAN_TYPE: n.SPAN_TYPE_TEST,
+        n.TEST_CASE_NAME: nodeid,
+        n.CODE_FILE_PATH: path,
+        n.TEST_CATEGORY: category,
+        **extra,
+    }
+    session = session_span.get_span_context()
+    if known is not None and session_span.is_recording():
+        status = test_outcome(outcome, reason, error_type, message, attributes)
+        span_id, start = known
+        context = trace.SpanContext(
+            session.trace_id, span_id, False, session.trace_flags, session.trace_state
+        )
+        data = span_data(
+            nodeid, context, session.span_id, start, time.time_ns(), attributes, [], status, []
+        )
+        emit(tracer, [data])
+        return
     span = tracer.start_span(
         nodeid,
         context=trace.set_span_in_context(session_span, otel_context.Context()),
-        attributes={
-            n.SPAN_TYPE: n.SPAN_TYPE_TEST,
-            n.TEST_CASE_NAME: nodeid,
-            n.CODE_FILE_PATH: path,
-            n.TEST_CATEGORY: category,
-            **extra,
-        },
+        attributes=attributes,
     )
     set_test_outcome(span, outcome, reason, error_type, message, {})
     span.end()
@@ -371,41 +390,88 @@ class TestSpan(trace.Span):
             merged = {**merged, **self._user}
         if attributes:
             merged = {**merged, **attributes}
-        context = self._context
         parent = self._parent
-        status = self._status or status
-        code = status.status_code.value if status is not None else 0
-        state = context.trace_state
-        return (
+        return span_data(
             self._name,
-            context.trace_id,
-            context.span_id,
+            self._context,
             parent.span_id if parent is not None else None,
-            int(context.trace_flags),
-            state.to_header() if state else "",
             self.start,
             end,
             merged,
             [*self._events, *events] if events else list(self._events),
-            code,
-            status.description if status is not None else None,
+            self._status or status,
             list(self._links),
         )
 
 
+def span_data(
+    name: str,
+    context: trace.SpanContext,
+    parent_id: int | None,
+    start: int,
+    end: int,
+    attributes: dict[str, Any],
+    events: list[tuple[str, dict[str, Any], int]],
+    status: Status | None,
+    links: list[tuple[int, int, int, Any]],
+) -> SpanData:
+    """A finished span as plain values (:data:`SpanData`)."""
+    state = context.trace_state
+    return (
+        name,
+        context.trace_id,
+        context.span_id,
+        parent_id,
+        int(context.trace_flags),
+        state.to_header() if state else "",
+        start,
+        end,
+        attributes,
+        events,
+        status.status_code.value if status is not None else 0,
+        status.description if status is not None else None,
+        links,
+    )
+
+
 _STATUS_CODES = {code.value: code for code in StatusCode}
+_KINDS = {kind.value: kind for kind in SpanKind}
+_SCOPES: dict[tuple[Any, ...], InstrumentationScope] = {}
+"""Instrumentation scopes of spans xdist workers sent, one object per scope (bounded)."""
+_MAX_SCOPES = 256
+
+
+def _scope(found: Any, tracer: Any) -> Any:
+    """The instrumentation scope of a span a worker sent (``(name, version, schema url)``)."""
+    if not found:
+        return tracer_scope(tracer)
+    key = tuple(found)
+    scope = _SCOPES.get(key)
+    if scope is None:
+        scope = InstrumentationScope(*key)
+        if len(_SCOPES) < _MAX_SCOPES:
+            _SCOPES[key] = scope
+    return scope
 
 
 def readable(data: SpanData, tracer: Any) -> ReadableSpan:
-    """The SDK span of ``data``, as ``tracer`` would have made it."""
+    """The SDK span of ``data``, as ``tracer`` would have made it (with the kind and scope
+    of a span of any tracer an xdist worker sent)."""
     (name, trace_id, span_id, parent_id, flags, state, start, end) = data[:8]
     attributes, events, code, description, links = data[8:13]
+    kind, scope, info, remote = SpanKind.INTERNAL, tracer_scope(tracer), None, False
+    if len(data) > 13:
+        kind = _KINDS.get(data[13], SpanKind.INTERNAL)
+        scope = _scope(data[14], tracer)
+        remote = bool(data[15])
+    else:
+        info = tracer.instrumentation_info
     trace_state = TraceState.from_header([state]) if state else None
     trace_flags = TraceFlags(flags)
     context = trace.SpanContext(trace_id, span_id, False, trace_flags, trace_state)
     parent = None
     if parent_id is not None:
-        parent = trace.SpanContext(trace_id, parent_id, False, trace_flags, trace_state)
+        parent = trace.SpanContext(trace_id, parent_id, remote, trace_flags, trace_state)
     limits = tracer_span_limits(tracer)
     if limits.max_span_attribute_length is not None or len(attributes) > limits.max_span_attributes:
         attributes = BoundedAttributes(
@@ -427,12 +493,12 @@ def readable(data: SpanData, tracer: Any) -> ReadableSpan:
             trace.Link(trace.SpanContext(t, s, False, TraceFlags(f)), a or None)
             for t, s, f, a in links
         ),
-        kind=SpanKind.INTERNAL,
-        instrumentation_info=tracer.instrumentation_info,
+        kind=kind,
+        instrumentation_info=info,
         status=Status(_STATUS_CODES.get(code, StatusCode.UNSET), description),
         start_time=start,
         end_time=end,
-        instrumentation_scope=tracer_scope(tracer),
+        instrumentation_scope=scope,
     )
 
 

@@ -58,6 +58,10 @@ class Telemetry:
         self._handler = _ProblemHandler()
         logging.getLogger(_EXPORT_LOGGERS[0]).addHandler(self._handler)
         self._closed = False
+        self.shipper: Any = None
+        """In an xdist worker whose controller exports its spans, the
+        :class:`~._worker_spans.SpanShipper` that keeps them for it (this pipeline exports
+        none); else None."""
 
     @classmethod
     def bind(
@@ -67,11 +71,14 @@ class Telemetry:
         *,
         explicit: bool = True,
         force: bool = False,
+        ship_spans_of: str | None = None,
     ) -> Telemetry | None:
         """The pipeline to record into, or None when the options ask for none.
 
         ``force`` configures a pipeline with no exporter when nothing else would (the budget
-        marker needs spans to count tokens).
+        marker needs spans to count tokens). ``ship_spans_of`` (an xdist worker's name, when
+        the controller exports the spans) configures one that exports no span and keeps them
+        for the controller instead; a pipeline configured before the session stays as it is.
         """
         current = _pipeline.current()
         if current is not None:
@@ -101,7 +108,7 @@ class Telemetry:
                 settings = dataclasses.replace(
                     settings, exporters={**settings.exporters, "logs": ()}
                 )
-            _pipeline.install(settings)
+            _pipeline.install(settings, export_spans=ship_spans_of is None)
         except Exception as exc:  # a bad environment (e.g. a Prometheus port in use)
             raise BindError(f"test telemetry is off: cannot configure agentobs: {exc}") from exc
         pipeline = _pipeline.current()
@@ -110,7 +117,13 @@ class Telemetry:
         # behind a scrubbing processor, cleaning a copy of every span in the test's thread
         # for a processor that reads only token counts and costs (numbers, never scrubbed).
         USAGE.attach_to(pipeline.tracer_provider)
-        return cls(pipeline, owned=True)
+        telemetry = cls(pipeline, owned=True)
+        if ship_spans_of is not None:
+            from ._worker_spans import SpanShipper
+
+            telemetry.shipper = SpanShipper(ship_spans_of)
+            pipeline.tracer_provider.add_span_processor(telemetry.shipper)
+        return telemetry
 
     @property
     def usable(self) -> bool:
