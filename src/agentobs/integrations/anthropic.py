@@ -24,9 +24,7 @@ from opentelemetry import context as otel_context
 
 from .. import _names as n
 from .._errors import internal_errors, warn_once
-from .._llm.run import LLM_RUN_KEY, LLMRun
-from .._llm.streams import AsyncLLMStream, LLMStream
-from .._llm.usage import StreamState
+from .._llm.run import LLM_RUN_KEY
 from .._state import STATE
 from ._patching import (
     Patches,
@@ -70,6 +68,7 @@ def _plan(instance: Any, kwargs: Mapping[str, Any]) -> Plan:
 def _stream_plan(instance: Any, kwargs: Mapping[str, Any]) -> Plan:
     plan = _plan(instance, kwargs)
     plan.attributes[n.REQUEST_STREAM] = True
+    plan.raw = False  # the manager's request returns the stream itself, never a raw response
     return plan
 
 
@@ -94,22 +93,13 @@ def _traced_request(plan: Plan, request: Any) -> Any:
         run = _start(plan)
         if run is None:
             return request()
-        token = otel_context.attach(run.context)
-        try:
-            raw = request()
-        except BaseException as exc:
-            otel_context.detach(token)
-            run.fail(exc)
-            raise
-        otel_context.detach(token)
-        return _wrap(run, raw, LLMStream)
+        return run.call(request, (), {})  # the stream it returns is wrapped (LLMRun.finish)
 
     return traced_request
 
 
-def _wrap(run: LLMRun, raw: Any, proxy: type) -> Any:
-    run.stream = StreamState(run.capture)
-    return proxy(raw, run)
+def _awaited(awaitable: Any) -> Any:
+    return awaitable
 
 
 class _Awaiting:
@@ -127,15 +117,7 @@ class _Awaiting:
         run = _start(self.plan)
         if run is None:
             return await self.request
-        token = otel_context.attach(run.context)
-        try:
-            raw = await self.request
-        except BaseException as exc:
-            otel_context.detach(token)
-            run.fail(exc)
-            raise
-        otel_context.detach(token)
-        return _wrap(run, raw, AsyncLLMStream)
+        return await run.acall(_awaited, (self.request,), {})
 
 
 def _stream_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
