@@ -124,19 +124,22 @@ def paired_loops_ns(
     base_loop: Callable[[int], None],
     baseline_calls: int,
     rounds: int,
+    settle: bool = True,
 ) -> tuple[list[float], list[float]]:
-    """:func:`paired_per_call_ns` for loops ``(count) -> None`` (see :func:`async_loop`)."""
+    """:func:`paired_per_call_ns` for loops ``(count) -> None`` (see :func:`async_loop`).
+    ``settle=False`` skips the garbage collection before each round: for a smoke run, whose
+    figures mean nothing, in a process whose heap (a large SDK's) takes long to collect."""
     loop(min(calls, 1_000))
     base_loop(min(baseline_calls, 1_000))
     ours: list[float] = []
     theirs: list[float] = []
     for index in range(rounds):
         if index % 2:
-            theirs.append(_timed(base_loop, baseline_calls))
-            ours.append(_timed(loop, calls))
+            theirs.append(_timed(base_loop, baseline_calls, settle))
+            ours.append(_timed(loop, calls, settle))
         else:
-            ours.append(_timed(loop, calls))
-            theirs.append(_timed(base_loop, baseline_calls))
+            ours.append(_timed(loop, calls, settle))
+            theirs.append(_timed(base_loop, baseline_calls, settle))
     return ours, theirs
 
 
@@ -154,8 +157,9 @@ def async_loop(call: Callable[[], Awaitable[object]]) -> Callable[[int], None]:
     return loop
 
 
-def _timed(loop: Callable[[int], None], calls: int) -> float:
-    gc.collect()
+def _timed(loop: Callable[[int], None], calls: int, settle: bool = True) -> float:
+    if settle:
+        gc.collect()
     started = time.perf_counter_ns()
     loop(calls)
     return (time.perf_counter_ns() - started) / calls
@@ -181,7 +185,11 @@ def paired_import_seconds(
     """Seconds to import each module in a fresh interpreter, alternating between the two
     (after one warm-up run of each, which fills the bytecode and file caches, unless
     ``warmup`` is false)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENTOBS_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OTEL_", "AGENTOBS_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
 
     def once(name: str) -> float:
         command = [sys.executable, "-c", _IMPORT_PROBE.format(module=name)]

@@ -391,7 +391,12 @@ def section_decorators(args: argparse.Namespace, workdir: Path) -> list[dict[str
             loop, base_loop = make(call), make(reference)
             seconds = 0.02 if args.quick else 0.4
             ours, theirs = paired_loops_ns(
-                loop, _calls(loop, seconds), base_loop, _calls(base_loop, seconds), args.rounds
+                loop,
+                _calls(loop, seconds),
+                base_loop,
+                _calls(base_loop, seconds),
+                args.rounds,
+                settle=not args.quick,
             )
             rows.append(
                 _row("decorators", name, ours, theirs, "ns/call", f"raw span ({kind})", note=note)
@@ -576,7 +581,7 @@ def section_llm(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]
         label = {"wrapper": "@agentobs.llm around the client"}.get(args.variant or "", args.env)
         rows = []
         ours, theirs = paired_loops_ns(
-            _sync_loop(call), calls, _sync_loop(plain_call), calls, args.rounds
+            _sync_loop(call), calls, _sync_loop(plain_call), calls, args.rounds, not args.quick
         )
         added = [(a - b) / 1000 for a, b in zip(ours, theirs, strict=True)]
         rows.append(
@@ -594,7 +599,12 @@ def section_llm(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]
             )
         )
         ours, theirs = paired_loops_ns(
-            _sync_loop(streamed), calls, _sync_loop(plain_stream), calls, args.rounds
+            _sync_loop(streamed),
+            calls,
+            _sync_loop(plain_stream),
+            calls,
+            args.rounds,
+            not args.quick,
         )
         chunks = CHUNKS + 3  # role, content chunks, finish, usage
         per_chunk = [(a - b) / chunks / 1000 for a, b in zip(ours, theirs, strict=True)]
@@ -793,7 +803,11 @@ def _paced(call: Callable[[], Any], rate: float, seconds: float) -> tuple[int, f
 
 
 def sustained_rate(
-    call: Callable[[], Any], flush: Callable[[], Any], probe: float, confirm: float
+    call: Callable[[], Any],
+    flush: Callable[[], Any],
+    probe: float,
+    confirm: float,
+    quick: bool = False,
 ) -> tuple[float, float, str]:
     """The highest rate (calls/s) with every span exported, confirmed over ``confirm`` s;
     (rate, spans per call, note).
@@ -803,7 +817,10 @@ def sustained_rate(
     the full duration, and on a loss retry at three quarters of the rate, up to six times.
     Each run starts settled (flushed, garbage collected) and its losses are told apart:
     spans an exporter failed to send, spans a full queue dropped, or a producer that could
-    not keep the pace (a stall of a quarter second, a neighbour's burst, is not a miss)."""
+    not keep the pace (a stall of a quarter second, a neighbour's burst, is not a miss).
+
+    ``quick`` (the smoke run: it proves that spans are made, exported and counted) doubles
+    up to 400/s at most, does not bisect, confirms twice at most and collects no garbage."""
     import gc
 
     flush()
@@ -817,7 +834,8 @@ def sustained_rate(
     def once(rate: float, seconds: float) -> str:
         """What went wrong at ``rate`` (empty: every span exported, pace kept)."""
         flush()
-        gc.collect()
+        if not quick:
+            gc.collect()
         exported, failed = EXPORTED[0], FAILED[0]
         made, took = _paced(call, rate, seconds)
         flush()
@@ -839,9 +857,9 @@ def sustained_rate(
         return not once(rate, seconds) or not once(rate, seconds)
 
     low, high = 0.0, 100.0
-    while high < 1_000_000 and clean(high, probe):
+    while high < (400 if quick else 1_000_000) and clean(high, probe):
         low, high = high, high * 2
-    for _ in range(3):
+    for _ in range(0 if quick else 3):
         middle = (low + high) / 2
         if clean(middle, probe):
             low = middle
@@ -849,7 +867,7 @@ def sustained_rate(
             high = middle
     rate = low
     misses = []
-    for _ in range(6):
+    for _ in range(2 if quick else 6):
         if rate < 100:
             break
         miss = once(rate, confirm)
@@ -870,7 +888,7 @@ def section_throughput(args: argparse.Namespace, workdir: Path) -> list[dict[str
     probe, confirm = (0.1 if args.quick else 2.0), args.seconds
     raw = Raw(otlp_exporter(args.endpoint))
     raw_rate, _per_call, raw_note = sustained_rate(
-        raw.sync, lambda: raw.provider.force_flush(60_000), probe, confirm
+        raw.sync, lambda: raw.provider.force_flush(60_000), probe, confirm, args.quick
     )
     raw.provider.shutdown()
     mode = "local" if args.variant == "local" else "otlp"
@@ -884,7 +902,7 @@ def section_throughput(args: argparse.Namespace, workdir: Path) -> list[dict[str
         return getattr(trace.get_tracer_provider(), "force_flush", lambda *a: 0)(60_000)
 
     assert call is not None
-    rate, per_call, note = sustained_rate(call, flush, probe, confirm)
+    rate, per_call, note = sustained_rate(call, flush, probe, confirm, args.quick)
     spans = rate * per_call
     row = _row(
         "throughput",

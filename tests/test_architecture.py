@@ -90,13 +90,23 @@ def _modules(src: Path) -> dict[str, tuple[Path, bool]]:
 
 def import_graph(src: Path) -> dict[str, set[str]]:
     """Module -> the modules of ours it imports, every import statement counted (at module
-    level, inside functions, under ``if TYPE_CHECKING``)."""
+    level, inside functions, under ``if TYPE_CHECKING``), and in a module that imports by
+    name (``importlib.import_module``) every string naming a module of ours, absolutely or
+    below the root package (``agentobs.__getattr__``'s table, the CLI's commands, the OTLP
+    exporter classes): stricter than needed, never blind to such an import."""
     modules = _modules(src)
     graph: dict[str, set[str]] = {}
     for name, (path, is_package) in modules.items():
         package = name if is_package else name.rpartition(".")[0]
+        root = name.partition(".")[0]
         edges: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        text = path.read_text(encoding="utf-8")
+        by_name = "import_module(" in text
+        for node in ast.walk(ast.parse(text)):
+            if by_name and isinstance(node, ast.Constant) and isinstance(node.value, str):
+                named = [node.value, f"{root}.{node.value}"]
+                edges.update(m for m in named if m in modules and m != name)
+                continue
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom):
@@ -175,6 +185,8 @@ def test_no_import_cycle_lazy_or_type_only() -> None:
         "from . import b",  # at module level
         "def f():\n    from .b import g\n",  # lazy
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import b\n",
+        "import importlib\ndef f():\n    return importlib.import_module('pkg.b')\n",  # by name
+        "import importlib\nLAZY = {'g': 'b'}\ndef f(n):\n    importlib.import_module(f'pkg.{n}')\n",
     ],
 )
 def test_the_cycle_check_sees_every_kind_of_import(tmp_path: Path, importer_line: str) -> None:

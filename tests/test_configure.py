@@ -306,16 +306,16 @@ def test_calls_before_configure_are_no_ops() -> None:
     assert out == "[True, True, True] False False"
 
 
-def test_configure_takes_every_setting_resolve_knows() -> None:
-    """configure() forwards its arguments to resolve(): the two signatures must agree."""
-    import inspect
+def test_resolve_takes_configures_arguments_and_rejects_any_other_name() -> None:
+    """resolve() takes configure()'s arguments by the table's names (configure() spells them
+    out with their types, tests/test_settings_table.py keeps it equal to the table): a
+    misspelt one fails as it would in a call to configure()."""
+    from agentobs._settings import ARGUMENTS, resolve
 
-    from agentobs._settings import resolve
-
-    configure_params = inspect.signature(agentobs.configure).parameters
-    resolve_params = dict(inspect.signature(resolve).parameters)
-    resolve_params.pop("env")  # a test seam, not a user setting
-    assert list(configure_params) == list(resolve_params)
+    assert resolve(env={}, **dict.fromkeys(ARGUMENTS)).service_name == resolve(env={}).service_name
+    assert resolve(env={}, service_name="named").service_name == "named"
+    with pytest.raises(TypeError, match="exporters"):
+        resolve(env={}, exporters="none")
 
 
 WRONGLY_TYPED = {

@@ -26,7 +26,7 @@
 
 * docs/performance.md's commands take minutes to hours: ``make -n`` must show that each runs
   the script the page names, and ``make bench``'s script runs for real as a one-round quick
-  run; ``make bench-peers QUICK=1`` is run by tests/test_bench_peers.py (with
+  run; ``make bench-peers QUICK=1`` is run by tests/test_bench_peers.py (in CI, or with
   ``AGENTOBS_BENCH_PEERS=1``), which also checks the page's generated table.
 
 Every fenced block must be of one of these kinds, so a new one cannot be skipped silently.

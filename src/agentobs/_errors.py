@@ -107,6 +107,21 @@ def suppressed_warnings() -> dict[str, int]:
         }
 
 
+@contextmanager
+def warnings_given_again() -> Iterator[None]:
+    """Within the block every warning is given again, as if none had been (``agentobs
+    doctor`` collects them all); after it, the record of those given before is back."""
+    global _warned, _families
+    with _warned_lock:
+        saved = _warned, _families
+        _warned, _families = set(), {}
+    try:
+        yield
+    finally:
+        with _warned_lock:
+            _warned, _families = saved
+
+
 def reset_warnings() -> None:
     """Forget which warnings were given (used by ``agentobs.testing.reset``)."""
     with _warned_lock:

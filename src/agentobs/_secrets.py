@@ -134,15 +134,17 @@ class Scrubber:
         self.callback = callback
         self._callback_failures: set[type[BaseException]] = set()
         self.known_clean: set[str] = set()
-        self._secret_keys: dict[str, bool] = {}
+        self.secret_keys: dict[str, bool] = {}
+        """Per key seen, whether it names a secret (filled by :meth:`secret_key`; the span
+        cleaner reads it directly, a dict lookup per attribute)."""
 
     def secret_key(self, key: str) -> bool:
         """Whether ``key`` names a secret (cached per key)."""
-        found = self._secret_keys.get(key)
+        found = self.secret_keys.get(key)
         if found is None:
             found = bool(SECRET_KEY.search(key))
-            if len(self._secret_keys) < 4096:
-                self._secret_keys[key] = found
+            if len(self.secret_keys) < 4096:
+                self.secret_keys[key] = found
         return found
 
     def text(self, key: str, value: str) -> str:

@@ -749,6 +749,7 @@ rows above it)."""
 
 ARGUMENTS: tuple[str, ...] = tuple(dict.fromkeys(row.arg for row in ROWS if row.arg))
 """The arguments of :func:`agentobs.configure`, as the table names them."""
+_ARGUMENT_NAMES = frozenset(ARGUMENTS)
 
 ENV_VARS: dict[str, str] = {
     name: row.doc for row in ROWS for name in row.env if name.startswith("AGENTOBS_")
@@ -828,47 +829,16 @@ def load(rows: Sequence[Row], arguments: Mapping[str, Any], env: Mapping[str, st
     return loaded
 
 
-def resolve(
-    *,
-    service_name: str | None = None,
-    service_version: str | None = None,
-    environment: str | None = None,
-    resource_attributes: Mapping[str, Any] | None = None,
-    exporter: str | Sequence[str] | None = None,
-    endpoint: str | None = None,
-    protocol: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    timeout: float | None = None,
-    compression: str | None = None,
-    insecure: bool | None = None,
-    certificate: str | None = None,
-    local_dir: str | os.PathLike[str] | None = None,
-    local_max_bytes: int | None = None,
-    prometheus_port: int | bool | None = None,
-    prometheus_host: str | None = None,
-    sample_ratio: float | None = None,
-    metric_export_interval: float | None = None,
-    max_queue_size: int | None = None,
-    logs: bool | None = None,
-    log_level: int | str | None = None,
-    system_metrics: bool | None = None,
-    interop: bool | None = None,
-    capture_content: bool | None = None,
-    max_content_size: int | None = None,
-    scrubbing: bool | None = None,
-    scrub_patterns: Sequence[str] | Mapping[str, str] | None = None,
-    scrub_callback: Callable[..., Any] | None = None,
-    langfuse: bool | Mapping[str, str] | None = None,
-    prices: Mapping[str, Mapping[str, float]] | None = None,
-    resume_secret: str | None = None,
-    resume_max_age: float | None = None,
-    resume_trace: str | None = None,
-    health_port: int | None = None,
-    env: Mapping[str, str] | None = None,
-) -> Settings:
-    """Build the effective :class:`Settings`; raise ValueError for a bad explicit argument."""
-    arguments = {name: value for name, value in locals().items() if value is not None}
-    environ = arguments.pop("env", os.environ)
+def resolve(*, env: Mapping[str, str] | None = None, **arguments: Any) -> Settings:
+    """Build the effective :class:`Settings` from :func:`agentobs.configure`'s keyword
+    arguments (named by :data:`ARGUMENTS`; configure() holds their types for users and
+    mypy) and ``env`` (default ``os.environ``); raise ValueError for a bad explicit argument,
+    TypeError for a name that is no argument of configure()."""
+    unknown = sorted(name for name in arguments if name not in _ARGUMENT_NAMES)
+    if unknown:
+        raise TypeError(f"resolve() got unexpected keyword argument(s): {', '.join(unknown)}")
+    arguments = {name: value for name, value in arguments.items() if value is not None}
+    environ = os.environ if env is None else env
     loaded = load(ROWS, arguments, environ)
     values, sources = loaded.values, loaded.sources
     # The rules that join rows: content capture never on under the hard off switch, the
@@ -905,7 +875,7 @@ def resolve(
         scrubbing=values["scrubbing"],
         scrub_patterns=values["scrub_patterns"],
         scrub_callback=values["scrub_callback"],
-        langfuse=langfuse_target(langfuse, environ, sources),
+        langfuse=langfuse_target(arguments.get("langfuse"), environ, sources),
         prices=values["prices"],
         span_batch=_batch(values, "span_batch"),
         log_batch=_batch(values, "log_batch"),

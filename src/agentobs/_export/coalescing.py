@@ -24,6 +24,8 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .sdk_compat import batch_internals
+
 DEFAULT_MAX_ITEMS = 2048
 """At most this many items are exported in one call (4 default batches of 512): about a MB of
 OTLP, far under the receivers' request limits (OTLP/HTTP 64 MB in the SDK, 4 MB gRPC)."""
@@ -85,18 +87,19 @@ class CoalescingExporter:
 
 def coalesce(processor: Any, success: Any, max_items: int = DEFAULT_MAX_ITEMS) -> None:
     """Put a :class:`CoalescingExporter` in front of the exporter of an SDK batch processor
-    (span or log record; the layout of SDK 1.3x-1.4x: ``_batch_processor`` with ``_queue``,
-    ``_exporter`` and ``_max_export_batch_size``); left as it is when the layout differs."""
-    batch: Any = getattr(processor, "_batch_processor", None)
-    exporter = getattr(batch, "_exporter", None)
-    size = getattr(batch, "_max_export_batch_size", None)
-    if exporter is None or not isinstance(size, int) or not hasattr(batch, "_queue"):
+    (span or log record, through :func:`~agentobs._export.sdk_compat.batch_internals`); left
+    as it is when its layout is not the one known."""
+    internals = batch_internals(processor)
+    if internals is None:
         return
 
     def backlog() -> int:
-        return len(batch._queue)
+        return len(internals.queue)
 
     # Never more in the exporter's hands than the queue holds: memory stays within twice the
     # queue's bound, and a small queue (a tight memory budget) is exported batch by batch.
-    limit = getattr(batch._queue, "maxlen", None) or max_items
-    batch._exporter = CoalescingExporter(exporter, backlog, size, success, min(max_items, limit))
+    limit = internals.queue.maxlen or max_items
+    size = internals.batch_size
+    internals.replace_exporter(
+        CoalescingExporter(internals.exporter, backlog, size, success, min(max_items, limit))
+    )

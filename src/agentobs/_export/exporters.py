@@ -140,23 +140,8 @@ def build(settings: Settings, signal: str, counts: Counts | None = None) -> list
 
 
 def prometheus_reader(registry: Any) -> Any:
-    """The pull reader behind ``/metrics``, rendering each series once per scrape.
+    """The pull reader behind ``/metrics``, rendering each series once per scrape
+    (:func:`~agentobs._export.sdk_compat.latest_prometheus_reader`)."""
+    from .sdk_compat import latest_prometheus_reader
 
-    The SDK's ``PrometheusMetricReader`` queues every collection until the next scrape and
-    renders them all, so after a ``force_flush`` (agentobs's or ``MeterProvider``'s) the
-    scrape lists every series twice or more. Its temporality is cumulative: the newest
-    collection holds everything, and older queued ones are dropped here."""
-    from opentelemetry.exporter.prometheus import PrometheusMetricReader
-
-    class LatestPrometheusMetricReader(PrometheusMetricReader):
-        def _receive_metrics(
-            self, metrics_data: Any, timeout_millis: float = 10_000, **kwargs: Any
-        ) -> None:
-            if metrics_data is None:
-                return
-            queued = getattr(self._collector, "_metrics_datas", None)
-            if queued is not None:
-                queued.clear()
-            self._collector.add_metrics_data(metrics_data)
-
-    return LatestPrometheusMetricReader(registry=registry)
+    return latest_prometheus_reader(registry)

@@ -44,7 +44,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
 from .._errors import logger, warn_once
-from .sdk_compat import attribute_items
+from .sdk_compat import attribute_items, may_have, span_attributes
 
 if TYPE_CHECKING:  # the logs SDK is imported only by a pipeline that exports logs
     from opentelemetry.sdk._logs import ReadableLogRecord
@@ -380,23 +380,20 @@ def _span_json(span: ReadableSpan, out: list[str]) -> None:
         add(',"startTimeUnixNano":' + _quote(str(start)))
     if end:
         add(',"endTimeUnixNano":' + _quote(str(end)))
-    raw: Any = getattr(span, "_attributes", None)  # the SDK's own, not a read-only view
-    attributes = raw if raw is not None else span.attributes
+    attributes = span_attributes(span)
     if attributes:
         listed = _attributes_json(attributes)
         if listed:
             add(',"attributes":[' + listed + "]")
     if span.dropped_attributes:
         add(',"droppedAttributesCount":' + _dumps(span.dropped_attributes))
-    raw = getattr(span, "_events", None)  # reading ``events`` copies them under a lock
-    if raw is None or raw:
+    if may_have(span, "events"):
         events = span.events
         if events:
             add(',"events":' + _dumps([_event(event) for event in events]))
     if span.dropped_events:
         add(',"droppedEventsCount":' + _dumps(span.dropped_events))
-    raw = getattr(span, "_links", None)
-    if raw is None or raw:
+    if may_have(span, "links"):
         links = span.links
         if links:
             add(',"links":' + _dumps([_link(link) for link in links]))

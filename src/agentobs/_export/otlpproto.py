@@ -34,7 +34,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import SpanKind
 
 from .otlpjson import _Groups
-from .sdk_compat import attribute_items
+from .sdk_compat import attribute_items, may_have, span_attributes
 
 _pack_double = struct.Struct("<d").pack
 _pack_fixed64 = struct.Struct("<Q").pack
@@ -166,16 +166,14 @@ def _span(span: ReadableSpan) -> bytes:
         add(b"\x39" + _pack_fixed64(start))
     if end:
         add(b"\x41" + _pack_fixed64(end))
-    raw: Any = getattr(span, "_attributes", None)  # the SDK's own, not a read-only view
-    attributes = raw if raw is not None else span.attributes
+    attributes = span_attributes(span)
     if attributes:
         out.extend(_attributes(attributes, b"\x4a"))
     dropped = span.dropped_attributes
     if dropped:
         add(b"\x50" + _varint(dropped))
     for name, encode, tag, dropped_tag in _EVENTS_AND_LINKS:
-        raw = getattr(span, "_" + name, None)  # reading ``events`` copies them under a lock
-        if raw is None or raw:
+        if may_have(span, name):
             for message in encode(getattr(span, name)) or ():
                 add(_delimited(tag, message.SerializeToString()))
         dropped = getattr(span, "dropped_" + name)

@@ -248,8 +248,8 @@ def configure(
     :func:`shutdown` first to configure again. If the application already installed SDK
     providers, agentobs adds its processors to them instead of replacing them.
     """
-    # configure() spells out resolve()'s keyword arguments for users and type checkers;
-    # its locals at this point are exactly those arguments.
+    # configure() spells out, with their types, the arguments the settings table names
+    # (_settings.ARGUMENTS, kept equal by a test); its locals here are exactly those.
     settings = resolve(**locals())
     install(settings)
 
@@ -817,19 +817,14 @@ def release_globals(*, only_ours: bool = True) -> None:
     OpenTelemetry lets a global provider be set once per process; agentobs resets that guard
     (as OpenTelemetry's own test utilities do) for its own providers only, never for the
     application's, unless ``only_ours`` is False (:func:`agentobs.testing.reset`)."""
-    from opentelemetry import _logs, metrics, trace
-    from opentelemetry.util._once import Once
+    from .sdk_compat import current_global_providers, unset_global_providers
 
-    # The globals as they are: the getters would load OTEL_PYTHON_*_PROVIDER (and raise).
-    if not only_ours or trace._TRACER_PROVIDER in _OUR_PROVIDERS:
-        trace._TRACER_PROVIDER_SET_ONCE = Once()
-        trace._TRACER_PROVIDER = None
-    if not only_ours or metrics._internal._METER_PROVIDER in _OUR_PROVIDERS:
-        metrics._internal._METER_PROVIDER_SET_ONCE = Once()
-        metrics._internal._METER_PROVIDER = None
-    if not only_ours or _logs._internal._LOGGER_PROVIDER in _OUR_PROVIDERS:
-        _logs._internal._LOGGER_PROVIDER_SET_ONCE = Once()
-        _logs._internal._LOGGER_PROVIDER = None
+    tracer, meter, logger = current_global_providers()
+    unset_global_providers(
+        not only_ours or tracer in _OUR_PROVIDERS,
+        not only_ours or meter in _OUR_PROVIDERS,
+        not only_ours or logger in _OUR_PROVIDERS,
+    )
 
 
 _PROCESS_METRICS: dict[str, list[str] | None] = {

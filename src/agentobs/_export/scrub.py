@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
@@ -39,7 +39,13 @@ from .. import _names as n
 from .._errors import warn_once
 from .._secrets import DEFAULT_PATTERNS, SECRET_KEY, Scrubber, ScrubMatch, marker
 from .._settings import Settings
-from .sdk_compat import span_attribute_items, wrap_batch_exporter
+from .sdk_compat import (
+    may_have,
+    preferred_temporality_and_aggregation,
+    span_attribute_items,
+    wrap_batch_exporter,
+    wrap_receive_metrics,
+)
 
 CONTENT_KEYS = frozenset(
     {
@@ -106,7 +112,7 @@ class SpanCleaner:
         scrubber = self.scrubber
         remove = self.remove_content
         known_clean: set[str] = set() if scrubber is None else scrubber.known_clean
-        key_is_secret: dict[str, bool] = {} if scrubber is None else scrubber._secret_keys
+        key_is_secret: dict[str, bool] = {} if scrubber is None else scrubber.secret_keys
         changed: dict[str, Any] | None = None
         removed: list[str] = []
         for key, value in span_attribute_items(span):
@@ -129,7 +135,7 @@ class SpanCleaner:
                 if changed is None:
                     changed = {}
                 changed[key] = cleaned
-        events = span.events if getattr(span, "_events", True) else ()
+        events = span.events if may_have(span, "events") else ()
         new_events = self._events(events) if events else None
         name = span.name
         new_name = name
@@ -403,10 +409,7 @@ class ScrubbingMetricExporter(MetricExporter):
     ``/metrics`` as well)."""
 
     def __init__(self, exporter: MetricExporter, scrubber: Scrubber) -> None:
-        super().__init__(
-            preferred_temporality=exporter._preferred_temporality,
-            preferred_aggregation=exporter._preferred_aggregation,
-        )
+        super().__init__(*preferred_temporality_and_aggregation(exporter))
         self.exporter = exporter
         self.scrubber = scrubber
 
@@ -433,15 +436,17 @@ def scrub_reader(scrubber: Scrubber | None, reader: Any) -> Any:
     instance's method is wrapped. A reader of another layout is left as it is (agentobs's
     own metrics are clean anyway: they are scrubbed when recorded).
     """
-    receive = getattr(reader, "_receive_metrics", None)
-    if scrubber is None or not callable(receive):
+    if scrubber is None:
         return reader
 
-    def receive_scrubbed(metrics_data: Any, *args: Any, **kwargs: Any) -> Any:
-        cleaned = _clean_or_drop(lambda d: clean_metrics(scrubber, d), metrics_data, "metric")
-        return None if cleaned is None else receive(cleaned, *args, **kwargs)
+    def scrubbing(receive: Callable[..., Any]) -> Callable[..., Any]:
+        def receive_scrubbed(metrics_data: Any, *args: Any, **kwargs: Any) -> Any:
+            cleaned = _clean_or_drop(lambda d: clean_metrics(scrubber, d), metrics_data, "metric")
+            return None if cleaned is None else receive(cleaned, *args, **kwargs)
 
-    reader._receive_metrics = receive_scrubbed
+        return receive_scrubbed
+
+    wrap_receive_metrics(reader, scrubbing)
     return reader
 
 

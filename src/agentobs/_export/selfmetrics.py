@@ -39,6 +39,7 @@ from .. import _catalogue as c
 from .._errors import warn_once
 from .._recorder import CounterTotals
 from . import status
+from .sdk_compat import batch_internals, preferred_temporality_and_aggregation
 
 COMPONENT_TYPE = "otel.component.type"
 COMPONENT_NAME = "otel.component.name"
@@ -221,21 +222,22 @@ class _CountingQueue(collections.deque):  # type: ignore[type-arg]
 def count_processor(processor: Any, counts: Counts, signal: str, component_type: str) -> None:
     """Make a batch processor of the SDK count exactly what it hands on (its metrics hook)
     and what its full queue drops (:class:`_CountingQueue`)."""
-    batch = getattr(processor, "_batch_processor", None)
-    queue = getattr(batch, "_queue", None)
-    if batch is None or not isinstance(queue, collections.deque) or queue.maxlen is None:
+    internals = batch_internals(processor)
+    if internals is None:
         warn_once(
             "selfmetrics:processor",
             "agentobs: this OpenTelemetry SDK's batch processor has an unknown layout; its "
             "drops are not counted",
         )
         return
+    capacity = internals.queue.maxlen
+    assert capacity is not None  # batch_internals checked that the queue is bounded
     attributes = counts.component(component_type)
     counts.add(PROCESSED[signal], attributes, 0)  # the series exists from the start
     hook = _ProcessorCounts(counts, signal, attributes)
-    batch._metrics = hook
-    batch._queue = _CountingQueue(queue.maxlen, hook.dropped)
-    counts.watch_queue(signal, attributes, lambda: len(batch._queue), queue.maxlen)
+    internals.replace_metrics(hook)
+    internals.replace_queue(_CountingQueue(capacity, hook.dropped))
+    counts.watch_queue(signal, attributes, lambda: len(internals.queue), capacity)
 
 
 def _error_type(exc: BaseException) -> str:
@@ -385,8 +387,7 @@ class CountedMetricExporter(_Counted, MetricExporter):
         _Counted.__init__(self, inner, counts, component_type, rebuild, status_key)
         MetricExporter.__init__(
             self,
-            preferred_temporality=dict(inner._preferred_temporality or {}),
-            preferred_aggregation=dict(inner._preferred_aggregation or {}),
+            *preferred_temporality_and_aggregation(inner),
         )
 
     def export(

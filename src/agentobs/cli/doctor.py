@@ -165,12 +165,10 @@ def _collect_warnings() -> Iterator[list[str]]:
     if not log.isEnabledFor(logging.WARNING):
         log.setLevel(logging.WARNING)
     log.addHandler(handler)
-    saved = _errors._warned, _errors._families
-    _errors._warned, _errors._families = set(), {}
     try:
-        yield handler.messages
+        with _errors.warnings_given_again():
+            yield handler.messages
     finally:
-        _errors._warned, _errors._families = saved
         log.removeHandler(handler)
         log.setLevel(saved_level)
 

@@ -17,7 +17,7 @@ LLM calls (``instrument_anthropic(keep_sdk_spans=True)`` keeps it, as a child).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -68,24 +68,31 @@ def _plan(instance: Any, kwargs: Mapping[str, Any]) -> Plan:
 def _stream_plan(instance: Any, kwargs: Mapping[str, Any]) -> Plan:
     plan = _plan(instance, kwargs)
     plan.attributes[n.REQUEST_STREAM] = True
-    plan.raw = False  # the manager's request returns the stream itself, never a raw response
     return plan
 
 
-def _stream(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    """``messages.stream(...)``: trace the request the manager makes when entered."""
-    manager = wrapped(*args, **kwargs)
-    if STATE.tracer is None or suppressed():
+def _traced_stream(
+    attribute: str, usable: Callable[[Any], bool], traced: Callable[[Plan, Any], Any]
+) -> Callable[..., Any]:
+    """A wrapt wrapper for ``messages.stream(...)`` (sync or async): the manager it returns
+    makes its request (``attribute``) when entered; that request is replaced by
+    ``traced(plan, request)`` when ``usable(request)``."""
+
+    def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        manager = wrapped(*args, **kwargs)
+        if STATE.tracer is None or suppressed():
+            return manager
+        with internal_errors("anthropic.stream"):
+            plan = _stream_plan(instance, kwargs)
+            request = getattr(manager, attribute, None)
+            if usable(request):
+                setattr(manager, attribute, traced(plan, request))
+            else:
+                warn_once("anthropic-stream", "agentobs: this anthropic version's "
+                          "messages.stream() is not traced")  # fmt: skip
         return manager
-    with internal_errors("anthropic.stream"):
-        plan = _stream_plan(instance, kwargs)
-        request = getattr(manager, _SYNC_REQUEST, None)
-        if callable(request):
-            setattr(manager, _SYNC_REQUEST, _traced_request(plan, request))
-        else:
-            warn_once("anthropic-stream", "agentobs: this anthropic version's messages.stream()"
-                      " is not traced")  # fmt: skip
-    return manager
+
+    return wrapper
 
 
 def _traced_request(plan: Plan, request: Any) -> Any:
@@ -93,13 +100,9 @@ def _traced_request(plan: Plan, request: Any) -> Any:
         run = _start(plan)
         if run is None:
             return request()
-        return run.call(request, (), {})  # the stream it returns is wrapped (LLMRun.finish)
+        return run.call(request, (), {})  # the raw stream comes back wrapped (finish())
 
     return traced_request
-
-
-def _awaited(awaitable: Any) -> Any:
-    return awaitable
 
 
 class _Awaiting:
@@ -114,23 +117,17 @@ class _Awaiting:
         return self._run().__await__()
 
     async def _run(self) -> Any:
+        request = self.request
         run = _start(self.plan)
         if run is None:
-            return await self.request
-        return await run.acall(_awaited, (self.request,), {})
+            return await request
+        return await run.acall(lambda: request, (), {})
 
 
-def _stream_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    """``AsyncMessages.stream(...)``: the manager awaits its request when entered."""
-    manager = wrapped(*args, **kwargs)
-    if STATE.tracer is None or suppressed():
-        return manager
-    with internal_errors("anthropic.stream"):
-        plan = _stream_plan(instance, kwargs)
-        request = getattr(manager, _ASYNC_REQUEST, None)
-        if request is not None:
-            setattr(manager, _ASYNC_REQUEST, _Awaiting(plan, request))
-    return manager
+_stream = _traced_stream(_SYNC_REQUEST, callable, _traced_request)
+"""``messages.stream(...)``: trace the request the manager makes when entered."""
+_stream_async = _traced_stream(_ASYNC_REQUEST, lambda request: request is not None, _Awaiting)
+"""``AsyncMessages.stream(...)``: the manager awaits its request when entered."""
 
 
 def _quiet_sdk_spans() -> None:

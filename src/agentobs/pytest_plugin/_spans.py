@@ -22,6 +22,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, TraceFlags, TraceS
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from .. import _names as n
+from .._export.sdk_compat import tracer_scope, tracer_span_limits
 from ._outcomes import FAIL_LIKE, PASS_LIKE, result_status
 
 _PROPAGATOR = TraceContextTextMapPropagator()
@@ -405,7 +406,7 @@ def readable(data: SpanData, tracer: Any) -> ReadableSpan:
     parent = None
     if parent_id is not None:
         parent = trace.SpanContext(trace_id, parent_id, False, trace_flags, trace_state)
-    limits = tracer._span_limits
+    limits = tracer_span_limits(tracer)
     if limits.max_span_attribute_length is not None or len(attributes) > limits.max_span_attributes:
         attributes = BoundedAttributes(
             limits.max_span_attributes,
@@ -431,7 +432,7 @@ def readable(data: SpanData, tracer: Any) -> ReadableSpan:
         status=Status(_STATUS_CODES.get(code, StatusCode.UNSET), description),
         start_time=start,
         end_time=end,
-        instrumentation_scope=tracer._instrumentation_scope,
+        instrumentation_scope=tracer_scope(tracer),
     )
 
 
@@ -452,7 +453,8 @@ class TestSpans:
 
     def __init__(self, tracer: Any, parent_context: Any) -> None:
         self.tracer = tracer
-        self.limits = tracer._span_limits
+        self.limits = tracer_span_limits(tracer)
+        self._scope = tracer_scope(tracer)
         self._ids = tracer.id_generator
         self._context = parent_context
         parent = trace.get_current_span(parent_context).get_span_context()
@@ -498,6 +500,4 @@ class TestSpans:
             return trace.NonRecordingSpan(context)
         if extra:
             attributes = {**extra, **attributes}
-        return TestSpan(
-            name, context, parent, attributes, self.limits, self.tracer._instrumentation_scope
-        )
+        return TestSpan(name, context, parent, attributes, self.limits, self._scope)
