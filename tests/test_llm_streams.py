@@ -236,3 +236,29 @@ def test_stream_content_is_collected_when_captured(cap: Capture) -> None:
         '[{"role": "assistant", "parts": [{"type": "text", "content": "ab"}], '
         '"finish_reason": "stop"}]'
     )
+
+
+def test_a_decorated_generator_runs_its_own_code_in_the_call(cap: Capture) -> None:
+    """The code of an ``@agentobs.llm`` generator (sync or async) runs inside the call: a
+    scope it opens is a child of the LLM span; the consumer's code between chunks is not."""
+
+    @agentobs.llm(model="gen")
+    def gen() -> Iterator[int]:
+        with agentobs.task("inside-sync"):
+            yield 1
+
+    @agentobs.llm(model="agen")
+    async def agen() -> AsyncIterator[int]:
+        with agentobs.task("inside-async"):
+            yield 1
+
+    async def consume() -> list[int]:
+        return [i async for i in agen()]
+
+    for item in gen():
+        with agentobs.task("consumer"):
+            assert item == 1
+    assert asyncio.run(consume()) == [1]
+    for inner, outer in (("task inside-sync", "chat gen"), ("task inside-async", "chat agen")):
+        assert cap.span(inner).parent.span_id == cap.span(outer).context.span_id
+    assert cap.span("task consumer").parent is None

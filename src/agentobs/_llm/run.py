@@ -48,6 +48,7 @@ class LLMRun(Run):
         "response",
         "server",
         "stream",
+        "stream_context",
         "stream_end",
         "usage",
     )
@@ -59,6 +60,7 @@ class LLMRun(Run):
         self.response: Response | None = None
         self.output: Any = None
         self.stream: StreamState | None = None
+        self.stream_context: Any = None  # attached while a stream's own code runs, if any
         self.stream_end: str | None = None
         self.first_chunk: int | None = None
         self.capture = False
@@ -156,10 +158,10 @@ class LLMRun(Run):
             kind = stream_kind(result)
             if kind == SYNC_STREAM:
                 self.stream = StreamState(self.capture)
-                return LLMStream(result, self)
+                return LLMStream(result, self, self.stream_context)
             if kind == ASYNC_STREAM:
                 self.stream = StreamState(self.capture)
-                return AsyncLLMStream(result, self)
+                return AsyncLLMStream(result, self, self.stream_context)
             self.take(result)
         except Exception as exc:
             with internal_errors("llm.finish"):

@@ -28,8 +28,6 @@ from . import cost as _cost
 from .accounting import account
 from .budget import iter_refusals
 from .run import LLM_RUN_KEY, LLMRun, set_input
-from .streams import AsyncLLMStream, LLMStream
-from .usage import StreamState
 
 _set_value = otel_context.set_value
 
@@ -143,7 +141,10 @@ class llm(Scope):
 
     # --- decorator ---
 
-    def _wrap_function(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def _wrap_function(self, fn: Callable[..., Any], generator: bool = False) -> Callable[..., Any]:
+        """``fn`` called by :meth:`Run.call`; the stream it returns (an iterator, or the
+        generator of a ``generator`` function, whose own code then runs in the call's
+        context) is wrapped, and the call ends with it (:meth:`LLMRun.finish`)."""
         scope, start, state = self, self._start, STATE
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -155,6 +156,8 @@ class llm(Scope):
                 return fn(*args, **kwargs)
             if run.budgets:
                 scope.refuse(run)
+            if generator:
+                run.stream_context = run.context
             return run.call(fn, args, kwargs)
 
         return wrapper
@@ -173,30 +176,10 @@ class llm(Scope):
         return wrapper
 
     def _wrap_generator(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        return self._wrap_stream(fn, LLMStream)
+        return self._wrap_function(fn, generator=True)
 
     def _wrap_async_generator(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        return self._wrap_stream(fn, AsyncLLMStream)
-
-    def _wrap_stream(self, fn: Callable[..., Any], proxy: Callable[..., Any]) -> Callable[..., Any]:
-        """A (async) generator function: the call ends when the stream it returns does."""
-        scope = self
-
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            run = scope.start() if STATE.tracer is not None else None
-            if run is None:
-                return fn(*args, **kwargs)
-            assert isinstance(run, LLMRun)
-            scope.refuse(run)
-            try:
-                generator = fn(*args, **kwargs)
-            except BaseException as exc:
-                scope.end(run, exc)
-                raise
-            run.stream = StreamState(run.capture)
-            return proxy(generator, run, run.context)
-
-        return wrapper
+        return self._wrap_function(fn, generator=True)
 
 
 # --- for the integrations ---
