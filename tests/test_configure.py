@@ -12,6 +12,7 @@ import sys
 import textwrap
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry import metrics, trace
@@ -19,6 +20,7 @@ from opentelemetry import metrics, trace
 import agentobs
 import agentobs.testing
 from agentobs._export import pipeline as _pipeline
+from agentobs._names import STATUS
 
 pytestmark = pytest.mark.usefixtures("fresh_agentobs")
 
@@ -147,6 +149,52 @@ def test_adopts_the_applications_tracer_provider(
     # agentobs shut down only its own processors: the app's provider still works.
     record_spans(1, "after")
     assert app_exporter.get_finished_spans()[-1].name == "after"
+
+
+def test_adopts_the_applications_meter_provider_and_its_readers_get_our_metrics(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """The application set up its own SDK MeterProvider first: agentobs records into it (its
+    counters through observable instruments, its histograms per call), the app's reader sees
+    exact values, and one warning says that agentobs's own metric exporters are not added."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    caplog.set_level(logging.INFO, logger="agentobs")
+    reader = InMemoryMetricReader()
+    app_provider = MeterProvider(metric_readers=[reader])
+    metrics.set_meter_provider(app_provider)
+
+    agentobs.configure(exporter="local", local_dir=tmp_path / "local", logs=False)
+    assert metrics.get_meter_provider() is app_provider
+
+    @agentobs.task("adopted-task")
+    def step() -> int:
+        agentobs.set_attributes(customer_tier="gold")
+        return 1
+
+    @agentobs.workflow("adopted-flow")
+    def flow() -> int:
+        return sum(step() for _ in range(3))
+
+    assert [flow() for _ in range(2)] == [3, 3]
+
+    points: dict[str, list[Any]] = {}
+    data = reader.get_metrics_data()
+    assert data is not None
+    for resource_metrics in data.resource_metrics:
+        for scope in resource_metrics.scope_metrics:
+            for metric in scope.metrics:
+                points.setdefault(metric.name, []).extend(metric.data.data_points)
+    assert sum(p.value for p in points["agentobs.task.runs"]) == 6
+    assert sum(p.count for p in points["agentobs.task.duration"]) == 6
+    assert sum(p.value for p in points["agentobs.workflow.runs"]) == 2
+    assert {p.attributes.get(STATUS) for p in points["agentobs.task.runs"]} == {"ok"}
+    warned = [r for r in caplog.records if "MeterProvider is used as it is" in r.getMessage()]
+    assert len(warned) == 1, [r.getMessage() for r in caplog.records]
+
+    agentobs.shutdown()
+    app_provider.shutdown()
 
 
 def test_second_configure_is_ignored_logged_and_harmless(
