@@ -86,6 +86,36 @@ def test_shutdown_that_times_out_still_gives_exact_figures(
     assert 0 <= in_flight <= 512, figures
 
 
+def test_a_timed_out_shutdown_reports_once_and_leaves_the_next_pipeline_alone(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The shutdown that gave up waiting goes on closing in its thread: when it ends (the
+    stalled request times out), it neither logs a second shutdown line nor switches off the
+    secret scrubbing of the pipeline configured meanwhile."""
+    from agentobs import _secrets
+
+    caplog.set_level(logging.INFO, logger="agentobs")
+    with stalling_server() as stalled:
+        agentobs.configure(
+            exporter="otlp", endpoint=stalled.url, timeout=1, max_queue_size=600, logs=False
+        )
+        burst(600, threads=1)
+        assert agentobs.shutdown(timeout=0.3) is False
+        agentobs.configure(exporter="none", logs=False)
+        scrubber = _secrets.ACTIVE
+        assert scrubber is not None
+        closing = [t for t in threading.enumerate() if t.name == "agentobs-shutdown"]
+        assert closing, "the timed-out shutdown's thread"
+        for thread in closing:
+            thread.join(10)
+            assert not thread.is_alive()
+    heads = ("agentobs: shutdown;", "agentobs: shutdown timed out;")
+    lines = [line for line in shutdown_text(caplog).splitlines() if line.startswith(heads)]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(heads[1])
+    assert _secrets.ACTIVE is scrubber
+
+
 def test_self_telemetry_reaches_prometheus_with_the_exact_counts(
     prometheus: PrometheusFactory, tmp_path: Any
 ) -> None:

@@ -90,6 +90,8 @@ class _Pipeline:
     interop: Any = None
     noise_filter: _OncePerMessage = field(default_factory=_OncePerMessage)
     counts: Counts = field(default_factory=lambda: _new_counts())
+    scrubber: _secrets.Scrubber | None = None
+    reporting: threading.Lock = field(default_factory=threading.Lock)  # held once reported
 
     def force_flush(self, timeout: float) -> bool:
         millis = int(timeout * 1000)
@@ -129,10 +131,15 @@ class _Pipeline:
                     part.shutdown(**({"timeout_millis": millis} if kind == "metrics" else {}))
 
     def report(self, timed_out: bool) -> None:
-        """The shutdown line: exact figures of what was exported, dropped and failed."""
+        """The shutdown line: exact figures of what was exported, dropped and failed. Once:
+        a shutdown that timed out reports then, and its closing thread, when it ends later,
+        neither reports again nor clears what a newer pipeline set up."""
+        if not self.reporting.acquire(blocking=False):
+            return
         for name in _NOISY_LOGGERS:
             logging.getLogger(name).removeFilter(self.noise_filter)
-        _secrets.ACTIVE = None
+        if _secrets.ACTIVE is self.scrubber:
+            _secrets.ACTIVE = None
         if self.counts.signals:
             from .selfmetrics import log_summary
 
@@ -567,7 +574,7 @@ def _build(
         )
     pipeline.log_processors = log_processors
     _attach(settings, pipeline)
-    _secrets.ACTIVE = cleaner.scrubber
+    pipeline.scrubber = _secrets.ACTIVE = cleaner.scrubber
     return pipeline
 
 
