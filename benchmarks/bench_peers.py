@@ -372,6 +372,16 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _run_of(report: dict[str, Any]) -> dict[str, Any]:
+    """What the report says of an earlier ``--only`` run: its rows, command, time and load."""
+    return {
+        "only": report["partial"]["only"],
+        "command": report["command"],
+        "generated": report["generated"],
+        "load_average": report["machine"]["load_average"][0],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few calls and rounds")
@@ -428,10 +438,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.only and previous.exists():  # re-measured rows replace theirs in the last report
         done = {(r["env"], r["section"], r["variant"]) for r in results}
         prior = json.loads(previous.read_text())
+        before = prior.get("partial") or {}
         partial = {
             "only": args.only,
-            "others_from": (prior.get("partial") or {}).get("others_from")
+            "others_from": before.get("others_from")
             or {key: prior[key] for key in ("generated", "command", "elapsed", "machine")},
+            # earlier --only runs, whose rows the report still holds unless re-measured now
+            "earlier": [
+                *before.get("earlier", []),
+                *([_run_of(prior)] if before and before["only"] != args.only else []),
+            ],
         }
         kept = prior["results"]
         kept = [r for r in kept if (r["env"], r["section"], r["variant"]) not in done]

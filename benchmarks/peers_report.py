@@ -205,6 +205,15 @@ def _where_behind(report: dict[str, Any]) -> list[str]:
     return out or ["- Nowhere in this run."]
 
 
+def _earlier(partial: dict[str, Any]) -> str:
+    """Where the rows of earlier ``--only`` runs, still in the report, come from."""
+    return "".join(
+        f"rows of `{run['only']}` from `{run['command']}` on {run['generated']} "
+        f"(load average {run['load_average']}); "
+        for run in partial.get("earlier", [])
+    )
+
+
 def _partial(report: dict[str, Any]) -> list[str]:
     """The line that says which rows a ``--only`` run re-measured, and where the rest are from."""
     partial = report.get("partial")
@@ -214,7 +223,7 @@ def _partial(report: dict[str, Any]) -> list[str]:
     m = other["machine"]
     return [
         f"Only the rows of `{partial['only']}` were measured in this run (the machine above); "
-        f"every other row is from `{other['command']}` on {other['generated']} "
+        f"{_earlier(partial)}every other row is from `{other['command']}` on {other['generated']} "
         f"({other['elapsed'] / 60:.0f} min; load average {m['load_average'][0]} at its start "
         f"and {m['load_average_after'][0]} at its end). Each ratio is against its own "
         "reference, measured in the same process and the same run.",
@@ -343,12 +352,13 @@ def summary_table(report: dict[str, Any]) -> str:
         lines += [
             "",
             f"Rows of `{partial['only']}` from `{report['command']}` on {report['generated']} "
-            f"(load average {report['machine']['load_average'][0]}); every other row from "
+            f"(load average {report['machine']['load_average'][0]}); {_earlier(partial)}"
+            "every other row from "
             f"`{other['command']}` on {other['generated']} (load average "
             f"{other['machine']['load_average'][0]} at its start, "
             f"{other['machine']['load_average_after'][0]} at its end). Ratios are each to a "
-            "reference measured in the same process and run; the absolute µs per chunk of the "
-            "two runs were taken under different loads.",
+            "reference measured in the same process and run; the absolute figures of different "
+            "runs were taken under different loads.",
         ]
     return "\n".join(lines)
 
