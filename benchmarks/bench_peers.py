@@ -6,7 +6,10 @@
     python benchmarks/bench_peers.py --render       # RESULTS.md and the tables from RESULTS.json
 
 Each peer gets its own virtual environment under ``.bench-peers/`` (pinned below, created
-with uv); agentobs runs in the project's ``.venv``. Every measurement is one fresh process of
+with uv), and so does agentobs (``.bench-peers/agentobs``: this checkout, editable, with the
+same common packages and nothing else: no row carries the development ``.venv``'s other
+pytest plugins and start-up hooks, which make plain pytest there three times slower to start
+and would hide the plugin's cost). Every measurement is one fresh process of
 ``peer_worker.py`` in that environment, against a raw OpenTelemetry reference measured in the
 same process (see its docstring). A rotel collector on loopback receives the OTLP exports.
 The report says, per environment, which hosts the SDK tried to reach (all refused).
@@ -64,6 +67,9 @@ PEERS: dict[str, list[str]] = {
 }
 """Environment name -> pinned requirements (the environment name is the peer's package)."""
 
+REQUIREMENTS: dict[str, list[str]] = {"agentobs": ["--editable", str(ROOT)], **PEERS}
+"""Every environment's requirements: agentobs's (this checkout) and the peers'."""
+
 SHOWN = {
     "agentobs": ["agentobs"],
     **{name: [spec.split("==")[0] for spec in specs[:1]] for name, specs in PEERS.items()},
@@ -118,8 +124,6 @@ a quick run) the longest start first. With one, it makes no difference to the to
 
 
 def python_of(env: str) -> Path:
-    if env in ("agentobs", "raw"):
-        return ROOT / ".venv" / "bin" / "python"
     return ENVS_DIR / env / "bin" / "python"
 
 
@@ -129,8 +133,8 @@ def _uv() -> str:
 
 
 def install(env: str) -> None:
-    """Create (or bring up to date) one peer's environment; a stamp records its pins."""
-    requirements = [*PEERS[env], *COMMON]
+    """Create (or bring up to date) one environment; a stamp records its pins."""
+    requirements = [*REQUIREMENTS[env], *COMMON]
     directory = ENVS_DIR / env
     stamp = directory / ".bench-peers.stamp"
     wanted = "\n".join([*requirements, "bytecode compiled"])
@@ -154,11 +158,11 @@ def install(env: str) -> None:
 
 
 def compile_bytecode(env: str) -> None:
-    """Write the bytecode of everything installed in ``env`` (agentobs: ``.venv`` and
-    ``src``), as ``pip install`` does and ``uv pip install`` does not: without it every
-    worker compiles its SDK from source at start-up (where ``PYTHONDONTWRITEBYTECODE`` is
-    set, every time), which slows the run and turns the import rows into compile times.
-    Files already compiled are skipped; a file that does not compile is left as it is."""
+    """Write the bytecode of everything installed in ``env`` (for agentobs, ``src`` too), as
+    ``pip install`` does and ``uv pip install`` does not: without it every worker compiles
+    its SDK from source at start-up (where ``PYTHONDONTWRITEBYTECODE`` is set, every time),
+    which slows the run and turns the import rows into compile times. Files already
+    compiled are skipped; a file that does not compile is left as it is."""
     python = str(python_of(env))
     found = subprocess.run(
         [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -413,8 +417,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     ENVS_DIR.mkdir(exist_ok=True)
     with ThreadPoolExecutor(4) as pool:  # downloads overlap (uv locks its cache)
-        list(pool.map(install, [*PEERS]))
-    compile_bytecode("agentobs")
+        list(pool.map(install, [*REQUIREMENTS]))
+    compile_bytecode("agentobs")  # src changes without a new install
     six_sdist()
     if args.install_only:
         return 0

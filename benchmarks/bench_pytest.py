@@ -7,7 +7,10 @@
   alternate which goes first; the ratio is the median of the per-round ratios (target
   ≤ 1.15). Two rows from the same runs: the CPU seconds of the pytest process (user +
   system, all its threads: what a busy shared machine changes least) and wall-clock
-  seconds. Every other installed plugin loads in both.
+  seconds. Both run in ``.bench-peers/agentobs`` (this checkout with pytest and the common
+  packages of ``make bench-peers``, nothing else), as a user's project would: the development
+  ``.venv``'s other plugins make plain pytest start three times slower there and would hide
+  the plugin's cost. A ``--quick`` run (the test suite's smoke run) uses the running Python.
 * ``pytest_plugin_real_suite`` — the same comparison on a real suite: six's own tests, from
   its source distribution (downloaded once into ``.bench-peers/sdists``), target ≤ 1.03.
   six's suite is short (well under a second of tests), so the plugin's fixed cost per run
@@ -99,12 +102,12 @@ def more_itertools_suite(sdist: Path) -> Callable[[Path], None]:
     return populate
 
 
-def _run(directory: Path, args: list[str], env: dict[str, str]) -> tuple[float, float]:
+def _run(directory: Path, args: list[str], env: dict[str, str], python: str) -> tuple[float, float]:
     """Wall-clock and CPU seconds of one pytest process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
         cwd=directory,
         env=env,
         capture_output=True,
@@ -129,13 +132,15 @@ def measure(
     populate: Callable[[Path], None] | None = None,
     warmup: bool = True,
     cpu: dict[str, list[float]] | None = None,
+    python: str = sys.executable,
 ) -> tuple[list[float], list[float]]:
     """Wall-clock seconds per run with the plugin and without, in alternating rounds (after
     a warm-up); the CPU seconds of the same runs go to ``cpu["ours"]`` and ``cpu["theirs"]``.
 
     By default the plugin is agentobs's (local files, history in the work directory); another
     plugin's options (``plugin``) and how to turn it off (``plain``) can be given instead,
-    and ``populate(directory)`` can lay out another suite than the generated one.
+    and ``populate(directory)`` can lay out another suite than the generated one. ``python``
+    is the environment's interpreter.
     """
     work = Path(tempfile.mkdtemp(prefix="agentobs-bench-pytest-"))
     try:
@@ -156,18 +161,18 @@ def measure(
         if plain is None:
             plain = ["-p", "no:agentobs"]
         if warmup:  # bytecode and assertion-rewrite caches
-            _run(work, plugin, env)
-            _run(work, plain, env)
+            _run(work, plugin, env, python)
+            _run(work, plain, env, python)
         ours: list[float] = []
         theirs: list[float] = []
         cpu = cpu if cpu is not None else {}
         for index in range(rounds):
             if index % 2:
-                plain_run = _run(work, plain, env)
-                plugin_run = _run(work, plugin, env)
+                plain_run = _run(work, plain, env, python)
+                plugin_run = _run(work, plugin, env, python)
             else:
-                plugin_run = _run(work, plugin, env)
-                plain_run = _run(work, plain, env)
+                plugin_run = _run(work, plugin, env, python)
+                plain_run = _run(work, plain, env, python)
             ours.append(plugin_run[0])
             theirs.append(plain_run[0])
             cpu.setdefault("ours", []).append(plugin_run[1])
@@ -202,11 +207,22 @@ def _add_rows(
         )
 
 
+def _python(session: Session) -> str:
+    """The interpreter of ``.bench-peers/agentobs`` (created or brought up to date first), or
+    the running one in a quick run."""
+    if session.scale < 1:
+        return sys.executable
+    from bench_peers import install, python_of
+
+    install("agentobs")
+    return str(python_of("agentobs"))
+
+
 def pytest_plugin_run(session: Session) -> None:
     """Row: the plugin's cost on 2,000 trivial tests (``session.scale`` shrinks the suite)."""
     modules = max(2, int(MODULES * session.scale))
     cpu: dict[str, list[float]] = {}
-    wall = measure(session.rounds, modules, TESTS_PER_MODULE, cpu=cpu)
+    wall = measure(session.rounds, modules, TESTS_PER_MODULE, cpu=cpu, python=_python(session))
     _add_rows(session, f"{modules * TESTS_PER_MODULE:,} trivial tests", wall, cpu, TARGET)
 
 
@@ -218,7 +234,8 @@ def pytest_plugin_real_suite(session: Session) -> None:
     if session.scale < 1:
         return
     cpu: dict[str, list[float]] = {}
-    wall = measure(session.rounds, 0, 0, populate=six_suite(six_sdist()), cpu=cpu)
+    populate = six_suite(six_sdist())
+    wall = measure(session.rounds, 0, 0, populate=populate, cpu=cpu, python=_python(session))
     suite = f"{SIX.replace('==', '-')}'s own test suite"
     _add_rows(session, suite, wall, cpu, REAL_TARGET)
 
@@ -233,7 +250,7 @@ def pytest_plugin_subtests_suite(session: Session) -> None:
         return
     cpu: dict[str, list[float]] = {}
     populate = more_itertools_suite(sdist(MORE_ITERTOOLS))
-    wall = measure(session.rounds, 0, 0, populate=populate, cpu=cpu)
+    wall = measure(session.rounds, 0, 0, populate=populate, cpu=cpu, python=_python(session))
     suite = f"{MORE_ITERTOOLS.replace('==', '-')}'s own test suite (2,332 subtests)"
     _add_rows(session, suite, wall, cpu, REAL_TARGET)
 

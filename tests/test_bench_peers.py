@@ -40,7 +40,7 @@ UNSUPPORTED = "not supported"
 def test_quick_run_measures_every_row_of_every_peer() -> None:
     if not os.access(ROTEL_AGENT, os.X_OK):
         missing_backend("rotel")
-    absent = [env for env in bench_peers.PEERS if not bench_peers.python_of(env).exists()]
+    absent = [env for env in bench_peers.REQUIREMENTS if not bench_peers.python_of(env).exists()]
     if absent:
         missing_backend("bench-peers environments", f"run make bench-peers-envs ({absent})")
 

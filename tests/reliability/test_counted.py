@@ -39,6 +39,15 @@ def burst(spans: int, threads: int) -> None:
         worker.join()
 
 
+def configure_and_burst(url: str, *, timeout: float, spans: int, threads: int) -> None:
+    """OTLP to ``url`` (a stalling server: nothing gets exported) with a queue of 600, then
+    ``spans`` spans from ``threads`` threads."""
+    agentobs.configure(
+        exporter="otlp", endpoint=url, timeout=timeout, max_queue_size=600, logs=False
+    )
+    burst(spans, threads)
+
+
 def shutdown_text(caplog: pytest.LogCaptureFixture) -> str:
     return "\n".join(r.getMessage() for r in caplog.records if r.name == "agentobs")
 
@@ -71,10 +80,7 @@ def test_shutdown_that_times_out_still_gives_exact_figures(
 ) -> None:
     caplog.set_level(logging.INFO, logger="agentobs")
     with stalling_server() as stalled:
-        agentobs.configure(
-            exporter="otlp", endpoint=stalled.url, timeout=5, max_queue_size=600, logs=False
-        )
-        burst(1500, threads=3)
+        configure_and_burst(stalled.url, timeout=5, spans=1500, threads=3)
         assert agentobs.shutdown(timeout=0.5) is False
     text = shutdown_text(caplog)
     assert "agentobs: shutdown timed out;" in text
@@ -96,10 +102,7 @@ def test_a_timed_out_shutdown_reports_once_and_leaves_the_next_pipeline_alone(
 
     caplog.set_level(logging.INFO, logger="agentobs")
     with stalling_server() as stalled:
-        agentobs.configure(
-            exporter="otlp", endpoint=stalled.url, timeout=1, max_queue_size=600, logs=False
-        )
-        burst(600, threads=1)
+        configure_and_burst(stalled.url, timeout=1, spans=600, threads=1)
         earlier = set(threading.enumerate())  # earlier tests' shutdowns may still be closing
         assert agentobs.shutdown(timeout=0.3) is False
         agentobs.configure(exporter="none", logs=False)
