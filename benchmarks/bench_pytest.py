@@ -9,7 +9,7 @@
   system, all its threads: what a busy shared machine changes least) and wall-clock
   seconds. Both run in ``.bench-peers/agentobs`` (this checkout with pytest and the common
   packages of ``make bench-peers``, nothing else), as a user's project would: the development
-  ``.venv``'s other plugins make plain pytest start three times slower there and would hide
+  ``.venv``'s other plugins make plain pytest cost 2.7 times the CPU there and would hide
   the plugin's cost. A ``--quick`` run (the test suite's smoke run) uses the running Python.
 * ``pytest_plugin_real_suite`` — the same comparison on a real suite: six's own tests, from
   its source distribution (downloaded once into ``.bench-peers/sdists``), target ≤ 1.03.
