@@ -53,6 +53,8 @@ def write_suite(directory: Path, modules: int, tests: int) -> None:
 
 
 REAL_TARGET = 1.03
+FLOOR = ["-p", "no:agentobs", "-p", "pytest_sdk_floor"]
+"""Plain pytest with the raw SDK's floor plugin (:mod:`pytest_sdk_floor`) instead of ours."""
 
 
 def six_suite(sdist: Path) -> Callable[[Path], None]:
@@ -133,6 +135,7 @@ def measure(
     warmup: bool = True,
     cpu: dict[str, list[float]] | None = None,
     python: str = sys.executable,
+    floor: bool = False,
 ) -> tuple[list[float], list[float]]:
     """Wall-clock seconds per run with the plugin and without, in alternating rounds (after
     a warm-up); the CPU seconds of the same runs go to ``cpu["ours"]`` and ``cpu["theirs"]``.
@@ -140,7 +143,9 @@ def measure(
     By default the plugin is agentobs's (local files, history in the work directory); another
     plugin's options (``plugin``) and how to turn it off (``plain``) can be given instead,
     and ``populate(directory)`` can lay out another suite than the generated one. ``python``
-    is the environment's interpreter.
+    is the environment's interpreter. With ``floor``, each round also runs the raw SDK's
+    floor (:mod:`pytest_sdk_floor`, agentobs's plugin off): its CPU seconds go to
+    ``cpu["floor"]``.
     """
     work = Path(tempfile.mkdtemp(prefix="agentobs-bench-pytest-"))
     try:
@@ -160,25 +165,26 @@ def measure(
             plugin = ["--agentobs-export", "local", "--agentobs-history", history]
         if plain is None:
             plain = ["-p", "no:agentobs"]
+        floor_env = {**env, "PYTHONPATH": str(Path(__file__).resolve().parent)}
         if warmup:  # bytecode and assertion-rewrite caches
             _run(work, plugin, env, python)
             _run(work, plain, env, python)
-        ours: list[float] = []
-        theirs: list[float] = []
+            if floor:
+                _run(work, FLOOR, floor_env, python)
+        variants = [("ours", plugin, env), ("theirs", plain, env)]
+        if floor:
+            variants.append(("floor", FLOOR, floor_env))
+        wall: dict[str, list[float]] = {}
         cpu = cpu if cpu is not None else {}
-        for index in range(rounds):
-            if index % 2:
-                plain_run = _run(work, plain, env, python)
-                plugin_run = _run(work, plugin, env, python)
-            else:
-                plugin_run = _run(work, plugin, env, python)
-                plain_run = _run(work, plain, env, python)
-            ours.append(plugin_run[0])
-            theirs.append(plain_run[0])
-            cpu.setdefault("ours", []).append(plugin_run[1])
-            cpu.setdefault("theirs", []).append(plain_run[1])
+        for index in range(rounds):  # each variant first in turn
+            for name, args, variant_env in (
+                variants[index % len(variants) :] + variants[: index % len(variants)]
+            ):
+                elapsed, seconds = _run(work, args, variant_env, python)
+                wall.setdefault(name, []).append(elapsed)
+                cpu.setdefault(name, []).append(seconds)
             shutil.rmtree(work / "telemetry", ignore_errors=True)
-        return ours, theirs
+        return wall["ours"], wall["theirs"]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -190,7 +196,8 @@ def _add_rows(
     cpu: dict[str, list[float]],
     target: float,
 ) -> None:
-    """The rows of one suite, in CPU and wall-clock seconds, each with its plain baseline."""
+    """The rows of one suite, in CPU and wall-clock seconds, each with its plain baseline,
+    then the raw SDK's floor on the same suite (CPU seconds)."""
     for clock, (plugin_rounds, plain_rounds) in (
         ("CPU", (cpu["ours"], cpu["theirs"])),
         ("wall", wall),
@@ -205,6 +212,16 @@ def _add_rows(
             baseline_rounds=plain_rounds,
             target=target,
         )
+    session.add(
+        f"raw OpenTelemetry SDK floor: {suite}, a span, a count and a duration per test "
+        "to local files, CPU s",
+        cpu["floor"],
+        "s",
+        baseline=f"plain pytest: {suite} (-p no:agentobs), CPU s",
+        baseline_rounds=cpu["theirs"],
+        note="the least of the plugin's job done with the SDK alone (pytest_sdk_floor.py): "
+        "a lower bound for any plugin that builds the SDK",
+    )
 
 
 def _python(session: Session) -> str:
@@ -222,7 +239,9 @@ def pytest_plugin_run(session: Session) -> None:
     """Row: the plugin's cost on 2,000 trivial tests (``session.scale`` shrinks the suite)."""
     modules = max(2, int(MODULES * session.scale))
     cpu: dict[str, list[float]] = {}
-    wall = measure(session.rounds, modules, TESTS_PER_MODULE, cpu=cpu, python=_python(session))
+    wall = measure(
+        session.rounds, modules, TESTS_PER_MODULE, cpu=cpu, python=_python(session), floor=True
+    )
     _add_rows(session, f"{modules * TESTS_PER_MODULE:,} trivial tests", wall, cpu, TARGET)
 
 
@@ -235,7 +254,9 @@ def pytest_plugin_real_suite(session: Session) -> None:
         return
     cpu: dict[str, list[float]] = {}
     populate = six_suite(six_sdist())
-    wall = measure(session.rounds, 0, 0, populate=populate, cpu=cpu, python=_python(session))
+    wall = measure(
+        session.rounds, 0, 0, populate=populate, cpu=cpu, python=_python(session), floor=True
+    )
     suite = f"{SIX.replace('==', '-')}'s own test suite"
     _add_rows(session, suite, wall, cpu, REAL_TARGET)
 
@@ -250,7 +271,9 @@ def pytest_plugin_subtests_suite(session: Session) -> None:
         return
     cpu: dict[str, list[float]] = {}
     populate = more_itertools_suite(sdist(MORE_ITERTOOLS))
-    wall = measure(session.rounds, 0, 0, populate=populate, cpu=cpu, python=_python(session))
+    wall = measure(
+        session.rounds, 0, 0, populate=populate, cpu=cpu, python=_python(session), floor=True
+    )
     suite = f"{MORE_ITERTOOLS.replace('==', '-')}'s own test suite (2,332 subtests)"
     _add_rows(session, suite, wall, cpu, REAL_TARGET)
 
