@@ -486,6 +486,28 @@ def test_a_run_with_the_plugin_off_imports_neither_its_session_nor_the_pipeline(
     result.assert_outcomes(passed=1)
 
 
+def test_a_run_that_exports_nothing_does_not_load_the_pipeline(
+    pytester: pytest.Pytester,
+) -> None:
+    """The plugin's default (on, recording the flaky history, exporting nothing): the pipeline,
+    its settings and scrubber (and through them the OpenTelemetry SDK) are not imported, yet
+    the history is written."""
+    pytester.makeini("[pytest]\naddopts = -p no:randomly\n")
+    pytester.makepyfile(
+        test_modules="""
+        import sys
+
+        def test_what_is_loaded():
+            deferred = ("agentobs._export", "agentobs._settings", "agentobs._secrets")
+            assert "agentobs.pytest_plugin._plugin" in sys.modules
+            assert sorted(m for m in sys.modules if m.startswith(deferred)) == []
+        """
+    )
+    result = pytester.runpytest_subprocess(f"--agentobs-history={pytester.path / 'h.json'}")
+    result.assert_outcomes(passed=1)
+    assert "test_modules.py::test_what_is_loaded" in (pytester.path / "h.json").read_text()
+
+
 @pytest.mark.parametrize(
     ("args", "env", "ini", "named"),
     [

@@ -13,16 +13,26 @@ import contextlib
 import dataclasses
 import logging
 import os
+import sys
 import weakref
 from collections.abc import Iterator
 from typing import Any
 
-from .._export import pipeline as _pipeline
 from .._state import STATE
 
 FLUSH_TIMEOUT = 5.0
 SHUTDOWN_TIMEOUT = 2.0
 _EXPORT_LOGGERS = ("opentelemetry", "agentobs")
+
+
+_PIPELINE_MODULE = "agentobs._export.pipeline"
+
+
+def _current() -> Any:
+    """The pipeline agentobs records into, if any, without importing the pipeline's module (and
+    the SDK) when nothing did: a run that exports nothing never loads them."""
+    module = sys.modules.get(_PIPELINE_MODULE)
+    return module.current() if module is not None else None
 
 
 class BindError(Exception):
@@ -80,7 +90,7 @@ class Telemetry:
         the controller exports the spans) configures one that exports no span and keeps them
         for the controller instead; a pipeline configured before the session stays as it is.
         """
-        current = _pipeline.current()
+        current = _current()
         if current is not None:
             if export == "none" and not force:
                 return None
@@ -92,6 +102,7 @@ class Telemetry:
             return telemetry
         if export in (None, "none") and not force:
             return None
+        from .._export import pipeline as _pipeline
         from .._settings import resolve
         from ._usage import USAGE
 
@@ -128,7 +139,7 @@ class Telemetry:
     @property
     def usable(self) -> bool:
         """True while the session's pipeline is still the one agentobs records into."""
-        current = _pipeline.current()
+        current = _current()
         return not self._closed and current is not None and current is self._pipeline()
 
     @contextlib.contextmanager
@@ -143,6 +154,8 @@ class Telemetry:
     def flush(self) -> None:
         """Export what was recorded (bounded in time)."""
         if self.usable:
+            from .._export import pipeline as _pipeline
+
             with self._watch_agentobs():
                 _pipeline.force_flush(FLUSH_TIMEOUT)
 
@@ -152,6 +165,8 @@ class Telemetry:
             return
         try:
             if self.owned and self.usable:
+                from .._export import pipeline as _pipeline
+
                 with self._watch_agentobs():
                     _pipeline.shutdown(SHUTDOWN_TIMEOUT)
         finally:
